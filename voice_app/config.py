@@ -1,0 +1,229 @@
+"""Settings: a TOML file in the user's config dir, environment overrides, and the app's dirs."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from voice_app.errors import ConfigError
+
+APP_NAME = "voice_app"
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+
+
+@dataclass
+class LLMSettings:
+    """Which language model answers, and how."""
+
+    backend: str = "auto"  # auto | ollama | embedded
+    gguf_path: str = ""  # explicit GGUF file; empty = the embedded default package
+    embedded_model: str = "qwen2.5-1.5b"  # id in voice_app.assets when gguf_path is empty
+    ollama_model: str = "qwen2.5:1.5b-instruct"
+    ollama_host: str = ""  # empty = $OLLAMA_HOST, else http://127.0.0.1:11434
+    keep_alive: str = "30m"
+    temperature: float = 0.8
+    context_size: int = 4096
+    max_reply_tokens: int = 160
+    threads: int = 0  # 0 = physical cores
+
+
+@dataclass
+class STTSettings:
+    """Speech-to-text (faster-whisper)."""
+
+    model: str = "whisper-base"  # whisper-base | whisper-tiny.en | a CTranslate2 folder path
+    language: str = "auto"  # auto, or an ISO code such as en or zh
+    compute_type: str = "int8"
+
+
+@dataclass
+class TTSSettings:
+    """Text-to-speech (Piper, a generic voice)."""
+
+    voice: str = "piper-joe"  # piper-joe | path to a Piper .onnx voice
+    speed: float = 1.0
+
+
+@dataclass
+class AudioSettings:
+    """Microphone, speaker and turn-taking."""
+
+    input_device: str = ""  # name or index; empty = system default
+    output_device: str = ""
+    mode: str = "push_to_talk"  # push_to_talk | hands_free
+    end_silence_ms: int = 600
+    preroll_ms: int = 300
+
+
+@dataclass
+class CareSettings:
+    """Well-being features."""
+
+    country: str = "US"
+    nudge_minutes: int = 30
+    encryption: bool = False
+
+
+@dataclass
+class Settings:
+    """All settings, one section per part of the app."""
+
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    stt: STTSettings = field(default_factory=STTSettings)
+    tts: TTSSettings = field(default_factory=TTSSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    care: CareSettings = field(default_factory=CareSettings)
+
+    def ollama_host(self) -> str:
+        """The Ollama URL: the setting, else $OLLAMA_HOST, else the default."""
+        host = self.llm.ollama_host or os.environ.get("OLLAMA_HOST", "") or DEFAULT_OLLAMA_HOST
+        if "://" not in host:
+            host = "http://" + host
+        return host.rstrip("/")
+
+    def flat(self) -> dict[str, Any]:
+        """Every setting as `section.key -> value`."""
+        out: dict[str, Any] = {}
+        for section in dataclasses.fields(self):
+            for key, value in dataclasses.asdict(getattr(self, section.name)).items():
+                out[f"{section.name}.{key}"] = value
+        return out
+
+    def get(self, dotted: str) -> Any:
+        section, key = _split_key(self, dotted)
+        return getattr(section, key)
+
+    def set(self, dotted: str, raw: Any) -> None:
+        """Set one setting, coercing a string to the field's type."""
+        section, key = _split_key(self, dotted)
+        current = getattr(section, key)
+        setattr(section, key, _coerce(dotted, raw, type(current)))
+
+
+def _split_key(settings: Settings, dotted: str) -> tuple[Any, str]:
+    section_name, _, key = dotted.partition(".")
+    section = getattr(settings, section_name, None)
+    if section is None or not dataclasses.is_dataclass(section) or not key or not hasattr(section, key):
+        raise ConfigError(
+            f"Unknown setting {dotted!r}.",
+            fix="Valid keys: " + ", ".join(sorted(settings.flat())),
+        )
+    return section, key
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(name: str, raw: Any, kind: type) -> Any:
+    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw
+    text = str(raw).strip()
+    try:
+        if kind is bool:
+            if text.lower() in _TRUE:
+                return True
+            if text.lower() in _FALSE:
+                return False
+            raise ValueError(text)
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+    except ValueError:
+        raise ConfigError(
+            f"Setting {name} expects a {kind.__name__}, got {text!r}.",
+            fix=f"Example: `voice-app config set {name} {_example(kind)}`",
+        ) from None
+    return text
+
+
+def _example(kind: type) -> str:
+    return {bool: "on", int: "30", float: "0.8"}.get(kind, "VALUE")
+
+
+# --- directories --------------------------------------------------------------------------
+
+
+def data_dir() -> Path:
+    """Where the database, audio and indexes live: $VOICE_APP_HOME or the platform data dir."""
+    home = os.environ.get("VOICE_APP_HOME")
+    path = Path(home).expanduser() if home else Path(platformdirs.user_data_dir(APP_NAME))
+    return path
+
+
+def config_path() -> Path:
+    """The settings file: $VOICE_APP_CONFIG, else inside $VOICE_APP_HOME, else the platform config dir."""
+    explicit = os.environ.get("VOICE_APP_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("VOICE_APP_HOME")
+    if home:  # a self-contained home (tests, scripts, portable installs) keeps its settings inside
+        return Path(home).expanduser() / "config.toml"
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def cache_dir() -> Path:
+    """Rebuildable files (joined model weights): $VOICE_APP_CACHE or the platform cache dir."""
+    explicit = os.environ.get("VOICE_APP_CACHE")
+    return Path(explicit).expanduser() if explicit else Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+# --- load and save --------------------------------------------------------------------------
+
+
+def load(path: Path | None = None) -> Settings:
+    """Read settings; a missing file gives the defaults."""
+    path = path or config_path()
+    settings = Settings()
+    if not path.exists():
+        return settings
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"The settings file {path} is not valid TOML: {exc}.",
+            fix=f"Fix or delete {path}; defaults are used when it is missing.",
+        ) from None
+    for section_name, values in data.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: [{section_name}] must be a table.", fix=f"Fix or delete {path}.")
+        for key, value in values.items():
+            settings.set(f"{section_name}.{key}", value)
+    return settings
+
+
+def save(settings: Settings, path: Path | None = None) -> Path:
+    """Write settings atomically (temp file + rename)."""
+    path = path or config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(dumps(settings), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def dumps(settings: Settings) -> str:
+    """Settings as TOML text (tomllib reads, we write: the values are plain scalars)."""
+    lines: list[str] = []
+    for section in dataclasses.fields(settings):
+        lines.append(f"[{section.name}]")
+        for key, value in dataclasses.asdict(getattr(settings, section.name)).items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,1 @@
+"""Local language models: the ChatModel protocol, the embedded llama.cpp and the Ollama backends."""

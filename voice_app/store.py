@@ -1,0 +1,512 @@
+"""The SQLite store: one database per data dir, versioned schema, and the queries on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from voice_app import config
+from voice_app.errors import DataDirError, DiskFullError, PersonaNotFoundError, SessionNotFoundError, StoreError
+
+DB_NAME = "voice_app.sqlite3"
+
+# Each entry upgrades the schema from version i to i + 1; never edit a released entry, append.
+MIGRATIONS: list[str] = [
+    # v1: the whole design, so later features only add columns or tables.
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE personas (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,          -- the handle used on the command line
+        them_name   TEXT NOT NULL DEFAULT '',      -- how the ex appears in the exports
+        me_name     TEXT NOT NULL DEFAULT '',      -- how the user appears
+        card        TEXT NOT NULL DEFAULT '{}',    -- PersonaCard as JSON (what the user remembers)
+        style       TEXT,                          -- cached StyleProfile JSON, rebuilt after imports
+        consent_at  TEXT,                          -- when the user acknowledged the consent text
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE conversations (
+        id             INTEGER PRIMARY KEY,
+        persona_id     INTEGER NOT NULL REFERENCES personas(id) ON DELETE CASCADE,
+        source_format  TEXT NOT NULL,
+        source_name    TEXT NOT NULL,
+        source_sha256  TEXT NOT NULL,
+        participants   TEXT NOT NULL DEFAULT '[]',
+        imported_at    TEXT NOT NULL,
+        messages_added INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (persona_id, source_sha256)
+    );
+    CREATE TABLE messages (
+        id              INTEGER PRIMARY KEY,
+        persona_id      INTEGER NOT NULL REFERENCES personas(id) ON DELETE CASCADE,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        ts              TEXT NOT NULL,             -- ISO 8601, the export's local time
+        sender          TEXT NOT NULL,
+        from_them       INTEGER NOT NULL,          -- 1: written by the ex
+        kind            TEXT NOT NULL,             -- text | media | system | call | deleted
+        text            TEXT NOT NULL,
+        edited          INTEGER NOT NULL DEFAULT 0,
+        reply_to        TEXT,
+        reactions       TEXT,                      -- JSON list of [sender, emoji]
+        fingerprint     TEXT NOT NULL,             -- de-duplicates overlapping exports
+        UNIQUE (persona_id, fingerprint)
+    );
+    CREATE INDEX messages_by_persona_time ON messages (persona_id, ts);
+    CREATE TABLE sessions (
+        id          INTEGER PRIMARY KEY,
+        persona_id  INTEGER NOT NULL REFERENCES personas(id) ON DELETE CASCADE,
+        mode        TEXT NOT NULL,                 -- text | voice
+        started_at  TEXT NOT NULL,
+        ended_at    TEXT,
+        backend     TEXT,
+        model       TEXT,
+        meta        TEXT NOT NULL DEFAULT '{}'     -- closure stage, nudges shown, letter path...
+    );
+    CREATE INDEX sessions_by_persona ON sessions (persona_id, started_at);
+    CREATE TABLE turns (
+        id           INTEGER PRIMARY KEY,
+        session_id   INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        idx          INTEGER NOT NULL,
+        status       TEXT NOT NULL DEFAULT 'partial',   -- partial until the reply is stored
+        started_at   TEXT NOT NULL,
+        completed_at TEXT,
+        user_text    TEXT NOT NULL DEFAULT '',
+        user_audio   TEXT,                      -- file path relative to the data dir
+        reply_text   TEXT NOT NULL DEFAULT '',  -- what was actually heard (after any barge-in)
+        reply_full   TEXT,                      -- what the model generated
+        reply_audio  TEXT,
+        interrupted  INTEGER NOT NULL DEFAULT 0,
+        backend      TEXT,
+        model        TEXT,
+        timeline     TEXT NOT NULL DEFAULT '{}', -- event -> seconds since speech end
+        memories     TEXT NOT NULL DEFAULT '[]', -- real past exchanges the reply drew on
+        care         TEXT,                      -- e.g. 'crisis' when the turn stepped out of character
+        UNIQUE (session_id, idx)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO 8601 with offset, second precision."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Persona:
+    """A row of `personas`, with its card decoded."""
+
+    id: int
+    name: str
+    them_name: str
+    me_name: str
+    card: dict[str, Any]
+    consent_at: str | None
+    created_at: str
+
+
+@dataclass
+class StoredMessage:
+    """One imported message as the persona code reads it."""
+
+    id: int
+    ts: str
+    sender: str
+    from_them: bool
+    kind: str
+    text: str
+    conversation_id: int
+
+
+@dataclass
+class SessionInfo:
+    """A session with its turn count and duration."""
+
+    id: int
+    persona: str
+    mode: str
+    started_at: str
+    ended_at: str | None
+    turns: int
+    duration_s: float
+    backend: str | None
+    model: str | None
+
+
+class Store:
+    """The app's database. Thread-safe: one connection guarded by a lock (the TUI uses workers)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        _prepare_file(path)
+        try:
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute("PRAGMA secure_delete = ON")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"Cannot open the database {path}: {exc}.") from None
+        self._lock = threading.RLock()
+        self._migrate()
+        _restrict_sidecars(path)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    @classmethod
+    def open_default(cls) -> Store:
+        """The store in the current data dir ($VOICE_APP_HOME or the platform default)."""
+        return cls(config.data_dir() / DB_NAME)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def pragma(self, name: str) -> Any:
+        return self._conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self.schema_version
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"The database {self.path} has schema version {version}, newer than this"
+                    f" voice_app understands ({SCHEMA_VERSION}).",
+                    fix="Upgrade voice_app (`scripts/setup.sh` after `git pull`).",
+                )
+            for target in range(version, SCHEMA_VERSION):
+                with self.transaction():
+                    for statement in _split_sql(MIGRATIONS[target]):
+                        self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version = {target + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit: everything inside commits together or not at all."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"The database {self.path} is busy: {exc}.") from None
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._conn.execute("ROLLBACK")
+                raise _map_write_error(exc, self.path) from None
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    # --- personas ------------------------------------------------------------------------
+
+    def get_persona(self, name: str) -> Persona:
+        rows = self.query("SELECT * FROM personas WHERE name = ?", (name,))
+        if not rows:
+            known = [r["name"] for r in self.query("SELECT name FROM personas ORDER BY name")]
+            raise PersonaNotFoundError(
+                f"No persona named {name!r}." + (f" Known personas: {', '.join(known)}." if known else ""),
+            )
+        return _persona(rows[0])
+
+    def find_persona(self, name: str) -> Persona | None:
+        rows = self.query("SELECT * FROM personas WHERE name = ?", (name,))
+        return _persona(rows[0]) if rows else None
+
+    def list_personas(self) -> list[dict[str, Any]]:
+        """Each persona with its message count and last session start."""
+        rows = self.query(
+            """
+            SELECT p.id, p.name, p.them_name, p.created_at,
+                   (SELECT COUNT(*) FROM messages m WHERE m.persona_id = p.id) AS messages,
+                   (SELECT MAX(s.started_at) FROM sessions s WHERE s.persona_id = p.id) AS last_session
+            FROM personas p ORDER BY p.name
+            """
+        )
+        return [dict(r) for r in rows]
+
+    def create_persona(
+        self,
+        conn: sqlite3.Connection,
+        name: str,
+        *,
+        them_name: str,
+        me_name: str = "",
+        consent_at: str | None = None,
+    ) -> int:
+        """Insert a persona inside an open transaction; returns its id."""
+        stamp = now_iso()
+        cur = conn.execute(
+            "INSERT INTO personas (name, them_name, me_name, consent_at, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (name, them_name, me_name, consent_at, stamp, stamp),
+        )
+        return int(cur.lastrowid or 0)
+
+    def update_card(self, name: str, card: dict[str, Any]) -> None:
+        persona = self.get_persona(name)
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE personas SET card = ?, updated_at = ? WHERE id = ?",
+                (json.dumps(card, ensure_ascii=False), now_iso(), persona.id),
+            )
+
+    def delete_persona(self, name: str) -> None:
+        persona = self.get_persona(name)
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM personas WHERE id = ?", (persona.id,))
+
+    # --- imported messages -----------------------------------------------------------------
+
+    def add_conversation(
+        self,
+        conn: sqlite3.Connection,
+        persona_id: int,
+        *,
+        source_format: str,
+        source_name: str,
+        source_sha256: str,
+        participants: list[str],
+        rows: Iterable[tuple[str, str, bool, str, str, bool, str | None, str | None, str]],
+    ) -> tuple[int, int]:
+        """Store one import inside an open transaction; returns (conversation id, messages added).
+
+        Each row is (ts, sender, from_them, kind, text, edited, reply_to, reactions_json, fingerprint);
+        a message already stored for this persona (same fingerprint) is skipped.
+        """
+        existing = conn.execute(
+            "SELECT id FROM conversations WHERE persona_id = ? AND source_sha256 = ?",
+            (persona_id, source_sha256),
+        ).fetchone()
+        if existing:
+            return int(existing[0]), 0
+        cur = conn.execute(
+            "INSERT INTO conversations (persona_id, source_format, source_name, source_sha256,"
+            " participants, imported_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (persona_id, source_format, source_name, source_sha256, json.dumps(participants), now_iso()),
+        )
+        conversation_id = int(cur.lastrowid or 0)
+        before = conn.total_changes
+        conn.executemany(
+            "INSERT OR IGNORE INTO messages (persona_id, conversation_id, ts, sender, from_them, kind, text,"
+            " edited, reply_to, reactions, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((persona_id, conversation_id, *row) for row in rows),
+        )
+        added = conn.total_changes - before
+        conn.execute("UPDATE conversations SET messages_added = ? WHERE id = ?", (added, conversation_id))
+        conn.execute("UPDATE personas SET updated_at = ?, style = NULL WHERE id = ?", (now_iso(), persona_id))
+        return conversation_id, added
+
+    def messages(self, persona_name: str) -> list[StoredMessage]:
+        """All of a persona's imported messages in time order."""
+        persona = self.get_persona(persona_name)
+        rows = self.query(
+            "SELECT id, ts, sender, from_them, kind, text, conversation_id FROM messages"
+            " WHERE persona_id = ? ORDER BY ts, id",
+            (persona.id,),
+        )
+        return [
+            StoredMessage(r["id"], r["ts"], r["sender"], bool(r["from_them"]), r["kind"], r["text"], r[6]) for r in rows
+        ]
+
+    def message_count(self, persona_name: str) -> int:
+        persona = self.get_persona(persona_name)
+        return int(self.query("SELECT COUNT(*) FROM messages WHERE persona_id = ?", (persona.id,))[0][0])
+
+    # --- sessions and turns ------------------------------------------------------------------
+
+    def start_session(self, persona_name: str, mode: str, backend: str | None, model: str | None) -> int:
+        persona = self.get_persona(persona_name)
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO sessions (persona_id, mode, started_at, backend, model) VALUES (?, ?, ?, ?, ?)",
+                (persona.id, mode, now_iso(), backend, model),
+            )
+            return int(cur.lastrowid or 0)
+
+    def end_session(self, session_id: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (now_iso(), session_id))
+
+    def begin_turn(self, session_id: int, user_text: str, user_audio: str | None = None) -> int:
+        """Phase one: the user's side, written as soon as their speech ends; status 'partial'."""
+        with self.transaction() as conn:
+            idx = conn.execute(
+                "SELECT COALESCE(MAX(idx), -1) + 1 FROM turns WHERE session_id = ?", (session_id,)
+            ).fetchone()[0]
+            cur = conn.execute(
+                "INSERT INTO turns (session_id, idx, started_at, user_text, user_audio) VALUES (?, ?, ?, ?, ?)",
+                (session_id, idx, now_iso(), user_text, user_audio),
+            )
+            return int(cur.lastrowid or 0)
+
+    def complete_turn(
+        self,
+        turn_id: int,
+        *,
+        reply_text: str,
+        reply_full: str | None = None,
+        reply_audio: str | None = None,
+        interrupted: bool = False,
+        backend: str | None = None,
+        model: str | None = None,
+        timeline: dict[str, float] | None = None,
+        memories: list[Any] | None = None,
+        care: str | None = None,
+    ) -> None:
+        """Phase two: the reply as heard, its audio and timings; status 'complete'."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE turns SET status = 'complete', completed_at = ?, reply_text = ?, reply_full = ?,"
+                " reply_audio = ?, interrupted = ?, backend = ?, model = ?, timeline = ?, memories = ?, care = ?"
+                " WHERE id = ?",
+                (
+                    now_iso(),
+                    reply_text,
+                    reply_full if reply_full is not None else reply_text,
+                    reply_audio,
+                    int(interrupted),
+                    backend,
+                    model,
+                    json.dumps(timeline or {}),
+                    json.dumps(memories or [], ensure_ascii=False),
+                    care,
+                    turn_id,
+                ),
+            )
+
+    def list_sessions(self, persona_name: str | None = None) -> list[SessionInfo]:
+        where, params = "", ()
+        if persona_name:
+            where, params = "WHERE s.persona_id = ?", (self.get_persona(persona_name).id,)
+        rows = self.query(
+            f"""
+            SELECT s.*, p.name AS persona,
+                   (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id) AS turn_count,
+                   (SELECT MAX(COALESCE(t.completed_at, t.started_at)) FROM turns t
+                     WHERE t.session_id = s.id) AS last_turn
+            FROM sessions s JOIN personas p ON p.id = s.persona_id {where}
+            ORDER BY s.started_at DESC, s.id DESC
+            """,
+            params,
+        )
+        return [_session_info(r) for r in rows]
+
+    def get_session(self, session_id: int) -> SessionInfo:
+        for info in self.list_sessions():
+            if info.id == session_id:
+                return info
+        raise SessionNotFoundError(f"No session with id {session_id}.")
+
+    def turns(self, session_id: int) -> list[dict[str, Any]]:
+        rows = self.query("SELECT * FROM turns WHERE session_id = ? ORDER BY idx", (session_id,))
+        out = []
+        for r in rows:
+            turn = dict(r)
+            turn["timeline"] = json.loads(turn["timeline"] or "{}")
+            turn["memories"] = json.loads(turn["memories"] or "[]")
+            out.append(turn)
+        return out
+
+    def history(self, session_id: int) -> list[tuple[str, str]]:
+        """(user_text, reply_text) of the session's completed turns, oldest first."""
+        rows = self.query(
+            "SELECT user_text, reply_text FROM turns WHERE session_id = ? AND status = 'complete' ORDER BY idx",
+            (session_id,),
+        )
+        return [(r[0], r[1]) for r in rows]
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _prepare_file(path: Path) -> None:
+    """Create the data dir (0700) and the database file (0600) before SQLite touches them."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise DataDirError(f"Cannot create the database at {path}: {exc.strerror}.") from None
+
+
+def _restrict_sidecars(path: Path) -> None:
+    for suffix in ("-wal", "-shm"):
+        sidecar = path.with_name(path.name + suffix)
+        if sidecar.exists():
+            os.chmod(sidecar, 0o600)
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (our migrations hold no ';' inside literals)."""
+    return [s.strip() for s in script.split(";") if s.strip() and not _only_comments(s)]
+
+
+def _only_comments(statement: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in statement.splitlines())
+
+
+def _map_write_error(exc: sqlite3.OperationalError, path: Path) -> Exception:
+    if "full" in str(exc).lower():
+        return DiskFullError(f"The disk holding {path} is full; the last change was rolled back.")
+    return StoreError(f"Writing to {path} failed: {exc}.")
+
+
+def _persona(row: sqlite3.Row) -> Persona:
+    return Persona(
+        id=row["id"],
+        name=row["name"],
+        them_name=row["them_name"],
+        me_name=row["me_name"],
+        card=json.loads(row["card"] or "{}"),
+        consent_at=row["consent_at"],
+        created_at=row["created_at"],
+    )
+
+
+def _session_info(row: sqlite3.Row) -> SessionInfo:
+    start = datetime.fromisoformat(row["started_at"])
+    end_text = row["ended_at"] or row["last_turn"]
+    duration = (datetime.fromisoformat(end_text) - start).total_seconds() if end_text else 0.0
+    return SessionInfo(
+        id=row["id"],
+        persona=row["persona"],
+        mode=row["mode"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        turns=row["turn_count"],
+        duration_s=max(0.0, duration),
+        backend=row["backend"],
+        model=row["model"],
+    )
