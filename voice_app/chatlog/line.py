@@ -1,0 +1,106 @@
+"""LINE chat history TXT (English, Japanese and Chinese app languages).
+
+A header (``[LINE] Chat history with Alex`` / ``[LINE] Alexとのトーク履歴`` / ``[LINE] 与Alex的聊天记录``),
+then day lines (``2023/05/01(Mon)``, ``Mon, 05/01/2023``, ``2023/05/01（周一）``) and tab-separated
+message lines ``time<TAB>sender<TAB>text``; multi-line texts are wrapped in double quotes.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from voice_app.chatlog.formats import corrupt
+from voice_app.chatlog.model import CALL, DELETED, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
+from voice_app.chatlog.options import Options, clean, warn
+from voice_app.chatlog.source import Member, iter_lines
+
+_DAY_YMD = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})\s*(?:[(（][^)）]*[)）]|,? ?[A-Za-z]{3,9}\.?)?\s*$")
+_DAY_MDY = re.compile(r"^(?:[A-Za-z]{3,9}\.?,? )?(\d{1,2})/(\d{1,2})/(\d{4})\s*(?:\([A-Za-z]{3}\))?\s*$")
+_MSG = re.compile(r"^(上午|下午|午前|午後|AM|PM)?\s?(\d{1,2}):(\d{2})\s?(AM|PM|am|pm)?\t(?:([^\t]*)\t)?(.*)$")
+_MEDIA = {
+    "[Photo]", "[Sticker]", "[Video]", "[File]", "[Voice message]", "[Audio]", "[Location]", "[Contact]", "[Album]",
+    "[写真]", "[スタンプ]", "[動画]", "[ファイル]", "[ボイスメッセージ]", "[位置情報]", "[連絡先]", "[アルバム]",
+    "[照片]", "[图片]", "[圖片]", "[贴图]", "[貼圖]", "[影片]", "[视频]", "[文件]", "[檔案]",
+    "[语音讯息]", "[語音訊息]",
+}  # fmt: skip
+_UNSENT = re.compile(r"unsent a message|送信を取り消しました|已收回訊息|收回了讯息|撤回了一条消息|已收回讯息")
+_CALL = re.compile(
+    r"^☎|^(?:Call time|Missed call|Canceled call|通話時間|不在着信|キャンセル|通话时间|通話時間|未接来电|未接來電)"
+)
+
+
+def parse(members: list[Member], opts: Options) -> Conversation:
+    member = members[0]
+    warnings: list[ImportWarning] = []
+    messages: list[Message] = []
+    day: date | None = None
+    title = None
+    open_quote: Message | None = None
+
+    for lineno, line in iter_lines(member, warnings, opts.at(0)):
+        if open_quote is not None:
+            if line.endswith('"'):
+                open_quote.text = clean(open_quote.text + "\n" + line[:-1])
+                open_quote = None
+            else:
+                open_quote.text += "\n" + line
+            continue
+        if lineno <= 3 and (line.startswith("[LINE]") or "Chat history" in line or "トーク履歴" in line):
+            name = re.sub(r"^\[LINE\]\s*", "", line)
+            title = (
+                re.sub(r"^Chat history with |とのトーク履歴$|^[与與]|的聊天(?:记录|記錄)$", "", name).strip() or None
+            )
+            continue
+        if not line.strip() or re.match(r"^(?:Saved on|保存日時|保存日期|儲存日期)", line):
+            continue
+        d = _DAY_YMD.match(line) or _DAY_MDY.match(line)
+        if d:
+            a, b, c = (int(x) for x in d.groups())
+            try:
+                day = date(a, b, c) if d.re is _DAY_YMD else date(c, a, b)
+            except ValueError:
+                warn(warnings, f"could not parse date line {line.strip()!r}", lineno, member.display)
+                day = None
+            continue
+        m = _MSG.match(line)
+        if m is None or day is None:
+            if messages and not line.startswith(("[LINE]",)):
+                messages[-1].text += "\n" + clean(line)
+            else:
+                warn(warnings, "line outside any message; skipped", lineno, member.display)
+            continue
+        pre, h, mi, post, sender, text = m.groups()
+        hour = int(h)
+        marker = (pre or post or "").upper()
+        if marker in ("PM", "下午", "午後") and hour < 12:
+            hour += 12
+        elif marker in ("AM", "上午", "午前") and hour == 12:
+            hour = 0
+        try:
+            ts = datetime(day.year, day.month, day.day, hour, int(mi))
+        except ValueError:
+            warn(warnings, "could not parse time; line skipped", lineno, member.display)
+            continue
+        if sender is None:  # system line: time<TAB>text
+            messages.append(Message(ts, "", clean(text), SYSTEM))
+            continue
+        sender = clean(sender)
+        text = clean(text)
+        kind = TEXT
+        if text in _MEDIA:
+            kind = MEDIA
+        elif _UNSENT.search(text) and len(text) < 80:
+            kind = DELETED
+        elif _CALL.match(text):
+            kind = CALL
+        msg = Message(ts, sender, text, kind)
+        if text.startswith('"') and not (len(text) > 1 and text.endswith('"')):
+            msg.text = text[1:]
+            open_quote = msg
+        elif text.startswith('"') and text.endswith('"') and len(text) > 1 and "\n" in text:
+            msg.text = text[1:-1]
+        messages.append(msg)
+    if not messages:
+        raise corrupt(f"{member.display}: no LINE message (time<TAB>name<TAB>text) found")
+    return Conversation("line", [], messages, warnings, member.display, title)

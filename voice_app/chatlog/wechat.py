@@ -1,0 +1,206 @@
+"""WeChat (WeChatMsg/MemoTrace CSV and TXT, PyWxDump/WeClone CSV) and QQ message-manager TXT."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from datetime import datetime
+
+from voice_app.chatlog.formats import corrupt
+from voice_app.chatlog.model import CALL, DELETED, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
+from voice_app.chatlog.options import Options, clean, from_epoch, warn
+from voice_app.chatlog.source import Member, iter_lines
+
+# WeChat message Type codes (WeChatMsg/MemoTrace "Type" column)
+_TYPE_KIND = {
+    1: TEXT,
+    3: MEDIA,  # image
+    34: MEDIA,  # voice
+    42: MEDIA,  # contact card
+    43: MEDIA,  # video
+    47: MEDIA,  # sticker
+    48: MEDIA,  # location
+    49: MEDIA,  # app message: file, link, music, quote …
+    50: CALL,  # voice/video call
+    10000: SYSTEM,
+    10002: SYSTEM,  # recall / system notice
+}
+_TYPE_LABEL = {3: "图片", 34: "语音", 42: "名片", 43: "视频", 47: "表情包", 48: "位置", 49: "文件/链接", 50: "通话"}
+# PyWxDump / WeClone "type_name" values
+_TYPENAME_KIND = {
+    "文本": TEXT,
+    "引用回复": TEXT,
+    "图片": MEDIA,
+    "语音": MEDIA,
+    "视频": MEDIA,
+    "动画表情": MEDIA,
+    "表情": MEDIA,
+    "文件": MEDIA,
+    "分享链接": MEDIA,
+    "卡片式链接": MEDIA,
+    "位置": MEDIA,
+    "名片": MEDIA,
+    "合并转发的聊天记录": MEDIA,
+    "小程序": MEDIA,
+    "音视频通话": CALL,
+    "语音通话": CALL,
+    "视频通话": CALL,
+    "系统通知": SYSTEM,
+    "拍一拍": SYSTEM,
+    "撤回消息": DELETED,
+}
+_RECALL = re.compile(r"撤回了一条消息|recalled a message")
+
+
+def dict_rows(
+    member: Member, warnings: list[ImportWarning], opts: Options, delimiter: str = ","
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """CSV rows as dicts (streamed; the line number is the row's first physical line)."""
+    line_iter = iter_lines(member, warnings, opts.at(0))
+    last = [0]
+
+    def physical() -> Iterator[str]:
+        for n, ln in line_iter:
+            last[0] = n
+            yield ln + "\n"
+
+    reader = csv.reader(physical(), delimiter=delimiter)
+    try:
+        header = [h.strip().lstrip("\ufeff") for h in next(reader)]
+    except StopIteration:
+        return
+    except csv.Error as e:
+        raise corrupt(f"{member.display}: unreadable CSV header ({e})") from e
+    while True:
+        start = last[0] + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            warn(warnings, f"unreadable CSV row ({e}); skipped", start, member.display)
+            continue
+        if not row or all(not c for c in row):
+            continue
+        if len(row) < len(header):
+            row += [""] * (len(header) - len(row))
+        yield start, dict(zip(header, row, strict=False))
+
+
+def _time(value: str) -> datetime:
+    v = value.strip()
+    if v.isdigit():
+        return from_epoch(int(v), ms=len(v) > 11)
+    return datetime.fromisoformat(v.replace("/", "-"))
+
+
+def parse_csv(members: list[Member], opts: Options) -> Conversation:
+    member = members[0]
+    warnings: list[ImportWarning] = []
+    messages: list[Message] = []
+    me = opts.mapping.get("me", "我")
+    for lineno, row in dict_rows(member, warnings, opts):
+        low = {k.lower(): v for k, v in row.items()}
+        try:
+            if "strtime" in low or "createtime" in low:
+                ts = _time(low.get("strtime") or low.get("createtime") or "")
+            else:
+                raise ValueError("no time column")
+        except (ValueError, OverflowError, OSError) as e:
+            warn(warnings, f"could not parse time ({e}); row skipped", lineno, member.display)
+            continue
+        if "type_name" in low or "is_sender" in low:  # PyWxDump / WeClone
+            text = clean(low.get("msg", ""))
+            type_name = low.get("type_name", "文本").strip()
+            kind = _TYPENAME_KIND.get(type_name, MEDIA if type_name else TEXT)
+            is_me = low.get("is_sender", "0").strip() == "1"
+            sender = clean(low.get("talker", "")) if not is_me else me
+            if not text and kind == MEDIA:
+                text = f"[{type_name}]"
+        else:  # WeChatMsg / MemoTrace
+            try:
+                code = int(low.get("type", "1") or 1)
+            except ValueError:
+                code = 1
+            kind = _TYPE_KIND.get(code, MEDIA)
+            text = clean(low.get("strcontent", ""))
+            is_me = low.get("issender", "0").strip() == "1"
+            sender = clean(low.get("sender", "")) or clean(low.get("remark", "")) or clean(low.get("nickname", ""))
+            if is_me and not clean(low.get("sender", "")):
+                sender = me
+            if kind in (MEDIA, CALL) and (not text or text.startswith("<")):
+                text = f"[{_TYPE_LABEL.get(code, '消息')}]"
+        if kind == SYSTEM and _RECALL.search(text):
+            kind = DELETED
+        messages.append(Message(ts, "" if kind == SYSTEM else sender, text, kind))
+    if not messages and not warnings:
+        raise corrupt(f"{member.display}: the WeChat CSV has a header but no messages")
+    return Conversation("wechat_csv", [], messages, warnings, member.display)
+
+
+_HEADER = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}:\d{2}) (.+?)\s*$")
+_QQ_ID = re.compile(r"[(<（][^()<>（）]*[)>）]$")
+_MEDIA_TXT = re.compile(r"^\[(?:图片|语音|视频|表情|动画表情|文件|表情包|图片消息|链接|位置|名片)\]$")
+
+
+def _parse_blocks(member: Member, opts: Options, fmt: str, qq: bool) -> Conversation:
+    warnings: list[ImportWarning] = []
+    messages: list[Message] = []
+    cur: tuple[datetime, str, list[str]] | None = None
+    preamble: list[int] = []
+    title = None
+
+    def flush() -> None:
+        if cur is None:
+            return
+        ts, sender, body = cur
+        while body and not body[-1].strip():
+            body.pop()
+        text = clean("\n".join(body))
+        kind = TEXT
+        if _MEDIA_TXT.match(text):
+            kind = MEDIA
+        elif _RECALL.search(text) and len(text) < 60:
+            kind = DELETED
+        elif sender in ("系统消息", "系统"):
+            kind = SYSTEM
+        messages.append(Message(ts, "" if kind == SYSTEM else sender, text, kind))
+
+    for lineno, line in iter_lines(member, warnings, opts.at(0)):
+        m = _HEADER.match(line)
+        if m:
+            try:
+                ts = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")
+            except ValueError:
+                warn(warnings, f"could not parse date {m.group(1)!r}; message skipped", lineno, member.display)
+                flush()
+                cur = None
+                continue
+            flush()
+            name = clean(m.group(2))
+            if qq:
+                name = _QQ_ID.sub("", name).strip() or name
+            cur = (ts, name, [])
+            continue
+        if cur is not None:
+            cur[2].append(line)
+        elif line.strip():
+            if qq and line.startswith("消息对象:"):
+                title = clean(line.split(":", 1)[1].strip())
+            elif not qq or not (line.startswith(("消息", "=")) or "消息记录" in line):
+                preamble.append(lineno)
+    flush()
+    if preamble:
+        warn(warnings, f"{len(preamble)} line(s) before the first message were skipped", preamble[0], member.display)
+    if not messages:
+        raise corrupt(f'{member.display}: no message header ("YYYY-MM-DD HH:MM:SS name") found')
+    return Conversation(fmt, [], messages, warnings, member.display, title)
+
+
+def parse_txt(members: list[Member], opts: Options) -> Conversation:
+    return _parse_blocks(members[0], opts, "wechat_txt", qq=False)
+
+
+def parse_qq(members: list[Member], opts: Options) -> Conversation:
+    return _parse_blocks(members[0], opts, "qq_txt", qq=True)
