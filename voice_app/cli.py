@@ -6,13 +6,16 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from voice_app import __version__, config
 from voice_app.errors import VoiceAppError
+
+if TYPE_CHECKING:
+    from voice_app.store import Store
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -118,6 +121,175 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- data: inspect, import, personas -------------------------------------------------------------
+
+
+def open_store() -> Store:
+    """The user's store, with the shipped `demo` persona present."""
+    from voice_app.importer import ensure_demo
+    from voice_app.store import Store
+
+    store = Store.open_default()
+    ensure_demo(store)
+    return store
+
+
+def _mapping(pairs: list[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    mapping = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise VoiceAppError(f"--map expects FIELD=COLUMN, got {pair!r}.", fix="Example: --map timestamp=date")
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from voice_app import chatlog
+
+    conv = chatlog.load(Path(args.path), format=args.format, mapping=_mapping(args.map))
+    summary = chatlog.summarize(conv)
+    if args.json:
+        print_json(summary)
+        return 0
+    out.print(f"[bold]{args.path}[/]: {chatlog.SUPPORTED_FORMATS.get(summary['format'], summary['format'])}")
+    out.print(f"{summary['messages']} messages, {summary['first']} \u2192 {summary['last']}")
+    table = Table("participant", "messages")
+    for p in summary["participants"]:
+        table.add_row(p["name"], str(p["messages"]))
+    out.print(table)
+    out.print("kinds: " + ", ".join(f"{k} {v}" for k, v in summary["kinds"].items()))
+    for warning in summary["warnings"][:20]:
+        out.print(f"[yellow]warning:[/] {warning}")
+    if len(summary["warnings"]) > 20:
+        out.print(f"[yellow]... and {len(summary['warnings']) - 20} more warnings[/]")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from voice_app import chatlog
+    from voice_app.errors import ParticipantNotFoundError
+    from voice_app.importer import import_conversation
+
+    path = Path(args.path)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=args.json,
+    ) as progress:
+        task = progress.add_task(f"reading {path.name}", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        conv = chatlog.load(path, format=args.format, mapping=_mapping(args.map), progress=advance)
+    if not args.them:
+        names = ", ".join(p["name"] for p in chatlog.summarize(conv)["participants"])
+        raise ParticipantNotFoundError(
+            "Say who your ex is with --them.", fix=f"Participants found in {path.name}: {names}."
+        )
+    with open_store() as store:
+        result = import_conversation(store, conv, persona=args.persona, them=args.them, me=args.me, source=path)
+    if args.json:
+        print_json(result.__dict__)
+        return 0
+    verb = "created" if result.created else "extended"
+    out.print(
+        f"Persona [bold]{result.persona}[/] {verb}: {result.added} new messages from {result.format}"
+        f" ({result.parsed} parsed; them = {result.them!r}, me = {result.me or '?'!r})."
+    )
+    if result.added == 0 and result.parsed:
+        out.print("Nothing new: this history was already imported.")
+    for warning in result.warnings[:10]:
+        out.print(f"[yellow]warning:[/] {warning}")
+    return 0
+
+
+def cmd_personas(args: argparse.Namespace) -> int:
+    with open_store() as store:
+        rows = store.list_personas()
+    if args.json:
+        print_json(rows)
+        return 0
+    table = Table("persona", "them", "messages", "last session")
+    for row in rows:
+        table.add_row(row["name"], row["them_name"], str(row["messages"]), row["last_session"] or "-")
+    out.print(table)
+    return 0
+
+
+# --- chat --------------------------------------------------------------------------------------------
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from voice_app.chat import ChatSession
+    from voice_app.llm.base import CancelToken
+
+    settings = config.load()
+    if args.backend:
+        settings.set("llm.backend", args.backend)
+    with open_store() as store:
+        store.get_persona(args.persona)  # a clear error before any model loads
+        session = ChatSession(store, args.persona, settings=settings)
+        try:
+            if args.once is not None:
+                streaming = not args.json
+                result = session.reply(
+                    args.once,
+                    on_piece=(lambda p: (sys.stdout.write(p), sys.stdout.flush())) if streaming else None,
+                    seed=args.seed,
+                )
+                if args.json:
+                    print_json(
+                        {
+                            "reply": result.reply,
+                            "backend": session.model.info.backend,
+                            "model": session.model.info.model,
+                            "ttft_s": round(result.ttft_s, 3),
+                            "total_s": round(result.total_s, 3),
+                            "session": session.session_id,
+                        }
+                    )
+                else:
+                    sys.stdout.write("\n")
+                return 0
+            info = session.model.info
+            err.print(f"[dim]{args.persona} via {info.backend} ({info.model}); loading the persona...[/]")
+            session.warm_up()
+            err.print("[dim]Type a line and press Enter. Ctrl-C interrupts a reply; Ctrl-D or /quit ends.[/]")
+            while True:
+                try:
+                    line = input("you> ").strip()
+                except EOFError:
+                    break
+                if line in ("/quit", "/exit"):
+                    break
+                if not line:
+                    continue
+                cancel = CancelToken()
+                out.print(f"[bold]{session.prompt.them}>[/] ", end="")
+                try:
+                    session.reply(line, on_piece=lambda p: out.print(p, end=""), cancel=cancel)
+                except KeyboardInterrupt:
+                    cancel.cancel()
+                out.print()
+        finally:
+            session.end()
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------------------
 
 
@@ -146,6 +318,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=["list", "prepare"], default="list")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("inspect", help="show what an export holds, without storing anything")
+    p.add_argument("path")
+    p.add_argument("--format", help="skip detection: one of the format ids")
+    p.add_argument("--map", action="append", metavar="FIELD=COLUMN", help="column mapping for generic CSV/JSONL")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("import", help="store an export under a persona (created or extended)")
+    p.add_argument("path")
+    p.add_argument("--persona", required=True, help="the persona's name in voice_app")
+    p.add_argument("--them", help="your ex's name as it appears in the export")
+    p.add_argument("--me", help="your name as it appears in the export")
+    p.add_argument("--format", help="skip detection: one of the format ids")
+    p.add_argument("--map", action="append", metavar="FIELD=COLUMN", help="column mapping for generic CSV/JSONL")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("personas", help="list personas")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_personas)
+
+    p = sub.add_parser("chat", help="a text conversation with a persona")
+    p.add_argument("persona")
+    p.add_argument("--once", metavar="TEXT", help="answer one line and exit")
+    p.add_argument("--json", action="store_true", help="with --once: print one JSON object")
+    p.add_argument("--backend", choices=["auto", "ollama", "embedded"], help="override llm.backend")
+    p.add_argument("--seed", type=int, help="sampling seed, for reproducible replies")
+    p.set_defaults(func=cmd_chat)
     return parser
 
 

@@ -1,0 +1,152 @@
+"""Store an export under a persona: parse, resolve who is who, write everything in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from voice_app import chatlog
+from voice_app.chatlog.model import Conversation, Message
+from voice_app.store import Store, now_iso
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class ImportResult:
+    """What one import did."""
+
+    persona: str
+    created: bool
+    format: str
+    them: str
+    me: str
+    parsed: int
+    added: int
+    warnings: list[str]
+
+
+def source_digest(path: Path) -> str:
+    """sha256 of a file, or of a folder's files (paged exports), to recognise a repeated import."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        with file.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def message_rows(messages: list[Message], them: str) -> Iterator[tuple]:
+    """Rows for Store.add_conversation; repeated identical lines in one minute stay distinct."""
+    seen: Counter[str] = Counter()
+    for m in messages:
+        base = m.fingerprint()
+        occurrence = seen[base]
+        seen[base] += 1
+        yield (
+            m.timestamp.isoformat(),
+            m.sender,
+            m.sender == them,
+            m.kind,
+            m.text,
+            m.edited,
+            m.reply_to,
+            json.dumps([list(r) for r in m.reactions], ensure_ascii=False) if m.reactions else None,
+            f"{base}.{occurrence}" if occurrence else base,
+        )
+
+
+def guess_me(conv: Conversation, them: str) -> str:
+    others = [p for p in conv.participants if p != them]
+    return others[0] if len(others) == 1 else ""
+
+
+def import_conversation(
+    store: Store,
+    conv: Conversation,
+    *,
+    persona: str,
+    them: str,
+    me: str | None = None,
+    source: Path,
+    consent_at: str | None = None,
+) -> ImportResult:
+    """Store `conv` under `persona` (created when new) in one transaction; a repeat adds nothing."""
+    them_name = chatlog.resolve_participant(conv, them)
+    me_name = chatlog.resolve_participant(conv, me) if me else guess_me(conv, them_name)
+    digest = source_digest(source)
+    with store.transaction() as conn:
+        existing = store.find_persona(persona)
+        if existing is None:
+            persona_id = store.create_persona(
+                conn, persona, them_name=them_name, me_name=me_name, consent_at=consent_at or now_iso()
+            )
+        else:
+            persona_id = existing.id
+        _, added = store.add_conversation(
+            conn,
+            persona_id,
+            source_format=conv.format,
+            source_name=source.name,
+            source_sha256=digest,
+            participants=conv.participants,
+            rows=message_rows(conv.messages, them_name),
+        )
+    return ImportResult(
+        persona=persona,
+        created=existing is None,
+        format=conv.format,
+        them=them_name,
+        me=me_name,
+        parsed=len(conv.messages),
+        added=added,
+        warnings=[str(w) for w in conv.warnings],
+    )
+
+
+def import_path(
+    store: Store,
+    path: Path,
+    *,
+    persona: str,
+    them: str,
+    me: str | None = None,
+    fmt: str | None = None,
+    mapping: dict[str, str] | None = None,
+    progress: ProgressFn | None = None,
+    consent_at: str | None = None,
+) -> ImportResult:
+    """Parse the export at `path` and store it (see import_conversation)."""
+    conv = chatlog.load(path, format=fmt, mapping=mapping, progress=progress)
+    return import_conversation(store, conv, persona=persona, them=them, me=me, source=path, consent_at=consent_at)
+
+
+# --- the shipped fictional demo ------------------------------------------------------------------
+
+DEMO_PERSONA = "demo"
+DEMO_THEM = "Alex"
+DEMO_ME = "Sam"
+
+
+def demo_history() -> Path:
+    return Path(__file__).parent / "data" / "demo" / "whatsapp_chat.txt"
+
+
+def ensure_demo(store: Store) -> None:
+    """The `demo` persona always exists: created from the shipped fictional history on first use."""
+    if store.find_persona(DEMO_PERSONA) is not None:
+        return
+    import_path(
+        store,
+        demo_history(),
+        persona=DEMO_PERSONA,
+        them=DEMO_THEM,
+        me=DEMO_ME,
+        consent_at="fictional demo: no real person",
+    )
