@@ -1,1 +1,48 @@
 """Local language models: the ChatModel protocol, the embedded llama.cpp and the Ollama backends."""
+
+from __future__ import annotations
+
+import threading
+
+from voice_app import assets, config
+from voice_app.llm.backends import choose_backend
+from voice_app.llm.base import CancelToken, ChatModel, GenerationOptions, Message, ModelInfo
+
+__all__ = ["CancelToken", "ChatModel", "GenerationOptions", "Message", "ModelInfo", "open_chat_model"]
+
+_warm: dict[tuple[str, int, int], ChatModel] = {}
+_warm_lock = threading.Lock()
+
+
+def open_chat_model(settings: config.Settings | None = None) -> ChatModel:
+    """The model the settings ask for; the embedded one is loaded once per process and kept warm."""
+    settings = settings or config.load()
+    if choose_backend(settings) == "ollama":
+        from voice_app.llm.ollama_chat import OllamaChat
+
+        chat = OllamaChat(
+            settings.llm.ollama_model,
+            host=settings.ollama_host(),
+            context_size=settings.llm.context_size,
+            keep_alive=settings.llm.keep_alive,
+        )
+        chat.check()
+        return chat
+    from voice_app.llm.embedded import EmbeddedChat
+
+    found = assets.resolve_configured("llm", settings)
+    key = (str(found.path), settings.llm.context_size, settings.llm.threads)
+    with _warm_lock:
+        if key not in _warm:
+            _warm[key] = EmbeddedChat(
+                found.path,
+                model_name=found.id if found.id != "custom" else found.path.name,
+                context_size=settings.llm.context_size,
+                threads=settings.llm.threads,
+            )
+        return _warm[key]
+
+
+def generation_options(settings: config.Settings, seed: int | None = None) -> GenerationOptions:
+    """Sampling options from the settings."""
+    return GenerationOptions(temperature=settings.llm.temperature, max_tokens=settings.llm.max_reply_tokens, seed=seed)

@@ -1,0 +1,116 @@
+"""`voice-app chat`: streamed text sessions saved in the store, on the embedded model and on Ollama."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.ollama_fake import FakeOllama
+from voice_app import config
+from voice_app.chat import ChatSession
+from voice_app.importer import ensure_demo
+from voice_app.llm.ollama_chat import OllamaChat
+from voice_app.store import Store
+
+CHAT_KEYS = {"reply", "backend", "model", "ttft_s", "total_s", "session"}
+
+
+def closed_port_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def voice_app(home: Path, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "voice_app", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=600,
+        env={**os.environ, "VOICE_APP_HOME": str(home), **env},
+    )
+
+
+@pytest.mark.slow
+def test_once_json_on_a_fresh_install_without_ollama(isolated_home: Path) -> None:
+    result = voice_app(
+        isolated_home, "chat", "demo", "--once", "hey, are you there?", "--json", OLLAMA_HOST=closed_port_url()
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == CHAT_KEYS
+    assert data["backend"] == "embedded" and data["model"] == "qwen2.5-1.5b"
+    assert data["reply"].strip()
+    assert 0 < data["ttft_s"] <= data["total_s"]
+    with Store(isolated_home / "voice_app.sqlite3") as store:
+        turns = store.turns(data["session"])
+        assert [(t["user_text"], t["status"]) for t in turns] == [("hey, are you there?", "complete")]
+        assert turns[0]["reply_text"] == data["reply"]
+        assert turns[0]["backend"] == "embedded"
+
+
+def test_once_json_through_ollama_when_it_is_up(isolated_home: Path) -> None:
+    with FakeOllama() as server:
+        result = voice_app(isolated_home, "chat", "demo", "--once", "hey", "--json", OLLAMA_HOST=server.host)
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert (data["backend"], data["model"], data["reply"]) == (
+            "ollama",
+            "qwen2.5:1.5b-instruct",
+            server.state.reply,
+        )
+        system = server.chat_requests()[-1]["messages"][0]
+        assert system["role"] == "system" and "Alex" in system["content"]
+
+
+def test_ollama_backend_down_is_a_clear_error(isolated_home: Path) -> None:
+    result = voice_app(
+        isolated_home, "chat", "demo", "--once", "hi", "--backend", "ollama", OLLAMA_HOST=closed_port_url()
+    )
+    assert result.returncode == 2
+    assert "No Ollama server" in result.stderr and "ollama serve" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_persona_is_a_clear_error(isolated_home: Path) -> None:
+    result = voice_app(isolated_home, "chat", "nobody", "--once", "hi")
+    assert result.returncode == 2 and "No persona named 'nobody'" in result.stderr and "demo" in result.stderr
+
+
+def test_interactive_chat_streams_and_saves_every_turn(isolated_home: Path) -> None:
+    with FakeOllama() as server:
+        result = voice_app(
+            isolated_home, "chat", "demo", stdin="hi there\n\nhow are you\n/quit\n", OLLAMA_HOST=server.host
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(server.state.reply) == 2
+    with Store(isolated_home / "voice_app.sqlite3") as store:
+        session = store.list_sessions("demo")[0]
+        assert session.turns == 2 and session.ended_at is not None and session.backend == "ollama"
+
+
+def test_session_sends_history_and_a_byte_identical_prefix(isolated_home: Path) -> None:
+    with FakeOllama() as server, Store(isolated_home / "db.sqlite3") as store:
+        ensure_demo(store)
+        settings = config.Settings()
+        model = OllamaChat("qwen2.5:1.5b-instruct", host=server.host)
+        session = ChatSession(store, "demo", settings=settings, model=model)
+        session.warm_up()
+        first = session.reply("do you remember the lake?")
+        session.reply("why did you go quiet after that?")
+        session.end()
+        warm, one, two = server.chat_requests()
+        assert warm["messages"] == one["messages"][:1] == two["messages"][:1]
+        assert two["messages"][1:] == [
+            {"role": "user", "content": "do you remember the lake?"},
+            {"role": "assistant", "content": first.reply},
+            {"role": "user", "content": "why did you go quiet after that?"},
+        ]
+        assert store.history(session.session_id)[0] == ("do you remember the lake?", first.reply)

@@ -1,0 +1,140 @@
+"""The embedded backend with the real Qwen2.5 1.5B GGUF: streaming, cancel, trimming, prefix reuse."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from voice_app import assets
+from voice_app.errors import LLMError
+from voice_app.llm.base import CancelToken, ChatModel, GenerationOptions, Message
+from voice_app.llm.embedded import EmbeddedChat, physical_cores
+
+pytestmark = pytest.mark.slow
+
+PERSONA = (
+    "You are Alex, texting your ex Sam. Write like Alex: short lowercase messages, 'haha', no emoji"
+    " overload, direct when annoyed. Some of Alex's real messages:\n"
+    + "\n".join(
+        f"- {line}"
+        for line in [
+            "haha you're ridiculous",
+            "im at the gym, call you later?",
+            "ugh not this again sam",
+            "ok fine. but you're picking the movie",
+            "miss your face tbh",
+            "can we not do this over text",
+            "i told you i'd be late, i was late. that's it",
+            "babe the cat knocked over the plant AGAIN",
+        ]
+        * 7
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[EmbeddedChat]:
+    chat = EmbeddedChat(assets.resolve("llm").path, context_size=2048, seed=0)
+    yield chat
+    chat.close()
+
+
+def conversation(line: str) -> list[Message]:
+    return [{"role": "system", "content": PERSONA}, {"role": "user", "content": line}]
+
+
+def test_streams_a_reply_token_by_token(model: EmbeddedChat) -> None:
+    assert isinstance(model, ChatModel)
+    assert model.info.backend == "embedded" and model.info.context_size == 2048
+    pieces = list(model.stream(conversation("hey, are you there?"), GenerationOptions(max_tokens=40, seed=1)))
+    text = "".join(pieces)
+    assert len(pieces) >= 2 and text.strip()
+    assert "<|im_end|>" not in text and "<|im_start|>" not in text
+
+
+def test_cancel_stops_within_a_token(model: EmbeddedChat) -> None:
+    cancel = CancelToken()
+    received: list[str] = []
+    for piece in model.stream(conversation("tell me a long story about us"), GenerationOptions(max_tokens=120), cancel):
+        received.append(piece)
+        if len(received) == 3:
+            cancel.cancel()
+    assert len(received) == 3
+
+
+def test_cancel_from_another_thread_is_prompt(model: EmbeddedChat) -> None:
+    cancel = CancelToken()
+    arrivals: list[float] = []
+
+    def consume() -> None:
+        for _ in model.stream(conversation("why did you leave?"), GenerationOptions(max_tokens=200), cancel):
+            arrivals.append(time.perf_counter())
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    while len(arrivals) < 2:
+        time.sleep(0.005)
+    cancel.cancel()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert cancel.cancelled_at is not None
+    late = [t for t in arrivals if t > cancel.cancelled_at]
+    assert len(late) <= 1  # at most the token already being decoded
+    assert time.perf_counter() - cancel.cancelled_at < 5
+
+
+def test_context_trimming_drops_oldest_turns_never_the_prefix() -> None:
+    small = EmbeddedChat(assets.resolve("llm").path, context_size=512)
+    try:
+        system: Message = {"role": "system", "content": "You are Alex. Keep it short."}
+        history: list[Message] = []
+        for i in range(20):
+            history.append({"role": "user", "content": f"message number {i}: do you remember the lake trip?"})
+            history.append({"role": "assistant", "content": f"reply {i}: yeah of course i remember the lake"})
+        messages = [system, *history, {"role": "user", "content": "last line: goodbye"}]
+        assert small.count_tokens(messages) > 512
+        kept = small.fit(messages, max_tokens=100)
+        assert kept[0] == system and kept[-1]["content"] == "last line: goodbye"
+        assert small.count_tokens(kept) <= 512 - 100
+        assert "message number 0:" not in str(kept) and "message number 19:" in str(kept)
+        assert [m["role"] for m in kept[1:]] == ["user", "assistant"] * ((len(kept) - 2) // 2) + ["user"]
+        reply = "".join(small.stream(messages, GenerationOptions(max_tokens=20, seed=3)))
+        assert reply.strip()
+        huge = [{"role": "system", "content": "word " * 1000}, {"role": "user", "content": "hi"}]
+        with pytest.raises(LLMError) as exc:
+            small.fit(huge, max_tokens=100)
+        assert "llm.context_size" in (exc.value.fix or "")
+    finally:
+        small.close()
+
+
+def _ttft(model: EmbeddedChat, messages: list[Message]) -> float:
+    start = time.perf_counter()
+    stream = model.stream(messages, GenerationOptions(max_tokens=8, seed=2))
+    next(stream)
+    elapsed = time.perf_counter() - start
+    stream.close()
+    return elapsed
+
+
+def test_prefix_is_reused_across_turns(model: EmbeddedChat) -> None:
+    prefix = conversation("x")[:1]
+    prefix_tokens = len(model.tokenize(model.render(prefix, add_generation_prompt=False)[0]))
+    assert prefix_tokens > 500
+    model.warm_up([{"role": "system", "content": "unrelated short prompt"}])  # a cold cache for our prefix
+    first = _ttft(model, conversation("hey, are you there?"))
+    second = _ttft(model, conversation("do you still think about the lake trip?"))
+    assert first >= 5 * second, (first, second)
+    # warm_up puts the prefix in the cache before the first turn, so even turn one starts fast.
+    model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
+    model.warm_up(prefix)
+    assert model.cached_tokens() == prefix_tokens
+    warmed = _ttft(model, conversation("hey, are you there?"))
+    assert first >= 5 * warmed, (first, warmed)
+
+
+def test_physical_cores_is_sane() -> None:
+    assert 1 <= physical_cores() <= (len(__import__("os").sched_getaffinity(0)))

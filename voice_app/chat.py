@@ -1,0 +1,91 @@
+"""A text conversation with a persona: one saved session, streamed replies, timed turns."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from voice_app import config
+from voice_app.llm import ChatModel, generation_options, open_chat_model
+from voice_app.llm.base import CancelToken
+from voice_app.persona.prompt import PersonaPrompt, build_prompt
+from voice_app.store import Store
+
+
+@dataclass
+class TurnResult:
+    """One reply and how long it took."""
+
+    turn_id: int
+    reply: str
+    ttft_s: float
+    total_s: float
+    cancelled: bool
+    timeline: dict[str, float] = field(default_factory=dict)
+
+
+class ChatSession:
+    """Holds the model, the fixed persona prefix and the session row; saves every turn as it goes."""
+
+    def __init__(
+        self,
+        store: Store,
+        persona: str,
+        *,
+        settings: config.Settings | None = None,
+        model: ChatModel | None = None,
+        mode: str = "text",
+    ) -> None:
+        self.store = store
+        self.settings = settings or config.load()
+        self.model = model or open_chat_model(self.settings)
+        self.prompt: PersonaPrompt = build_prompt(store, persona)
+        self.session_id = store.start_session(persona, mode, self.model.info.backend, self.model.info.model)
+        self.history: list[tuple[str, str]] = []
+
+    def warm_up(self) -> float:
+        """Evaluate the persona prefix now, so the first reply starts fast; returns seconds spent."""
+        start = time.perf_counter()
+        self.model.warm_up(self.prompt.prefix)
+        return time.perf_counter() - start
+
+    def reply(
+        self,
+        user_line: str,
+        *,
+        on_piece: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
+        seed: int | None = None,
+    ) -> TurnResult:
+        """Answer one line; the turn is stored before generation (partial) and completed after."""
+        start = time.perf_counter()
+        turn_id = self.store.begin_turn(self.session_id, user_line)
+        turn = self.prompt.turn(self.history, user_line)
+        pieces: list[str] = []
+        first: float | None = None
+        # An exception (model down, Ctrl-C) leaves the turn 'partial': the user's line is kept.
+        for piece in self.model.stream(turn.messages, generation_options(self.settings, seed), cancel):
+            if first is None:
+                first = time.perf_counter() - start
+            pieces.append(piece)
+            if on_piece:
+                on_piece(piece)
+        total = time.perf_counter() - start
+        text = "".join(pieces).strip()
+        cancelled = bool(cancel and cancel.cancelled)
+        timeline = {"first_token": round(first if first is not None else total, 4), "last_token": round(total, 4)}
+        self.store.complete_turn(
+            turn_id,
+            reply_text=text,
+            interrupted=cancelled,
+            backend=self.model.info.backend,
+            model=self.model.info.model,
+            timeline=timeline,
+            memories=turn.memories,
+        )
+        self.history.append((user_line, text))
+        return TurnResult(turn_id, text, first if first is not None else total, total, cancelled, timeline)
+
+    def end(self) -> None:
+        self.store.end_session(self.session_id)

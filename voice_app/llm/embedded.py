@@ -1,0 +1,206 @@
+"""EmbeddedChat: llama.cpp in process, one warm `Llama`, the persona prefix's KV cache kept across turns."""
+
+from __future__ import annotations
+
+import codecs
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from voice_app.errors import LLMError, ModelLoadError
+from voice_app.llm.base import CancelToken, GenerationOptions, Message, ModelInfo
+
+
+def physical_cores() -> int:
+    """Physical cores (llama.cpp slows down on hyper-threads); falls back to the logical count."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return os.cpu_count() or 1
+    cores: set[tuple[str, str]] = set()
+    physical = core = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "physical id":
+            physical = value
+        elif key == "core id":
+            core = value
+            cores.add((physical, core))
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(len(cores) or usable, usable))
+
+
+class EmbeddedChat:
+    """A GGUF chat model run by llama-cpp-python, with prefix reuse, trimming and cancellation."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        model_name: str | None = None,
+        context_size: int = 4096,
+        threads: int = 0,
+        batch_size: int = 256,
+        seed: int = 0,
+    ) -> None:
+        try:
+            from llama_cpp import Llama, llama_vocab_is_eog
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except Exception as exc:  # noqa: BLE001 - a broken native build raises many kinds
+            raise ModelLoadError(
+                f"llama-cpp-python cannot be imported: {exc}", fix="Re-run scripts/setup.sh."
+            ) from None
+        try:
+            self._llm = Llama(
+                model_path=str(model_path),
+                n_ctx=context_size,
+                n_threads=threads or physical_cores(),
+                n_batch=batch_size,
+                seed=seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelLoadError(
+                f"llama.cpp could not load {model_path}: {exc}",
+                fix="Check the file is a complete GGUF chat model, or reset `llm.gguf_path` to the default.",
+            ) from None
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelLoadError(
+                f"{model_path} carries no chat template.",
+                fix="Use an instruct/chat GGUF (base models only echo the prompt).",
+            )
+        eos = self._token_text(self._llm.token_eos())
+        bos = self._token_text(self._llm.token_bos())
+        self._formatters = {
+            flag: Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos, add_generation_prompt=flag)
+            for flag in (True, False)
+        }
+        self._lock = threading.Lock()
+        self._info = ModelInfo("embedded", model_name or Path(model_path).stem, context_size)
+        self._stop_ids = {self._llm.token_eos()}
+        self._is_eog = llama_vocab_is_eog
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    # --- prompt ------------------------------------------------------------------------------
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self._llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+    def render(self, messages: list[Message], add_generation_prompt: bool = True) -> tuple[str, list[str]]:
+        """The chat template applied to `messages`; returns (prompt text, stop strings)."""
+        response = self._formatters[add_generation_prompt](messages=messages)
+        stops = response.stop if isinstance(response.stop, list) else [response.stop] if response.stop else []
+        return response.prompt, stops
+
+    def tokenize(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        return len(self.tokenize(self.render(messages)[0]))
+
+    def fit(self, messages: list[Message], max_tokens: int) -> list[Message]:
+        """Drop the oldest turns after the fixed prefix (messages[0]) until prompt + reply fit the context."""
+        budget = self._info.context_size - max_tokens
+        kept = list(messages)
+        while self.count_tokens(kept) > budget:
+            if len(kept) <= 2:
+                raise LLMError(
+                    f"The persona prompt alone ({self.count_tokens(kept)} tokens) does not fit the"
+                    f" {self._info.context_size}-token context with room for a reply.",
+                    fix="Raise it: `voice-app config set llm.context_size 8192`, or shorten the persona card.",
+                )
+            # Remove the oldest non-prefix message; drop its partner so roles keep alternating.
+            del kept[1]
+            if len(kept) > 2 and kept[1]["role"] == "assistant":
+                del kept[1]
+        return kept
+
+    # --- ChatModel ---------------------------------------------------------------------------
+
+    def warm_up(self, prefix: list[Message]) -> None:
+        """Evaluate the fixed prefix into the KV cache; the next stream() reuses it."""
+        prompt, _ = self.render(prefix, add_generation_prompt=False)
+        tokens = self.tokenize(prompt)
+        with self._lock:
+            self._llm.reset()
+            self._llm.eval(tokens)
+
+    def cached_tokens(self) -> int:
+        """How many tokens the KV cache holds (the prefix after warm_up)."""
+        return int(self._llm.n_tokens)
+
+    def stream(
+        self,
+        messages: list[Message],
+        options: GenerationOptions | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[str]:
+        options = options or GenerationOptions()
+        messages = self.fit(messages, options.max_tokens)
+        prompt, stops = self.render(messages)
+        tokens = self.tokenize(prompt)
+        with self._lock:
+            yield from self._generate(tokens, stops, options, cancel)
+
+    def _generate(
+        self, tokens: list[int], stops: list[str], options: GenerationOptions, cancel: CancelToken | None
+    ) -> Iterator[str]:
+        if options.seed is not None:
+            self._llm.set_seed(options.seed)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        held = ""  # text that might be the start of a stop string
+        # generate() reuses the longest common token prefix with what the KV cache already holds.
+        for produced, token in enumerate(
+            self._llm.generate(
+                tokens,
+                temp=options.temperature,
+                top_p=options.top_p,
+                repeat_penalty=options.repeat_penalty,
+                reset=True,
+            ),
+            start=1,
+        ):
+            if cancel is not None and cancel.cancelled:
+                return
+            if token in self._stop_ids or self._is_eog(self._llm._model.vocab, token):
+                break
+            held += decoder.decode(self._llm.detokenize([token], special=False))
+            cut = _stop_index(held, stops)
+            if cut is not None:
+                held = held[:cut]
+                break
+            safe = _safe_prefix(held, stops)
+            if safe:
+                yield safe
+                held = held[len(safe) :]
+            if produced >= options.max_tokens:
+                break
+        held += decoder.decode(b"", final=True)
+        if held and not (cancel is not None and cancel.cancelled):
+            yield held
+
+    def close(self) -> None:
+        with self._lock:
+            self._llm.close()
+
+
+def _stop_index(text: str, stops: list[str]) -> int | None:
+    found = [text.find(s) for s in stops if s and s in text]
+    return min(found) if found else None
+
+
+def _safe_prefix(text: str, stops: list[str]) -> str:
+    """The part of `text` that cannot be the beginning of a stop string."""
+    for size in range(min(len(text), max((len(s) for s in stops), default=0)), 0, -1):
+        tail = text[-size:]
+        if any(s.startswith(tail) for s in stops):
+            return text[:-size]
+    return text
