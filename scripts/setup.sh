@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 # Runtime: PortAudio (microphone/speaker) and libsndfile (audio files).
-# Tests and benchmarks: PulseAudio virtual devices, sox, espeak-ng, tmux.
-SYSTEM_PACKAGES=(libportaudio2 libsndfile1 pulseaudio pulseaudio-utils sox espeak-ng tmux)
+# Tests and benchmarks: PulseAudio virtual devices, sox, espeak-ng, tmux, headless Chromium (HTML export).
+SYSTEM_PACKAGES=(libportaudio2 libsndfile1 pulseaudio pulseaudio-utils sox espeak-ng tmux chromium)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

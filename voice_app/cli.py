@@ -290,6 +290,56 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- sessions: list, replay, export, delete -------------------------------------------------------
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from voice_app import sessions
+
+    words = list(args.args)
+    with open_store() as store:
+        if words and words[0] == "delete":
+            if len(words) != 2 or not words[1].isdigit():
+                raise VoiceAppError(
+                    "Usage: voice-app sessions delete SESSION_ID", fix="List ids with `voice-app sessions`."
+                )
+            removed = sessions.delete_session(store, int(words[1]))
+            out.print(f"Session {words[1]} deleted ({len(removed)} audio files removed).")
+            return 0
+        infos = store.list_sessions(words[0] if words else None)
+    rows = [sessions.session_json(info) for info in infos]
+    if args.json:
+        print_json(rows)
+        return 0
+    table = Table("id", "persona", "started", "duration", "turns")
+    for row in rows:
+        table.add_row(str(row["id"]), row["persona"], row["started"], f"{row['duration_s']:.0f} s", str(row["turns"]))
+    out.print(table)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from voice_app import sessions
+
+    player = None if args.no_audio else sessions.speaker_player(config.load().audio.output_device)
+    with open_store() as store:
+        sessions.replay(
+            store, args.session, start_turn=args.start_turn, speed=args.speed, printer=out.print, player=player
+        )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from voice_app import sessions
+
+    with open_store() as store:
+        path = sessions.export_session(store, args.session, args.format, Path(args.output) if args.output else None)
+    out.print(f"Exported session {args.session} to {path}")
+    return 0
+
+
 # --- parser ---------------------------------------------------------------------------------------
 
 
@@ -347,6 +397,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["auto", "ollama", "embedded"], help="override llm.backend")
     p.add_argument("--seed", type=int, help="sampling seed, for reproducible replies")
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("sessions", help="list saved sessions; `sessions delete ID` removes one")
+    p.add_argument("args", nargs="*", metavar="PERSONA | delete ID")
+    p.add_argument("--json", action="store_true", help="a list of {id, persona, started, duration_s, turns}")
+    p.set_defaults(func=cmd_sessions)
+
+    p = sub.add_parser("replay", help="play a saved session, both voices, with its lines in sync")
+    p.add_argument("session", type=int)
+    p.add_argument("--from", dest="start_turn", type=int, default=0, metavar="TURN", help="start at this turn")
+    p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--no-audio", action="store_true", help="print the transcript with timings only")
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("export", help="write a session as md, html (audio embedded), json or wav")
+    p.add_argument("session", type=int)
+    p.add_argument("--format", choices=["md", "html", "json", "wav"], default="md")
+    p.add_argument("-o", "--output", metavar="PATH")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
