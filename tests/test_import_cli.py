@@ -37,14 +37,16 @@ def test_inspect_json_contract_and_writes_nothing(isolated_home: Path, capsys: p
 def test_import_creates_then_extends_and_never_duplicates(
     isolated_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first = run_json(capsys, "import", str(demo_history()), "--persona", "alex", "--them", "alex")
+    first = run_json(capsys, "import", str(demo_history()), "--persona", "alex", "--them", "alex", "--consent")
     assert isinstance(first, dict)
     assert first["created"] is True and first["them"] == "Alex" and first["me"] == "Sam"
     assert first["added"] == first["parsed"] > 300
-    again = run_json(capsys, "import", str(demo_history()), "--persona", "alex", "--them", "Alex")
+    again = run_json(capsys, "import", str(demo_history()), "--persona", "alex", "--them", "Alex", "--consent")
     assert isinstance(again, dict) and again["added"] == 0 and again["created"] is False
     # The same chat exported again from Telegram overlaps in people, not in file: it extends the persona.
-    telegram = run_json(capsys, "import", str(DEMO_DIR / "telegram_result.json"), "--persona", "alex", "--them", "Alex")
+    telegram = run_json(
+        capsys, "import", str(DEMO_DIR / "telegram_result.json"), "--persona", "alex", "--them", "Alex", "--consent"
+    )
     assert isinstance(telegram, dict) and telegram["format"] == "telegram_json" and telegram["added"] > 0
     with Store(isolated_home / "voice_app.sqlite3") as store:
         total = store.message_count("alex")
@@ -53,7 +55,7 @@ def test_import_creates_then_extends_and_never_duplicates(
         assert mine and all(m.sender == "Alex" for m in mine)
     copy = isolated_home / "renamed.txt"
     shutil.copy(demo_history(), copy)  # same content under another name: still nothing new
-    renamed = run_json(capsys, "import", str(copy), "--persona", "alex", "--them", "Alex")
+    renamed = run_json(capsys, "import", str(copy), "--persona", "alex", "--them", "Alex", "--consent")
     assert isinstance(renamed, dict) and renamed["added"] == 0
 
 
@@ -68,7 +70,7 @@ def test_unknown_them_lists_the_participants(isolated_home: Path, capsys: pytest
 
 
 def test_failed_import_changes_nothing(isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run_json(capsys, "import", str(demo_history()), "--persona", "alex", "--them", "Alex")
+    run_json(capsys, "import", str(demo_history()), "--persona", "alex", "--them", "Alex", "--consent")
     broken = isolated_home / "result.json"
     broken.write_text((DEMO_DIR / "telegram_result.json").read_text(encoding="utf-8")[:5000], encoding="utf-8")
     assert main(["import", str(broken), "--persona", "alex", "--them", "Alex"]) == 2

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from voice_app import config
+from voice_app import care, config
 from voice_app.llm import ChatModel, generation_options, open_chat_model
 from voice_app.llm.base import CancelToken
 from voice_app.persona.prompt import PersonaPrompt, build_prompt
@@ -23,6 +23,7 @@ class TurnResult:
     total_s: float
     cancelled: bool
     timeline: dict[str, float] = field(default_factory=dict)
+    care: str | None = None  # "crisis" | "honesty" when the app stepped out of character
 
 
 class ChatSession:
@@ -61,6 +62,16 @@ class ChatSession:
         """Answer one line; the turn is stored before generation (partial) and completed after."""
         start = time.perf_counter()
         turn_id = self.store.begin_turn(self.session_id, user_line)
+        stepped_out = care.check_turn(user_line, them=self.prompt.them, country=self.settings.care.country)
+        if stepped_out is not None:  # answered without calling the model, and kept out of its history
+            if on_piece:
+                on_piece(stepped_out.text)
+            elapsed = time.perf_counter() - start
+            timeline = {"first_token": round(elapsed, 4), "last_token": round(elapsed, 4)}
+            self.store.complete_turn(
+                turn_id, reply_text=stepped_out.text, backend="care", timeline=timeline, care=stepped_out.kind
+            )
+            return TurnResult(turn_id, stepped_out.text, elapsed, elapsed, False, timeline, stepped_out.kind)
         turn = self.prompt.turn(self.history, user_line)
         pieces: list[str] = []
         first: float | None = None

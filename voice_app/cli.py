@@ -176,6 +176,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     from voice_app import chatlog
+    from voice_app.care.consent import obtain_consent
     from voice_app.errors import ParticipantNotFoundError
     from voice_app.importer import import_conversation
 
@@ -201,7 +202,13 @@ def cmd_import(args: argparse.Namespace) -> int:
             "Say who your ex is with --them.", fix=f"Participants found in {path.name}: {names}."
         )
     with open_store() as store:
-        result = import_conversation(store, conv, persona=args.persona, them=args.them, me=args.me, source=path)
+        consent_at = None
+        if store.find_persona(args.persona) is None:
+            them = chatlog.resolve_participant(conv, args.them)
+            consent_at = obtain_consent(args.persona, them, given=args.consent)
+        result = import_conversation(
+            store, conv, persona=args.persona, them=args.them, me=args.me, source=path, consent_at=consent_at
+        )
     if args.json:
         print_json(result.__dict__)
         return 0
@@ -234,6 +241,7 @@ def cmd_personas(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from voice_app.care import session_reminder
     from voice_app.chat import ChatSession
     from voice_app.llm.base import CancelToken
 
@@ -260,12 +268,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
                             "ttft_s": round(result.ttft_s, 3),
                             "total_s": round(result.total_s, 3),
                             "session": session.session_id,
+                            "care": result.care,
                         }
                     )
                 else:
                     sys.stdout.write("\n")
                 return 0
             info = session.model.info
+            err.print(f"[yellow]{session_reminder(session.prompt.them)}[/]")
             err.print(f"[dim]{args.persona} via {info.backend} ({info.model}); loading the persona...[/]")
             session.warm_up()
             err.print("[dim]Type a line and press Enter. Ctrl-C interrupts a reply; Ctrl-D or /quit ends.[/]")
@@ -381,6 +391,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--persona", required=True, help="the persona's name in voice_app")
     p.add_argument("--them", help="your ex's name as it appears in the export")
     p.add_argument("--me", help="your name as it appears in the export")
+    p.add_argument(
+        "--consent",
+        action="store_true",
+        help="acknowledge, without a prompt, that this simulates a real person who did not agree to it,"
+        " for your own closure only, kept on this machine",
+    )
     p.add_argument("--format", help="skip detection: one of the format ids")
     p.add_argument("--map", action="append", metavar="FIELD=COLUMN", help="column mapping for generic CSV/JSONL")
     p.add_argument("--json", action="store_true")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from voice_app import chatlog
 from voice_app.chatlog.model import Conversation, Message
-from voice_app.store import Store, now_iso
+from voice_app.errors import ConsentRequiredError
+from voice_app.store import Store
 
 ProgressFn = Callable[[int, int], None]
 
@@ -77,15 +78,22 @@ def import_conversation(
     source: Path,
     consent_at: str | None = None,
 ) -> ImportResult:
-    """Store `conv` under `persona` (created when new) in one transaction; a repeat adds nothing."""
+    """Store `conv` under `persona` (created when new) in one transaction; a repeat adds nothing.
+
+    Creating a persona needs `consent_at` (see voice_app.care.consent); extending one does not.
+    """
     them_name = chatlog.resolve_participant(conv, them)
     me_name = chatlog.resolve_participant(conv, me) if me else guess_me(conv, them_name)
     digest = source_digest(source)
     with store.transaction() as conn:
         existing = store.find_persona(persona)
         if existing is None:
+            if not consent_at:
+                raise ConsentRequiredError(
+                    f"Creating the persona '{persona}' needs your acknowledgement.", fix="Re-run with --consent."
+                )
             persona_id = store.create_persona(
-                conn, persona, them_name=them_name, me_name=me_name, consent_at=consent_at or now_iso()
+                conn, persona, them_name=them_name, me_name=me_name, consent_at=consent_at
             )
         else:
             persona_id = existing.id

@@ -1,0 +1,113 @@
+"""Crisis language detection (en, zh) from maintained pattern lists, and the out-of-character answer."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "care"
+
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+
+
+@dataclass(frozen=True)
+class CrisisMatch:
+    """Why a line was flagged: the pattern and the words it matched."""
+
+    language: str
+    pattern: str
+    matched: str
+
+
+@dataclass(frozen=True)
+class PatternSet:
+    """Compiled patterns and idioms for one language."""
+
+    patterns: tuple[re.Pattern[str], ...]
+    idioms: tuple[re.Pattern[str], ...]
+
+
+@cache
+def pattern_sets(path: Path = DATA / "crisis_patterns.toml") -> dict[str, PatternSet]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {
+        lang: PatternSet(
+            tuple(re.compile(p, re.IGNORECASE) for p in section.get("patterns", [])),
+            tuple(re.compile(p, re.IGNORECASE) for p in section.get("idioms", [])),
+        )
+        for lang, section in data.items()
+    }
+
+
+def normalise(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).translate(_QUOTES).lower().split())
+
+
+def detect_crisis(text: str) -> CrisisMatch | None:
+    """The first crisis pattern the line matches once figures of speech are removed, else None."""
+    line = normalise(text)
+    for lang, patterns in pattern_sets().items():
+        cleaned = line
+        for idiom in patterns.idioms:
+            cleaned = idiom.sub(" ", cleaned)
+        for pattern in patterns.patterns:
+            found = pattern.search(cleaned)
+            if found:
+                return CrisisMatch(lang, pattern.pattern, found.group(0))
+    return None
+
+
+@cache
+def resources(country: str) -> tuple[str, list[str]]:
+    """(region name, lines) of crisis resources for an ISO country code; DEFAULT when unknown."""
+    data = tomllib.loads((DATA / "resources.toml").read_text(encoding="utf-8"))
+    entry = data.get(country.upper(), data["DEFAULT"])
+    return entry["name"], list(entry["lines"])
+
+
+def _is_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def crisis_reply(user_line: str, country: str, them: str) -> str:
+    """What the app says, out of character, instead of the persona's reply."""
+    _, lines = resources(country)
+    if _is_cjk(user_line):
+        head = (
+            f"（暂停模拟：这不是{them}在说话。）你刚才说的话让我很担心你的安全。你不必一个人扛着。"
+            "现在就可以联系能帮助你的人："
+        )
+        tail = "如果你愿意，我们可以先结束这次对话。你想现在结束吗？"
+    else:
+        head = (
+            f"(Stepping out of the simulation: this is not {them} talking.) What you just said makes me worried"
+            " about your safety. You don't have to carry this alone. You can reach someone right now:"
+        )
+        tail = "If you'd like, we can end this session now. Would you like to stop here?"
+    body = " ".join(lines) if lines else ""
+    return f"{head} {body} {tail}".replace("  ", " ").strip()
+
+
+# Words that end the reply at once when said or typed during it.
+STOP_WORDS = {
+    "stop",
+    "enough",
+    "stop it",
+    "please stop",
+    "that's enough",
+    "停",
+    "停下",
+    "别说了",
+    "別說了",
+    "够了",
+    "夠了",
+}
+
+
+def is_stop_word(text: str) -> bool:
+    cleaned = normalise(text).strip(" .!。！,，")
+    return cleaned in STOP_WORDS
