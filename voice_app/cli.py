@@ -350,6 +350,45 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- forget ------------------------------------------------------------------------------------------
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    from voice_app.care.forget import forget
+
+    if bool(args.persona) == bool(args.all):
+        raise VoiceAppError(
+            "Say which persona to forget, or --all.", fix="voice-app forget NAME   or   voice-app forget --all"
+        )
+    with open_store() as store:
+        names = [p["name"] for p in store.list_personas()] if args.all else [args.persona]
+        for name in names:
+            store.get_persona(name)  # a clear error for an unknown name, before asking anything
+        what = "ALL personas, sessions and audio" if args.all else f"the persona '{args.persona}'"
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise VoiceAppError(f"Refusing to forget {what} without confirmation.", fix="Add --yes to confirm.")
+            answer = input(f"Permanently delete {what} (messages, card, sessions, audio, indexes)? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                out.print("Nothing was deleted.")
+                return 1
+        report = forget(store, names)
+    if args.json:
+        print_json({**report.__dict__, "clean": report.clean})
+    else:
+        out.print(
+            f"Forgot {', '.join(report.personas)}: {report.messages} messages, {report.sessions} sessions,"
+            f" {len(report.files)} files."
+        )
+        if report.clean:
+            out.print(f"Scanned the data dir for {report.probes} of their texts: no trace left.")
+        else:
+            out.print("[red]Traces are still on disk:[/]")
+            for line in report.leftovers:
+                out.print(f"  {line}")
+    return 0 if report.clean else 1
+
+
 # --- parser ---------------------------------------------------------------------------------------
 
 
@@ -431,6 +470,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["md", "html", "json", "wav"], default="md")
     p.add_argument("-o", "--output", metavar="PATH")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("forget", help="delete a persona (or --all) and verify nothing of it remains")
+    p.add_argument("persona", nargs="?")
+    p.add_argument("--all", action="store_true", help="every persona, session and audio file")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation (scripts)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_forget)
     return parser
 
 

@@ -224,6 +224,13 @@ class Store:
                 self._conn.execute("ROLLBACK")
                 raise _map_write_error(exc, self.path) from None
 
+    def compact(self) -> None:
+        """Rewrite the database without free pages and empty the WAL, so deleted text is gone from disk."""
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._conn.execute("VACUUM")
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
