@@ -44,6 +44,8 @@ class ChatSession:
         self.prompt: PersonaPrompt = build_prompt(store, persona)
         self.session_id = store.start_session(persona, mode, self.model.info.backend, self.model.info.model)
         self.history: list[tuple[str, str]] = []
+        self.started = time.monotonic()
+        self.nudged = False
 
     def warm_up(self) -> float:
         """Evaluate the persona prefix now, so the first reply starts fast; returns seconds spent."""
@@ -97,6 +99,22 @@ class ChatSession:
         )
         self.history.append((user_line, text))
         return TurnResult(turn_id, text, first if first is not None else total, total, cancelled, timeline)
+
+    def nudge(self) -> str | None:
+        """A gentle nudge once the session (or today in total) runs past `care.nudge_minutes`; once a session."""
+        if self.nudged:
+            return None
+        from datetime import datetime
+
+        from voice_app.care.usage import minutes_on, nudge_text
+
+        session_minutes = (time.monotonic() - self.started) / 60
+        today = minutes_on(datetime.now().astimezone().date(), self.store.list_sessions())
+        text = nudge_text(session_minutes, today, self.settings.care.nudge_minutes)
+        if text:
+            self.nudged = True
+            self.store.update_session_meta(self.session_id, nudged_at_min=round(session_minutes, 1))
+        return text
 
     def end(self) -> None:
         self.store.end_session(self.session_id)

@@ -295,6 +295,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 except KeyboardInterrupt:
                     cancel.cancel()
                 out.print()
+                nudge = session.nudge()
+                if nudge:
+                    err.print(f"[cyan]{nudge}[/]")
         finally:
             session.end()
     return 0
@@ -317,6 +320,25 @@ def cmd_sessions(args: argparse.Namespace) -> int:
             out.print(f"Session {words[1]} deleted ({len(removed)} audio files removed).")
             return 0
         infos = store.list_sessions(words[0] if words else None)
+    if args.stats:
+        from dataclasses import asdict
+
+        from voice_app.care.usage import weekly_summary
+
+        summary = weekly_summary(infos)
+        if args.json:
+            print_json({**asdict(summary), "message": summary.message()})
+            return 0
+        out.print(
+            f"[bold]Last 7 days[/] (since {summary.week_start}): {summary.sessions} sessions, {summary.turns} turns,"
+            f" {summary.minutes:.0f} min (the 7 days before: {summary.previous_week_minutes:.0f} min)"
+        )
+        for day, minutes in summary.days.items():
+            out.print(f"  {day}  {'#' * min(60, round(minutes))} {minutes:.0f} min")
+        for persona, minutes in summary.personas.items():
+            out.print(f"  {persona}: {minutes:.0f} min")
+        out.print(summary.message())
+        return 0
     rows = [sessions.session_json(info) for info in infos]
     if args.json:
         print_json(rows)
@@ -456,6 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sessions", help="list saved sessions; `sessions delete ID` removes one")
     p.add_argument("args", nargs="*", metavar="PERSONA | delete ID")
     p.add_argument("--json", action="store_true", help="a list of {id, persona, started, duration_s, turns}")
+    p.add_argument("--stats", action="store_true", help="a summary of the last 7 days")
     p.set_defaults(func=cmd_sessions)
 
     p = sub.add_parser("replay", help="play a saved session, both voices, with its lines in sync")

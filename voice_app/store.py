@@ -365,6 +365,20 @@ class Store:
         with self.transaction() as conn:
             conn.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (now_iso(), session_id))
 
+    def update_session_meta(self, session_id: int, **values: Any) -> None:
+        """Merge keys into the session's JSON meta (nudges shown, closure stage, letter path...)."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT meta FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            meta = json.loads(row[0] or "{}") if row else {}
+            meta.update(values)
+            conn.execute(
+                "UPDATE sessions SET meta = ? WHERE id = ?", (json.dumps(meta, ensure_ascii=False), session_id)
+            )
+
+    def session_meta(self, session_id: int) -> dict[str, Any]:
+        rows = self.query("SELECT meta FROM sessions WHERE id = ?", (session_id,))
+        return json.loads(rows[0][0] or "{}") if rows else {}
+
     def begin_turn(self, session_id: int, user_text: str, user_audio: str | None = None) -> int:
         """Phase one: the user's side, written as soon as their speech ends; status 'partial'."""
         with self.transaction() as conn:
