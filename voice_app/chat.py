@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from voice_app import care, config
+from voice_app.care import closure as closure_mod
 from voice_app.llm import ChatModel, generation_options, open_chat_model
 from voice_app.llm.base import CancelToken
 from voice_app.persona.prompt import PersonaPrompt, build_prompt
@@ -37,6 +39,7 @@ class ChatSession:
         settings: config.Settings | None = None,
         model: ChatModel | None = None,
         mode: str = "text",
+        closure: bool = False,
     ) -> None:
         self.store = store
         self.settings = settings or config.load()
@@ -46,6 +49,9 @@ class ChatSession:
         self.history: list[tuple[str, str]] = []
         self.started = time.monotonic()
         self.nudged = False
+        self.closure_stage: int | None = 0 if closure else None
+        if closure:
+            store.update_session_meta(self.session_id, closure_stage=closure_mod.STAGES[0].key)
 
     def warm_up(self) -> float:
         """Evaluate the persona prefix now, so the first reply starts fast; returns seconds spent."""
@@ -75,10 +81,14 @@ class ChatSession:
             )
             return TurnResult(turn_id, stepped_out.text, elapsed, elapsed, False, timeline, stepped_out.kind)
         turn = self.prompt.turn(self.history, user_line)
+        messages = turn.messages
+        if self.closure_stage is not None:  # the stage's hint goes after the fixed prefix, before the new line
+            hint = closure_mod.stage(self.closure_stage).persona_hint.format(them=self.prompt.them, me=self.prompt.me)
+            messages = [*messages[:-1], {"role": "system", "content": hint}, messages[-1]]
         pieces: list[str] = []
         first: float | None = None
         # An exception (model down, Ctrl-C) leaves the turn 'partial': the user's line is kept.
-        for piece in self.model.stream(turn.messages, generation_options(self.settings, seed), cancel):
+        for piece in self.model.stream(messages, generation_options(self.settings, seed), cancel):
             if first is None:
                 first = time.perf_counter() - start
             pieces.append(piece)
@@ -115,6 +125,35 @@ class ChatSession:
             self.nudged = True
             self.store.update_session_meta(self.session_id, nudged_at_min=round(session_minutes, 1))
         return text
+
+    # --- closure mode ------------------------------------------------------------------------
+
+    def closure_invitation(self) -> str | None:
+        """What the current stage invites the user to do (None outside closure mode)."""
+        if self.closure_stage is None:
+            return None
+        current = closure_mod.stage(self.closure_stage)
+        return f"{current.title}: " + current.invitation.format(them=self.prompt.them, me=self.prompt.me)
+
+    def advance_closure(self) -> str | None:
+        """Move to the next stage of the arc; returns its invitation."""
+        if self.closure_stage is None:
+            return None
+        self.closure_stage = min(self.closure_stage + 1, len(closure_mod.STAGES) - 1)
+        self.store.update_session_meta(self.session_id, closure_stage=closure_mod.stage(self.closure_stage).key)
+        return self.closure_invitation()
+
+    def goodbye(self, write_letter: bool) -> Path | None:
+        """The goodbye ritual: end the session and, if wanted, write the letter of what the user needed."""
+        path = None
+        if write_letter:
+            said = [user for user, _ in self.store.history(self.session_id)]
+            persona = self.store.get_persona(self.prompt.persona)
+            text = closure_mod.letter_text(persona.me_name or "me", self.prompt.them, said)
+            path = closure_mod.write_letter(self.prompt.persona, self.session_id, text)
+        self.store.update_session_meta(self.session_id, closure_stage="done", letter=str(path) if path else None)
+        self.end()
+        return path
 
     def end(self) -> None:
         self.store.end_session(self.session_id)

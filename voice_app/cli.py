@@ -15,6 +15,7 @@ from voice_app import __version__, config
 from voice_app.errors import VoiceAppError
 
 if TYPE_CHECKING:
+    from voice_app.chat import ChatSession
     from voice_app.store import Store
 
 out = Console(highlight=False, soft_wrap=True)
@@ -250,7 +251,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         settings.set("llm.backend", args.backend)
     with open_store() as store:
         store.get_persona(args.persona)  # a clear error before any model loads
-        session = ChatSession(store, args.persona, settings=settings)
+        session = ChatSession(store, args.persona, settings=settings, closure=args.closure)
         try:
             if args.once is not None:
                 streaming = not args.json
@@ -279,6 +280,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
             err.print(f"[dim]{args.persona} via {info.backend} ({info.model}); loading the persona...[/]")
             session.warm_up()
             err.print("[dim]Type a line and press Enter. Ctrl-C interrupts a reply; Ctrl-D or /quit ends.[/]")
+            if args.closure:
+                err.print(f"[cyan]{session.closure_invitation()}[/]")
             while True:
                 try:
                     line = input("you> ").strip()
@@ -286,6 +289,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
                     break
                 if line in ("/quit", "/exit"):
                     break
+                if line == "/next" and args.closure:
+                    err.print(f"[cyan]{session.advance_closure()}[/]")
+                    continue
+                if line == "/goodbye":
+                    _goodbye(session, args)
+                    return 0
                 if not line:
                     continue
                 cancel = CancelToken()
@@ -301,6 +310,20 @@ def cmd_chat(args: argparse.Namespace) -> int:
         finally:
             session.end()
     return 0
+
+
+def _goodbye(session: ChatSession, args: argparse.Namespace) -> None:
+    """The goodbye ritual: end the session, offer the letter, then offer forget."""
+    write = args.letter
+    if not write and sys.stdin.isatty():
+        write = input("Write a letter of what you said you needed? [y/N] ").strip().lower() in ("y", "yes")
+    path = session.goodbye(write_letter=write)
+    if path:
+        out.print(f"Your letter is at {path}")
+    out.print(
+        f"Goodbye. When you are ready to let this go, `voice-app forget {args.persona}` deletes the persona,"
+        " its sessions, audio and letters."
+    )
 
 
 # --- sessions: list, replay, export, delete -------------------------------------------------------
@@ -473,6 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="with --once: print one JSON object")
     p.add_argument("--backend", choices=["auto", "ollama", "embedded"], help="override llm.backend")
     p.add_argument("--seed", type=int, help="sampling seed, for reproducible replies")
+    p.add_argument("--closure", action="store_true", help="guided arc: unsaid (/next) questions (/next) goodbye")
+    p.add_argument("--letter", action="store_true", help="at /goodbye, write the letter without asking")
     p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("sessions", help="list saved sessions; `sessions delete ID` removes one")
