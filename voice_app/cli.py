@@ -68,6 +68,8 @@ def cmd_config(args: argparse.Namespace) -> int:
                 "`config set` needs a KEY and a VALUE.", fix="Example: voice-app config set llm.backend embedded"
             )
         settings.set(args.key, args.value)
+        if args.key == "care.encryption":
+            _switch_encryption(settings.care.encryption)
         path = config.save(settings)
         out.print(f"{args.key} = {settings.get(args.key)!r}  (saved to {path})")
         return 0
@@ -84,6 +86,20 @@ def cmd_config(args: argparse.Namespace) -> int:
     for key, value in values.items():
         out.print(f"{key} = {value!r}")
     return 0
+
+
+def _switch_encryption(on: bool) -> None:
+    """Convert the data dir in place; the setting is saved only after the conversion succeeded."""
+    from voice_app.care import encryption
+    from voice_app.store import Store
+
+    with Store.open_default() as store:
+        if on:
+            encryption.enable(store, encryption.read_passphrase(confirm=store.encryption_state == "off"))
+            out.print("Encryption at rest is on: message texts, session texts and audio are now encrypted.")
+        else:
+            encryption.disable(store, encryption.read_passphrase())
+            out.print("Encryption at rest is off: your data was decrypted in place.")
 
 
 # --- models ---------------------------------------------------------------------------------------
@@ -127,10 +143,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def open_store() -> Store:
     """The user's store, with the shipped `demo` persona present."""
+    from voice_app.care.encryption import open_unlocked
     from voice_app.importer import ensure_demo
     from voice_app.store import Store
 
-    store = Store.open_default()
+    store = open_unlocked(Store.open_default())
     ensure_demo(store)
     return store
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import os
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from voice_app import config
+from voice_app.care import crypto
 from voice_app.errors import VoiceAppError
 from voice_app.store import SessionInfo, Store
 
@@ -46,14 +48,20 @@ def audio_path(relative: str | None) -> Path | None:
 
 
 def write_audio(samples: np.ndarray, rate: int, relative: str) -> str:
-    """Write FLAC under the data dir with mode 0600; returns the reference to store on the turn."""
+    """Write FLAC under the data dir with mode 0600 (encrypted when encryption is on); returns its reference."""
     import soundfile as sf
 
     path = config.data_dir() / relative
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    buffer = io.BytesIO()
+    sf.write(buffer, np.asarray(samples, dtype=np.float32), rate, format="FLAC")
+    data = buffer.getvalue()
+    cipher = crypto.active()
+    if cipher is not None:
+        data = crypto.FILE_MAGIC + cipher.encrypt_bytes(data)
     fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        sf.write(handle, np.asarray(samples, dtype=np.float32), rate, format="FLAC")
+        handle.write(data)
     return relative
 
 
@@ -64,8 +72,19 @@ def read_audio(relative: str | None) -> tuple[np.ndarray, int] | None:
     path = audio_path(relative)
     if path is None or not path.exists():
         return None
-    data, rate = sf.read(path, dtype="float32", always_2d=True)
+    data, rate = sf.read(io.BytesIO(audio_bytes(path)), dtype="float32", always_2d=True)
     return data.mean(axis=1), int(rate)
+
+
+def audio_bytes(path: Path) -> bytes:
+    """A stored audio file's plain bytes (decrypted when encryption is on)."""
+    raw = path.read_bytes()
+    if raw.startswith(crypto.FILE_MAGIC):
+        cipher = crypto.active()
+        if cipher is None:
+            raise crypto.PassphraseRequiredError(f"{path.name} is encrypted.")
+        return cipher.open_file_bytes(raw)
+    return raw
 
 
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
@@ -136,7 +155,7 @@ def _data_uri(relative: str | None) -> str | None:
     path = audio_path(relative)
     if path is None or not path.exists():
         return None
-    return "data:audio/flac;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return "data:audio/flac;base64," + base64.b64encode(audio_bytes(path)).decode("ascii")
 
 
 def _html(info: SessionInfo, turns: list[dict[str, Any]], them: str, me: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from voice_app import config
+from voice_app.care.crypto import Cipher, PassphraseRequiredError, is_encrypted_text
 from voice_app.errors import DataDirError, DiskFullError, PersonaNotFoundError, SessionNotFoundError, StoreError
 
 DB_NAME = "voice_app.sqlite3"
@@ -165,6 +166,35 @@ class Store:
         self._lock = threading.RLock()
         self._migrate()
         _restrict_sidecars(path)
+        self.cipher: Cipher | None = None  # set by unlock() when the data is encrypted at rest
+
+    # --- encryption at rest (voice_app.care.encryption converts; the store reads and writes through it) ---
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else default
+
+    def set_meta(self, conn: sqlite3.Connection, key: str, value: str) -> None:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?", (key, value, value)
+        )
+
+    @property
+    def encryption_state(self) -> str:
+        """off | on | converting-on | converting-off."""
+        return self.meta("encryption", "off") or "off"
+
+    def enc(self, text: str) -> str:
+        return self.cipher.encrypt_text(text) if self.cipher else text
+
+    def dec(self, value: str | None) -> str:
+        if value is None:
+            return ""
+        if is_encrypted_text(value):
+            if self.cipher is None:
+                raise PassphraseRequiredError(f"The data in {self.path.parent} is encrypted.")
+            return self.cipher.decrypt_text(value)
+        return value
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -244,11 +274,11 @@ class Store:
             raise PersonaNotFoundError(
                 f"No persona named {name!r}." + (f" Known personas: {', '.join(known)}." if known else ""),
             )
-        return _persona(rows[0])
+        return self._persona(rows[0])
 
     def find_persona(self, name: str) -> Persona | None:
         rows = self.query("SELECT * FROM personas WHERE name = ?", (name,))
-        return _persona(rows[0]) if rows else None
+        return self._persona(rows[0]) if rows else None
 
     def list_personas(self) -> list[dict[str, Any]]:
         """Each persona with its message count and last session start."""
@@ -285,13 +315,24 @@ class Store:
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE personas SET card = ?, updated_at = ? WHERE id = ?",
-                (json.dumps(card, ensure_ascii=False), now_iso(), persona.id),
+                (self.enc(json.dumps(card, ensure_ascii=False)), now_iso(), persona.id),
             )
 
     def delete_persona(self, name: str) -> None:
         persona = self.get_persona(name)
         with self.transaction() as conn:
             conn.execute("DELETE FROM personas WHERE id = ?", (persona.id,))
+
+    def _persona(self, row: sqlite3.Row) -> Persona:
+        return Persona(
+            id=row["id"],
+            name=row["name"],
+            them_name=row["them_name"],
+            me_name=row["me_name"],
+            card=json.loads(self.dec(row["card"]) or "{}"),
+            consent_at=row["consent_at"],
+            created_at=row["created_at"],
+        )
 
     # --- imported messages -----------------------------------------------------------------
 
@@ -327,7 +368,7 @@ class Store:
         conn.executemany(
             "INSERT OR IGNORE INTO messages (persona_id, conversation_id, ts, sender, from_them, kind, text,"
             " edited, reply_to, reactions, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((persona_id, conversation_id, *row) for row in rows),
+            ((persona_id, conversation_id, *row[:4], self.enc(row[4]), *row[5:]) for row in rows),
         )
         added = conn.total_changes - before
         conn.execute("UPDATE conversations SET messages_added = ? WHERE id = ?", (added, conversation_id))
@@ -343,7 +384,8 @@ class Store:
             (persona.id,),
         )
         return [
-            StoredMessage(r["id"], r["ts"], r["sender"], bool(r["from_them"]), r["kind"], r["text"], r[6]) for r in rows
+            StoredMessage(r["id"], r["ts"], r["sender"], bool(r["from_them"]), r["kind"], self.dec(r["text"]), r[6])
+            for r in rows
         ]
 
     def message_count(self, persona_name: str) -> int:
@@ -387,7 +429,7 @@ class Store:
             ).fetchone()[0]
             cur = conn.execute(
                 "INSERT INTO turns (session_id, idx, started_at, user_text, user_audio) VALUES (?, ?, ?, ?, ?)",
-                (session_id, idx, now_iso(), user_text, user_audio),
+                (session_id, idx, now_iso(), self.enc(user_text), user_audio),
             )
             return int(cur.lastrowid or 0)
 
@@ -413,14 +455,14 @@ class Store:
                 " WHERE id = ?",
                 (
                     now_iso(),
-                    reply_text,
-                    reply_full if reply_full is not None else reply_text,
+                    self.enc(reply_text),
+                    self.enc(reply_full if reply_full is not None else reply_text),
                     reply_audio,
                     int(interrupted),
                     backend,
                     model,
                     json.dumps(timeline or {}),
-                    json.dumps(memories or [], ensure_ascii=False),
+                    self.enc(json.dumps(memories or [], ensure_ascii=False)),
                     care,
                     turn_id,
                 ),
@@ -454,8 +496,10 @@ class Store:
         out = []
         for r in rows:
             turn = dict(r)
+            for key in ("user_text", "reply_text", "reply_full"):
+                turn[key] = self.dec(turn[key]) if turn[key] is not None else None
             turn["timeline"] = json.loads(turn["timeline"] or "{}")
-            turn["memories"] = json.loads(turn["memories"] or "[]")
+            turn["memories"] = json.loads(self.dec(turn["memories"]) or "[]")
             out.append(turn)
         return out
 
@@ -465,7 +509,7 @@ class Store:
             "SELECT user_text, reply_text FROM turns WHERE session_id = ? AND status = 'complete' ORDER BY idx",
             (session_id,),
         )
-        return [(r[0], r[1]) for r in rows]
+        return [(self.dec(r[0]), self.dec(r[1])) for r in rows]
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -502,18 +546,6 @@ def _map_write_error(exc: sqlite3.OperationalError, path: Path) -> Exception:
     if "full" in str(exc).lower():
         return DiskFullError(f"The disk holding {path} is full; the last change was rolled back.")
     return StoreError(f"Writing to {path} failed: {exc}.")
-
-
-def _persona(row: sqlite3.Row) -> Persona:
-    return Persona(
-        id=row["id"],
-        name=row["name"],
-        them_name=row["them_name"],
-        me_name=row["me_name"],
-        card=json.loads(row["card"] or "{}"),
-        consent_at=row["consent_at"],
-        created_at=row["created_at"],
-    )
 
 
 def _session_info(row: sqlite3.Row) -> SessionInfo:
