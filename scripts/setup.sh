@@ -8,7 +8,7 @@ PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 # Runtime: PortAudio (microphone/speaker) and libsndfile (audio files).
 # Tests and benchmarks: PulseAudio virtual devices, sox, espeak-ng, tmux, headless Chromium (HTML export).
-SYSTEM_PACKAGES=(libportaudio2 libsndfile1 pulseaudio pulseaudio-utils sox espeak-ng tmux chromium)
+SYSTEM_PACKAGES=(libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins sox espeak-ng tmux chromium)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,34 @@ def test_prefix_is_reused_across_turns(model: EmbeddedChat) -> None:
 
 def test_physical_cores_is_sane() -> None:
     assert 1 <= physical_cores() <= (len(__import__("os").sched_getaffinity(0)))
+
+
+def test_prefix_state_is_restored_from_disk_by_a_new_process_model(model: EmbeddedChat, tmp_path: Path) -> None:
+    from voice_app.llm.embedded import PrefixStateCache
+
+    prefix: list[Message] = [{"role": "system", "content": "You are Alex, texting Sam. Short lowercase replies. " * 8}]
+    line = [*prefix, {"role": "user", "content": "hey you"}]
+    greedy = GenerationOptions(max_tokens=10, temperature=0.0, seed=5)
+    model._prefix_cache = PrefixStateCache(tmp_path, assets.resolve("llm").path, model.info.context_size)
+    try:
+        start = time.perf_counter()
+        model.warm_up(prefix)
+        evaluated = time.perf_counter() - start
+        expected = "".join(model.stream(line, greedy))
+    finally:
+        model._prefix_cache = None
+    (saved,) = tmp_path.glob("*.kv")
+    assert saved.stat().st_mode & 0o777 == 0o600
+    fresh = EmbeddedChat(assets.resolve("llm").path, context_size=model.info.context_size, prefix_cache_dir=tmp_path)
+    try:
+        start = time.perf_counter()
+        fresh.warm_up(prefix)
+        restored = time.perf_counter() - start
+        assert fresh.cached_tokens() == len(fresh.tokenize(fresh.render(prefix, add_generation_prompt=False)[0]))
+        assert "".join(fresh.stream(line, greedy)) == expected
+        assert restored * 5 < evaluated, (restored, evaluated)
+        saved.write_bytes(saved.read_bytes()[:1000])  # a torn write is detected and rebuilt
+        fresh.warm_up(prefix)
+        assert saved.stat().st_size > 1000 and "".join(fresh.stream(line, greedy)) == expected
+    finally:
+        fresh.close()

@@ -6,11 +6,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from voice_app import care, config
 from voice_app.care import closure as closure_mod
 from voice_app.llm import ChatModel, generation_options, open_chat_model
-from voice_app.llm.base import CancelToken
+from voice_app.llm.base import CancelToken, Message
 from voice_app.persona.prompt import PersonaPrompt, build_prompt
 from voice_app.store import Store
 
@@ -26,6 +27,16 @@ class TurnResult:
     cancelled: bool
     timeline: dict[str, float] = field(default_factory=dict)
     care: str | None = None  # "crisis" | "honesty" when the app stepped out of character
+
+
+@dataclass(frozen=True)
+class TurnPlan:
+    """How one line will be answered."""
+
+    user_line: str
+    messages: list[Message]  # empty when `care` answers instead of the model
+    memories: list[dict[str, Any]]
+    care: care.CareReply | None
 
 
 class ChatSession:
@@ -59,6 +70,28 @@ class ChatSession:
         self.model.warm_up(self.prompt.prefix)
         return time.perf_counter() - start
 
+    def plan_turn(self, user_line: str) -> TurnPlan:
+        """What answers this line: an out-of-character care reply, or the messages for the model.
+
+        Shared by text replies and voice turns. The closure hint rides inside the new user message, so
+        the history kept for the next turn matches what the model saw and its KV cache stays valid.
+        """
+        stepped_out = care.check_turn(user_line, them=self.prompt.them, country=self.settings.care.country)
+        if stepped_out is not None:
+            return TurnPlan(user_line, [], [], stepped_out)
+        turn = self.prompt.turn(self.history, user_line)
+        messages = turn.messages
+        if self.closure_stage is not None:
+            hint = closure_mod.stage(self.closure_stage).persona_hint.format(them=self.prompt.them, me=self.prompt.me)
+            last = messages[-1]
+            messages = [*messages[:-1], {"role": "user", "content": f"({hint})\n\n{last['content']}"}]
+        return TurnPlan(user_line, messages, turn.memories, None)
+
+    def remember(self, plan: TurnPlan, heard: str) -> None:
+        """Keep the exchange for the next turn's prompt (care replies stay out of the model's history)."""
+        if plan.care is None:
+            self.history.append((plan.messages[-1]["content"], heard))
+
     def reply(
         self,
         user_line: str,
@@ -70,25 +103,20 @@ class ChatSession:
         """Answer one line; the turn is stored before generation (partial) and completed after."""
         start = time.perf_counter()
         turn_id = self.store.begin_turn(self.session_id, user_line)
-        stepped_out = care.check_turn(user_line, them=self.prompt.them, country=self.settings.care.country)
-        if stepped_out is not None:  # answered without calling the model, and kept out of its history
+        plan = self.plan_turn(user_line)
+        if plan.care is not None:  # answered without calling the model
             if on_piece:
-                on_piece(stepped_out.text)
+                on_piece(plan.care.text)
             elapsed = time.perf_counter() - start
             timeline = {"first_token": round(elapsed, 4), "last_token": round(elapsed, 4)}
             self.store.complete_turn(
-                turn_id, reply_text=stepped_out.text, backend="care", timeline=timeline, care=stepped_out.kind
+                turn_id, reply_text=plan.care.text, backend="care", timeline=timeline, care=plan.care.kind
             )
-            return TurnResult(turn_id, stepped_out.text, elapsed, elapsed, False, timeline, stepped_out.kind)
-        turn = self.prompt.turn(self.history, user_line)
-        messages = turn.messages
-        if self.closure_stage is not None:  # the stage's hint goes after the fixed prefix, before the new line
-            hint = closure_mod.stage(self.closure_stage).persona_hint.format(them=self.prompt.them, me=self.prompt.me)
-            messages = [*messages[:-1], {"role": "system", "content": hint}, messages[-1]]
+            return TurnResult(turn_id, plan.care.text, elapsed, elapsed, False, timeline, plan.care.kind)
         pieces: list[str] = []
         first: float | None = None
         # An exception (model down, Ctrl-C) leaves the turn 'partial': the user's line is kept.
-        for piece in self.model.stream(messages, generation_options(self.settings, seed), cancel):
+        for piece in self.model.stream(plan.messages, generation_options(self.settings, seed), cancel):
             if first is None:
                 first = time.perf_counter() - start
             pieces.append(piece)
@@ -105,9 +133,9 @@ class ChatSession:
             backend=self.model.info.backend,
             model=self.model.info.model,
             timeline=timeline,
-            memories=turn.memories,
+            memories=plan.memories,
         )
-        self.history.append((user_line, text))
+        self.remember(plan, text)
         return TurnResult(turn_id, text, first if first is not None else total, total, cancelled, timeline)
 
     def nudge(self) -> str | None:

@@ -542,6 +542,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation (scripts)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_forget)
+
+    from voice_app import talk
+
+    talk.register(sub)
     return parser
 
 

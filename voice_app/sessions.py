@@ -54,7 +54,7 @@ def write_audio(samples: np.ndarray, rate: int, relative: str) -> str:
     path = config.data_dir() / relative
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     buffer = io.BytesIO()
-    sf.write(buffer, np.asarray(samples, dtype=np.float32), rate, format="FLAC")
+    sf.write(buffer, np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0), rate, format="FLAC", subtype="PCM_16")
     data = buffer.getvalue()
     cipher = crypto.active()
     if cipher is not None:

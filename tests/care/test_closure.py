@@ -41,7 +41,8 @@ def test_guided_arc_goodbye_writes_the_letter_and_offers_forget(isolated_home: P
         result = voice_app(
             isolated_home, "chat", "demo", "--closure", "--letter", stdin=script + "\n", OLLAMA_HOST=server.host
         )
-        hints = [m["content"] for r in server.chat_requests()[1:] for m in r["messages"][1:] if m["role"] == "system"]
+        finals = [r["messages"][-1]["content"] for r in server.chat_requests()[1:]]
+        hints = [text[1 : text.index(")")] for text in finals if text.startswith("(")]
     assert result.returncode == 0, result.stderr
     assert "What was never said" in result.stderr and "The questions" in result.stderr and "Goodbye:" in result.stderr
     assert [h.split(" is ")[1].split(".")[0] for h in hints] == [

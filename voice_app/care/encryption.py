@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -76,6 +77,7 @@ def disable(store: Store, passphrase: str) -> None:
 
 
 def _finish_on(store: Store, cipher: Cipher) -> None:
+    shutil.rmtree(config.data_dir() / "cache", ignore_errors=True)  # plain KV states of persona prefixes
     for path in audio_files():  # each file is replaced atomically; encrypted ones are skipped
         cipher.encrypt_file(path)
     _rewrite_columns(store, cipher.encrypt_text, final_state="on")

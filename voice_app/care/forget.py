@@ -67,6 +67,7 @@ def forget(store: Store, names: list[str]) -> ForgetReport:
         with store.transaction() as conn:
             conn.execute("DELETE FROM personas WHERE id = ?", (persona.id,))  # cascades to everything else
         audio.append(persona_dir(name))
+    audio.append(config.data_dir() / "cache")  # evaluated prompt prefixes: rebuilt on the next session
     for path in audio:
         if path.is_dir():
             report.files += [str(p) for p in path.rglob("*") if p.is_file()]

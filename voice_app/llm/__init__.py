@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from voice_app import assets, config
 from voice_app.llm.backends import choose_backend
@@ -39,8 +40,15 @@ def open_chat_model(settings: config.Settings | None = None) -> ChatModel:
                 model_name=found.id if found.id != "custom" else found.path.name,
                 context_size=settings.llm.context_size,
                 threads=settings.llm.threads,
+                # Derived from private messages: kept in the data dir, and not at all once encryption is on.
+                prefix_cache_dir=None if settings.care.encryption else prefix_cache_dir(),
             )
         return _warm[key]
+
+
+def prefix_cache_dir() -> Path:
+    """Where evaluated persona prefixes (llama.cpp KV state) are kept between sessions."""
+    return config.data_dir() / "cache" / "prefix"
 
 
 def generation_options(settings: config.Settings, seed: int | None = None) -> GenerationOptions:

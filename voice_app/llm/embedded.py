@@ -44,6 +44,7 @@ class EmbeddedChat:
         threads: int = 0,
         batch_size: int = 256,
         seed: int = 0,
+        prefix_cache_dir: Path | None = None,
     ) -> None:
         try:
             from llama_cpp import Llama, llama_vocab_is_eog
@@ -80,6 +81,7 @@ class EmbeddedChat:
         }
         self._lock = threading.Lock()
         self._info = ModelInfo("embedded", model_name or Path(model_path).stem, context_size)
+        self._prefix_cache = PrefixStateCache(prefix_cache_dir, model_path, context_size) if prefix_cache_dir else None
         self._stop_ids = {self._llm.token_eos()}
         self._is_eog = llama_vocab_is_eog
 
@@ -130,8 +132,12 @@ class EmbeddedChat:
         prompt, _ = self.render(prefix, add_generation_prompt=False)
         tokens = self.tokenize(prompt)
         with self._lock:
+            if self._prefix_cache is not None and self._prefix_cache.restore(self._llm, tokens):
+                return  # a later session with the same persona: its prefix state comes from disk
             self._llm.reset()
             self._llm.eval(tokens)
+            if self._prefix_cache is not None:
+                self._prefix_cache.save(self._llm, tokens)
 
     def cached_tokens(self) -> int:
         """How many tokens the KV cache holds (the prefix after warm_up)."""
@@ -204,3 +210,72 @@ def _safe_prefix(text: str, stops: list[str]) -> str:
         if any(s.startswith(tail) for s in stops):
             return text[:-size]
     return text
+
+
+class PrefixStateCache:
+    """The KV state of an evaluated persona prefix on disk, so a new session skips re-reading it.
+
+    Keyed by the model file, the context size and the exact prefix tokens; files are 0600 in the data
+    dir (they derive from private messages), written atomically, and removed by `forget`.
+    """
+
+    MAGIC = b"VAKV1\n"
+
+    def __init__(self, folder: Path, model_path: Path, context_size: int) -> None:
+        self.folder = folder
+        stat = Path(model_path).stat()
+        self._model_key = f"{Path(model_path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{context_size}"
+
+    def path(self, tokens: list[int]) -> Path:
+        import hashlib
+
+        import numpy as np
+
+        digest = hashlib.sha256(self._model_key.encode())
+        digest.update(np.asarray(tokens, dtype=np.int32).tobytes())
+        return self.folder / f"{digest.hexdigest()[:32]}.kv"
+
+    def save(self, llm: object, tokens: list[int]) -> None:
+        import ctypes
+
+        import llama_cpp
+
+        ctx = llm._ctx.ctx  # type: ignore[attr-defined]
+        size = llama_cpp.llama_state_get_size(ctx)
+        buffer = (ctypes.c_uint8 * int(size))()
+        written = llama_cpp.llama_state_get_data(ctx, buffer, size)
+        target = self.path(tokens)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(self.MAGIC + int(written).to_bytes(8, "little"))
+            handle.write(bytes(buffer)[: int(written)])
+        os.replace(tmp, target)
+
+    def restore(self, llm: object, tokens: list[int]) -> bool:
+        import ctypes
+
+        import llama_cpp
+        import numpy as np
+
+        target = self.path(tokens)
+        try:
+            data = target.read_bytes()
+        except OSError:
+            return False
+        if not data.startswith(self.MAGIC):
+            return False
+        size = int.from_bytes(data[len(self.MAGIC) : len(self.MAGIC) + 8], "little")
+        blob = data[len(self.MAGIC) + 8 :]
+        if len(blob) != size:
+            target.unlink(missing_ok=True)  # truncated (a crash while writing): rebuild it
+            return False
+        llm.reset()  # type: ignore[attr-defined]
+        state = (ctypes.c_uint8 * size).from_buffer_copy(blob)
+        if llama_cpp.llama_state_set_data(llm._ctx.ctx, state, size) != size:  # type: ignore[attr-defined]
+            return False
+        llm.input_ids[: len(tokens)] = np.asarray(tokens, dtype=np.intc)  # type: ignore[attr-defined]
+        llm.n_tokens = len(tokens)  # type: ignore[attr-defined]
+        llm._requires_eval = True  # type: ignore[attr-defined]
+        return True

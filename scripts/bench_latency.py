@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Voice-to-voice latency of the turn pipeline against the sequential baseline, on the embedded models.
+
+    python scripts/bench_latency.py [--json PATH] [--stt whisper-base] [--max-tokens 80] [--no-pulse]
+
+Utterances are synthesized with Piper (plus a few espeak-ng ones, a different voice), fed into the
+push-to-talk Recorder in real time as if spoken (the key is released 0.3 s after the speech), and
+answered by the demo persona with the embedded defaults. Voice-to-voice = from the release (end of
+speech) to the first reply sample written to the output stream: the PulseAudio virtual speaker
+when a daemon can be started here, else a null output played at real-time pace (the JSON says
+which). In the same run, each utterance is also answered sequentially on the same models:
+transcribe all → whole reply → whole TTS → play. Both use the same seed, and the history is
+cleared before every turn so each turn sees the same prompt size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PIPER_LINES = [
+    "Hey, do you remember the lake house we rented that summer?",
+    "Why did you stop answering my messages?",
+    "I think I just needed to hear you say it.",
+    "Was any of it real for you?",
+    "I found the letters you wrote me last week.",
+    "Do you still listen to that song we loved?",
+    "I'm not angry anymore, I just want to understand.",
+    "What would you tell me if you could say one thing?",
+]
+ESPEAK_LINES = [
+    "Did you ever miss me after you left?",
+    "I wanted to say goodbye properly.",
+    "Tell me about the last night we talked.",
+]
+
+
+def start_pulse() -> tuple[subprocess.Popen[bytes] | None, str]:
+    """A private PulseAudio daemon with a null sink `vspeaker` (the recipe in the test fixture)."""
+    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
+        return None, "pulseaudio is not installed"
+    runtime = Path(tempfile.mkdtemp(prefix="bench-pulse-"))
+    (runtime / "pulse").mkdir(mode=0o700)
+    socket = runtime / "pulse" / "native"
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime), "PULSE_SERVER": f"unix:{socket}"}
+    proc = subprocess.Popen(
+        [
+            "pulseaudio",
+            "--daemonize=no",
+            "--exit-idle-time=-1",
+            "-n",
+            f"--load=module-native-protocol-unix auth-anonymous=1 socket={socket}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
+            break
+        if proc.poll() is not None:
+            return None, f"pulseaudio exited with status {proc.returncode}"
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        return None, "pulseaudio did not answer"
+    for cmd in (
+        ["load-module", "module-null-sink", "sink_name=vspeaker", "rate=22050", "channels=1", "norewinds=1"],
+        ["set-default-sink", "vspeaker"],
+    ):
+        subprocess.run(["pactl", *cmd], env=env, capture_output=True, check=True)
+    os.environ.update({k: env[k] for k in ("XDG_RUNTIME_DIR", "PULSE_SERVER")})
+    return proc, ""
+
+
+def espeak(text: str, path: Path) -> np.ndarray | None:
+    if shutil.which("espeak-ng") is None:
+        return None
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
+    from voice_app.talk import load_wav
+
+    return load_wav(path)
+
+
+def pct(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 3) if values else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--stt", default="", help="stt.model (default: the setting's default, whisper-base)")
+    parser.add_argument("--max-tokens", type=int, default=80)
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
+    parser.add_argument("--no-pulse", action="store_true", help="play into a null output")
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    os.environ["VOICE_APP_HOME"] = str(home)
+    pulse, why = (None, "--no-pulse") if args.no_pulse else start_pulse()
+
+    from voice_app import config
+    from voice_app.importer import ensure_demo
+    from voice_app.llm.base import GenerationOptions
+    from voice_app.speech.audio import RATE, ArraySource, NullSpeaker, Speaker, resample
+    from voice_app.speech.recorder import Recorder
+    from voice_app.speech.stt import Transcriber
+    from voice_app.speech.tts import Synthesizer
+    from voice_app.speech.vad import trim_silence
+    from voice_app.store import Store
+    from voice_app.turn import VoicePipeline
+
+    settings = config.Settings()
+    settings.llm.backend = "embedded"
+    if args.stt:
+        settings.stt.model = args.stt
+    synth = Synthesizer.from_settings(settings)
+    transcriber = Transcriber.from_settings(settings, language="en")
+    output = "null"
+    speaker = None
+    if pulse is not None:
+        try:
+            speaker = Speaker("pulse", rate=synth.sample_rate).open()
+            output = "pulseaudio virtual speaker (ALSA pulse device)"
+        except Exception as exc:  # noqa: BLE001
+            why = f"the pulse device cannot be opened: {exc}"
+    if speaker is None:
+        speaker = NullSpeaker(rate=synth.sample_rate).open()
+        output = f"null output at real-time pace ({why})"
+
+    utterances: list[tuple[str, str, np.ndarray]] = []
+    for text in PIPER_LINES:
+        utterances.append(("piper", text, resample(synth.synthesize(text), synth.sample_rate, RATE)))
+    for i, text in enumerate(ESPEAK_LINES):
+        audio = espeak(text, home / f"espeak{i}.wav")
+        if audio is not None:
+            utterances.append(("espeak-ng", text, audio))
+    if args.limit:
+        utterances = utterances[: args.limit]
+
+    store = Store(home / "bench.sqlite3")
+    ensure_demo(store)
+    options = GenerationOptions(max_tokens=args.max_tokens, temperature=0.7, seed=1)
+    pipe = VoicePipeline(
+        store, "demo", settings=settings, transcriber=transcriber, synthesizer=synth, speaker=speaker, options=options
+    )
+    print(f"warming up ... output: {output}", file=sys.stderr)
+    warm = pipe.warm_up()
+    print(f"warm-up: {json.dumps({k: round(v, 2) for k, v in warm.items()})}", file=sys.stderr)
+
+    rows = []
+    for voice, text, audio in utterances:
+        pipe.chat.history.clear()
+        source = ArraySource(audio, leading_s=0.2, trailing_s=0.3)
+        with Recorder(source, transcriber=transcriber, language="en") as recorder:
+            recorder.start()
+            source.done.wait()
+            utterance = recorder.stop()
+        result = pipe.respond(utterance)
+        line = result.timeline
+
+        # The sequential baseline on the same models, prompt and seed.
+        speaker.begin()
+        t0 = time.perf_counter()
+        said = transcriber.transcribe(trim_silence(utterance.audio), language="en").text
+        t_stt = time.perf_counter()
+        prompt = pipe.chat.prompt.turn([], said)
+        reply = "".join(pipe.chat.model.stream(prompt.messages, options))
+        t_llm = time.perf_counter()
+        wave = synth.synthesize(reply)
+        t_tts = time.perf_counter()
+        speaker.play(wave)
+        speaker.wait()
+        seq = (speaker.state.first_sample_at or time.perf_counter()) - t0
+        row = {
+            "voice": voice,
+            "said": text,
+            "transcript": result.transcript,
+            "reply": result.reply,
+            "v2v_s": line.get("first_audio_out"),
+            "stt_final_s": line.get("transcript_final"),
+            "llm_first_token_s": round(line["first_token"] - line["transcript_final"], 4),
+            "first_clause_s": round(line["first_clause"] - line["first_token"], 4),
+            "tts_first_chunk_s": round(line["first_audio"] - line["first_clause"], 4),
+            "to_output_s": round(line["first_audio_out"] - line["first_audio"], 4),
+            "stt_reused_stream": bool(result.stt.get("reused")),
+            "stt_passes": int(result.stt.get("passes", 0)),
+            "sequential_s": round(seq, 4),
+            "sequential_stages": {
+                "stt_s": round(t_stt - t0, 4),
+                "llm_s": round(t_llm - t_stt, 4),
+                "tts_s": round(t_tts - t_llm, 4),
+            },
+            "sequential_reply": reply,
+        }
+        rows.append(row)
+        print(
+            f"{voice:9} v2v {row['v2v_s']:6.2f}s  seq {seq:6.2f}s  stt {row['stt_final_s']:.2f}"
+            f" ttft {row['llm_first_token_s']:.2f} clause {row['first_clause_s']:.2f}"
+            f" tts {row['tts_first_chunk_s']:.2f}  | {result.transcript!r} -> {result.reply!r}",
+            file=sys.stderr,
+        )
+    pipe.close()
+    store.close()
+    if pulse is not None:
+        pulse.terminate()
+        pulse.wait(5)
+
+    v2v = [r["v2v_s"] for r in rows if r["v2v_s"] is not None]
+    seqs = [r["sequential_s"] for r in rows]
+    stage_names = ["stt_final_s", "llm_first_token_s", "first_clause_s", "tts_first_chunk_s", "to_output_s"]
+    stages = {s: {"p50": pct([r[s] for r in rows], 50), "p95": pct([r[s] for r in rows], 95)} for s in stage_names}
+    for s in ("stt_s", "llm_s", "tts_s"):
+        vals = [r["sequential_stages"][s] for r in rows]
+        stages[f"sequential_{s}"] = {"p50": pct(vals, 50), "p95": pct(vals, 95)}
+    results = {
+        "v2v_p50_s": pct(v2v, 50),
+        "v2v_p95_s": pct(v2v, 95),
+        "sequential_p50_s": pct(seqs, 50),
+        "sequential_p95_s": pct(seqs, 95),
+        "speedup": round(pct(seqs, 50) / pct(v2v, 50), 2) if v2v else None,
+        "stages": stages,
+        "targets": {"v2v_p50_s": 0.6, "v2v_p95_s": 1.0, "speedup": 3.0},
+        "output": output,
+        "n": len(rows),
+        "models": {"stt": settings.stt.model, "tts": settings.tts.voice, "llm": settings.llm.embedded_model},
+        "max_tokens": args.max_tokens,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(),
+        },
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "turns": rows,
+    }
+    print(f"\n{'stage':24} {'p50 s':>8} {'p95 s':>8}")
+    for name, vals in stages.items():
+        print(f"{name:24} {vals['p50']:8.3f} {vals['p95']:8.3f}")
+    print(f"{'voice to voice':24} {results['v2v_p50_s']:8.3f} {results['v2v_p95_s']:8.3f}")
+    print(f"{'sequential baseline':24} {results['sequential_p50_s']:8.3f} {results['sequential_p95_s']:8.3f}")
+    print(f"speedup (p50): {results['speedup']}x   output: {output}   n={len(rows)}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.json.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        os.replace(tmp, args.json)
+        print(f"wrote {args.json}")
+    shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""The voice turn pipeline on the real models: virtual mic → STT → LLM → TTS → virtual speaker, barge-in."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.speech.conftest import Pulse, read_wav, word_error_rate, write_wav
+from voice_app import config
+from voice_app.importer import ensure_demo
+from voice_app.llm.base import GenerationOptions
+from voice_app.speech.audio import Microphone, NullSpeaker, Speaker
+from voice_app.speech.recorder import Recorder
+from voice_app.store import Store
+from voice_app.turn import Timeline, VoicePipeline
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pipeline(  # type: ignore[no-untyped-def]
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, synthesizer, tiny_en
+) -> Iterator:
+    """One warm pipeline for the module (the persona prefix is evaluated once): virtual speaker if PulseAudio runs."""
+    try:
+        request.getfixturevalue("pulse")
+        speaker = Speaker("pulse", rate=synthesizer.sample_rate).open()
+    except pytest.skip.Exception:
+        speaker = NullSpeaker(rate=synthesizer.sample_rate).open()
+    settings = config.Settings()
+    settings.llm.backend = "embedded"
+    store = Store(tmp_path_factory.mktemp("voice") / "voice.sqlite3")
+    ensure_demo(store)
+    pipe = VoicePipeline(
+        store,
+        "demo",
+        settings=settings,
+        transcriber=tiny_en,
+        synthesizer=synthesizer,
+        speaker=speaker,
+        options=GenerationOptions(max_tokens=24, temperature=0.7, seed=7),
+    )
+    pipe.chat.warm_up()
+    yield pipe
+    pipe.close()
+    store.close()
+
+
+def test_timeline_is_relative_to_speech_end() -> None:
+    timeline = Timeline(origin=100.0)
+    timeline.mark("first_token", 100.5)
+    timeline.mark("first_token", 101.0)  # the first stamp wins
+    timeline.mark("transcript_final", 100.2)
+    assert timeline.relative() == {"speech_end": 0.0, "transcript_final": 0.2, "first_token": 0.5}
+
+
+@pytest.mark.audio
+def test_spoken_turn_through_the_virtual_devices(  # type: ignore[no-untyped-def]
+    pipeline, pulse: Pulse, tmp_path: Path, say, isolated_home: Path
+) -> None:
+    text = "Do you remember the lake house we rented that summer?"
+    wav = write_wav(tmp_path / "said.wav", np.concatenate([say(text), np.zeros(3200, np.float32)]))
+    heard_file = tmp_path / "heard.wav"
+    with Recorder(Microphone("pulse"), transcriber=pipeline.transcriber, language="en") as recorder:
+        time.sleep(0.1)
+        recorder.start()
+        pulse.play_into_mic(wav)
+        time.sleep(0.15)
+        utterance = recorder.stop()
+    parecord = pulse.record_speaker(heard_file)
+    time.sleep(0.3)
+    try:
+        result = pipeline.respond(utterance)
+        time.sleep(0.5)
+    finally:
+        parecord.terminate()
+        parecord.wait(5)
+
+    assert word_error_rate(text, result.transcript) == 0.0, result.transcript
+    assert result.reply and not result.interrupted
+    line = result.timeline
+    assert 0 < line["transcript_final"] <= line["first_token"] <= line["first_clause"] <= line["first_audio"]
+    assert line["first_audio"] <= line["first_audio_out"] < line["last_audio_out"]
+    # the reply came out on the virtual speaker, as long as what was synthesized
+    heard = read_wav(heard_file)
+    voiced = np.flatnonzero(np.abs(heard) > 0.02)
+    assert len(voiced), "nothing was played on vspeaker"
+    reply_audio = isolated_home / result.reply_audio
+    import soundfile as sf
+
+    stored, rate = sf.read(str(reply_audio))
+    assert rate == 22050 and 0.7 < (voiced[-1] - voiced[0]) / 16000 / (len(stored) / rate) < 1.3
+    # both phases were stored, audio files are private FLAC
+    turn = pipeline.store.turns(pipeline.session_id)[-1]
+    assert (turn["status"], turn["user_text"], turn["reply_text"]) == ("complete", result.transcript, result.reply)
+    assert turn["user_audio"] == result.user_audio and turn["reply_audio"] == result.reply_audio
+    assert turn["timeline"]["first_audio_out"] == line["first_audio_out"]
+    for rel in (result.user_audio, result.reply_audio):
+        path = isolated_home / rel
+        assert path.read_bytes()[:4] == b"fLaC" and stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    user_audio, user_rate = sf.read(str(isolated_home / result.user_audio))
+    assert user_rate == 16000 and len(user_audio) == len(utterance.audio)
+
+
+def test_barge_in_stops_playback_and_the_llm_at_once(pipeline) -> None:  # type: ignore[no-untyped-def]
+    options = GenerationOptions(max_tokens=160, temperature=0.7, seed=11)
+    turn = pipeline.start_turn(
+        "Tell me everything you remember about that summer at the lake, every little detail.", options
+    )
+    deadline = time.monotonic() + 90
+    while not turn.timeline.has("first_audio_out") and time.monotonic() < deadline and not turn.done:
+        time.sleep(0.01)
+    assert turn.timeline.has("first_audio_out"), turn.timeline.relative()
+    time.sleep(0.4)
+    assert not turn.timeline.has("llm_done"), "the reply finished before the barge-in; nothing to test"
+    event = turn.barge_in()
+    result = turn.wait(30)
+    state = pipeline.speaker.state
+    stopped_playback = result.timeline["playback_stopped"] - result.timeline["barge_in"]
+    stopped_llm = result.timeline["llm_stopped"] - result.timeline["barge_in"]
+    assert stopped_playback < 0.1, result.timeline
+    assert stopped_llm < 0.1, result.timeline
+    assert state.last_sample_at is not None and state.last_sample_at - event < 0.1  # nothing played after it
+    assert result.interrupted
+    # the stored reply is what was heard: fully played clauses, then the heard part of the cut one
+    assert result.clauses[0]["state"] in ("played", "partial")
+    assert all(c["state"] == "unplayed" for c in result.clauses[2:]) or len(result.clauses) <= 2
+    assert result.reply_full.startswith(result.clauses[0]["text"][:5])
+    heard_words = result.reply.split()
+    assert heard_words == result.reply_full.split()[: len(heard_words)]
+    assert len(result.reply) < len(result.reply_full)
+    turn_row = pipeline.store.turns(pipeline.session_id)[-1]
+    assert turn_row["interrupted"] == 1 and turn_row["reply_text"] == result.reply
+    assert turn_row["reply_full"] == result.reply_full
+    # the next turn's prompt carries what was heard, not what was generated
+    assert pipeline.chat.history[-1][1] == result.reply

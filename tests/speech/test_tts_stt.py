@@ -1,0 +1,155 @@
+"""Piper TTS, the clause splitter, faster-whisper STT and a TTS → STT round trip on the real models."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from tests.speech.conftest import word_error_rate
+from voice_app import config
+from voice_app.speech.audio import ArraySource
+from voice_app.speech.recorder import Recorder
+from voice_app.speech.stt import StreamingTranscriber, Transcriber, clean_transcript, is_hallucination
+from voice_app.speech.tts import ClauseSplitter, speakable, split_clauses
+
+# --- clause splitter -------------------------------------------------------------------------------
+
+
+def stream(text: str, step: int = 3) -> list[str]:
+    splitter = ClauseSplitter()
+    out: list[str] = []
+    for i in range(0, len(text), step):
+        out += splitter.feed(text[i : i + step])
+    return out + splitter.flush()
+
+
+def test_first_clause_is_released_at_the_first_comma_after_a_few_words() -> None:
+    splitter = ClauseSplitter()
+    assert splitter.feed("Yeah I remember that,") == []  # the next character decides
+    assert splitter.feed(" obviously") == ["Yeah I remember that,"]
+    # later clauses wait for more words, sentences always end a piece
+    assert splitter.feed(" but it was, you know. Anyway") == ["obviously but it was, you know."]
+    assert splitter.flush() == ["Anyway"]
+
+
+def test_streamed_and_whole_splitting_agree_and_keep_every_word() -> None:
+    text = 'Honestly, I don\'t know what to say. Dr. Lee said it costs 3.5 dollars! Did you? "Fine." ok'
+    pieces = stream(text)
+    assert pieces == split_clauses(text)
+    assert " ".join(pieces).split() == text.split()
+    assert "Dr. Lee said it costs 3.5 dollars!" in pieces
+    assert '"Fine."' in pieces
+
+
+def test_short_opening_word_is_not_spoken_alone_and_newlines_split() -> None:
+    assert stream("Oh, hi.\nmiss you") == ["Oh, hi.", "miss you"]
+
+
+def test_chinese_clauses() -> None:
+    pieces = stream("我也记得那天，我们在湖边坐了很久。后来你就走了！为什么")
+    assert pieces == ["我也记得那天，", "我们在湖边坐了很久。", "后来你就走了！", "为什么"]
+
+
+def test_long_run_without_marks_is_cut_at_a_space() -> None:
+    text = " ".join(["word"] * 50)
+    pieces = stream(text)
+    assert len(pieces) >= 2 and " ".join(pieces).split() == text.split()
+
+
+def test_speakable_drops_markdown_and_emoji() -> None:
+    assert speakable("**no** way 😂 _ok_") == "no way ok"
+
+
+# --- hallucination filter ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Thank you.", " Thanks for watching!", "you", "字幕由Amara.org社区提供", "[Music]", "(applause)", "♪♪", " "],
+)
+def test_known_silence_hallucinations_are_dropped(text: str) -> None:
+    assert is_hallucination(text)
+    assert clean_transcript(["I miss you.", text]) == "I miss you."
+
+
+def test_real_speech_is_kept() -> None:
+    assert not is_hallucination("Thank you for the lake trip.")
+    assert not is_hallucination("I love you")
+
+
+# --- TTS and STT on the real models ----------------------------------------------------------------------
+
+
+def test_piper_streams_one_chunk_per_sentence(synthesizer) -> None:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    chunks = synthesizer.stream("Hi there. How have you been?")
+    first = next(chunks)
+    first_s = time.perf_counter() - start
+    rest = list(chunks)
+    assert synthesizer.sample_rate == 22050
+    assert len(rest) == 1 and first.dtype == np.float32 and 0.3 < len(first) / 22050 < 2.0
+    assert np.abs(first).max() > 0.1
+    assert first_s < 2.0
+
+
+@pytest.mark.parametrize("model", ["whisper-base", "whisper-tiny.en"])
+def test_tts_to_stt_round_trip(model: str, say) -> None:  # type: ignore[no-untyped-def]
+    settings = config.Settings()
+    settings.stt.model = model
+    transcriber = Transcriber.from_settings(settings)
+    text = "I never really understood why you left that night."
+    padded = np.concatenate([np.zeros(8000, np.float32), say(text), np.zeros(16000, np.float32)])
+    from voice_app.speech.vad import trim_silence
+
+    speech = trim_silence(padded)
+    assert len(speech) < len(padded) - 16000  # silence trimmed before Whisper sees it
+    result = transcriber.transcribe(speech, language="en" if model == "whisper-base" else None)
+    assert word_error_rate(text, result.text) == 0.0, result.text
+    assert result.language == "en"
+
+
+def test_silence_gives_no_text(tiny_en) -> None:  # type: ignore[no-untyped-def]
+    from voice_app.speech.recorder import Utterance
+
+    utterance = Utterance(np.zeros(32000, np.float32), time.perf_counter(), time.perf_counter())
+    assert utterance.transcribe(tiny_en) == ""
+
+
+def test_streaming_transcription_leaves_only_the_tail(tiny_en, say) -> None:  # type: ignore[no-untyped-def]
+    text = "Do you remember the lake house we rented that summer, with the broken boat?"
+    source = ArraySource(say(text), leading_s=0.2, trailing_s=0.4)
+    recorder = Recorder(source, transcriber=tiny_en).open()
+    partials: list[str] = []
+    recorder.start()
+    assert recorder._stream is not None
+    recorder._stream.on_partial = partials.append
+    source.done.wait(30)
+    utterance = recorder.stop()
+    recorder.close()
+    start = time.perf_counter()
+    transcript = utterance.transcribe()
+    final_s = time.perf_counter() - start
+    assert word_error_rate(text, transcript) <= 0.1, transcript
+    assert utterance.stt_stats["passes"] >= 2 and partials  # it transcribed while "speaking"
+    # The pause pass covered all the speech: nothing (or only a tail) is left at release.
+    assert utterance.stt_stats["reused"] == 1.0 or final_s < 3.0
+    assert 0.4 * 16000 < len(utterance.audio) - len(say(text)) < 1.2 * 16000  # pre-roll and trailing kept
+
+
+def test_streaming_commits_words_and_decodes_only_the_tail(tiny_en, say) -> None:  # type: ignore[no-untyped-def]
+    sentences = [
+        "I kept every letter you wrote me.",
+        "Some nights I still read them.",
+        "I am not angry anymore, just tired.",
+    ]
+    audio = np.concatenate([np.concatenate([say(s), np.zeros(4000, np.float32)]) for s in sentences])
+    streamer = StreamingTranscriber(tiny_en, interval_s=1.0, commit_after_s=2.0, hold_s=0.6).start()
+    for i in range(0, len(audio), 512):
+        streamer.feed(audio[i : i + 512])
+        time.sleep(0.032 * 0.5)  # twice real time keeps the suite short
+    text, stats = streamer.finish()
+    assert word_error_rate(" ".join(sentences), text) <= 0.15, text
+    assert streamer.committed_at > 0 and streamer.committed_text, "nothing was committed"
+    assert stats["passes"] >= 2

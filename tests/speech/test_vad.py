@@ -1,0 +1,83 @@
+"""Streaming Silero VAD endpointing on synthesized speech with pauses, pre-roll, and trimming."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.speech.conftest import word_error_rate
+from voice_app.speech.audio import ArraySource
+from voice_app.speech.recorder import HandsFree
+from voice_app.speech.vad import WINDOW, Endpointer, SileroVAD, speech_bounds, trim_silence
+
+
+def silence(seconds: float) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal(int(seconds * 16000)) * 0.002).astype(np.float32)  # a quiet room, not zeros
+
+
+def test_streaming_vad_matches_speech_and_silence(say) -> None:  # type: ignore[no-untyped-def]
+    vad = SileroVAD()
+    speech = say("I waited for you at the station.")
+    probs_sil = vad.feed(silence(1.0))
+    vad.reset()
+    probs_speech = vad.feed(speech)
+    assert max(probs_sil) < 0.3
+    assert np.mean(np.array(probs_speech) > 0.5) > 0.6
+    # feeding in odd-sized pieces gives the same windows as one call
+    vad.reset()
+    pieces = [vad.feed(speech[i : i + 300]) for i in range(0, len(speech), 300)]
+    assert np.allclose([p for piece in pieces for p in piece], probs_speech, atol=1e-4)
+
+
+def test_endpointing_keeps_short_pauses_and_splits_long_ones(say) -> None:  # type: ignore[no-untyped-def]
+    one, two, three = (
+        say("I miss the way things were."),
+        say("Before everything went wrong."),
+        say("Anyway, goodbye."),
+    )
+    lead = silence(1.0)
+    # Piper pads each clip with ~0.2 s of silence, so the real pauses are ~0.5 s and ~1.6 s.
+    stream = np.concatenate([lead, one, silence(0.1), two, silence(1.2), three, silence(1.0)])
+    starts: list[int] = []
+    ep = Endpointer(end_silence_ms=600, preroll_ms=300, on_speech_start=starts.append)
+    segments = []
+    for i in range(0, len(stream), 512):
+        segments += ep.feed(stream[i : i + 512])
+    assert len(segments) == 2, [(s.speech_start, s.speech_end) for s in segments]
+    first, second = segments
+    assert len(starts) == 2
+    # the end was declared end_silence_ms after the last voiced window
+    assert 0.55 * 16000 <= first.endpoint - first.speech_end <= 0.75 * 16000
+    # pre-roll: the segment starts ~300 ms before the detected start, which is at most ~100 ms late
+    assert len(lead) - 0.15 * 16000 <= first.speech_start <= len(lead) + 0.15 * 16000
+    first_audio_start = first.endpoint - len(first.audio)
+    assert 0.25 * 16000 <= first.speech_start - first_audio_start <= 0.35 * 16000 + WINDOW
+    # the short pause stayed inside the first turn; the long one ended it
+    assert first.speech_end > len(lead) + len(one) + 0.1 * 16000
+    assert second.speech_start > len(lead) + len(one) + len(two)
+
+
+def test_trim_silence_before_transcription(say, tiny_en) -> None:  # type: ignore[no-untyped-def]
+    speech = say("Are you happy now?")
+    clip = np.concatenate([silence(2.0), speech, silence(2.0)])
+    bounds = speech_bounds(clip)
+    assert bounds is not None
+    assert abs(bounds[0] - 2.0 * 16000) < 0.3 * 16000 and abs(bounds[1] - (2.0 * 16000 + len(speech))) < 0.3 * 16000
+    assert len(trim_silence(silence(3.0))) == 0
+    assert word_error_rate("Are you happy now?", tiny_en.transcribe(trim_silence(clip)).text) == 0.0
+
+
+def test_hands_free_turns_are_transcribed_while_spoken(say, tiny_en) -> None:  # type: ignore[no-untyped-def]
+    a, b = "Why did you never call me back?", "I needed to hear it from you."
+    clip = np.concatenate([silence(0.5), say(a), silence(1.0), say(b), silence(0.9)])
+    source = ArraySource(clip, speed=2.0)  # twice real time
+    started: list[bool] = []
+    hands_free = HandsFree(
+        source, transcriber=tiny_en, end_silence_ms=600, preroll_ms=300, on_speech_start=lambda: started.append(True)
+    )
+    with hands_free:
+        assert source.done.wait(20)
+    got = [u.transcribe() for u in hands_free.utterances]
+    assert len(started) == 2 and len(got) == 2, got
+    assert word_error_rate(a, got[0]) == 0.0 and word_error_rate(b, got[1]) == 0.0
+    assert all(u.stt_stats["passes"] >= 1 for u in hands_free.utterances)

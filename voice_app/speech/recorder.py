@@ -1,0 +1,266 @@
+"""Capturing an utterance: push-to-talk (UI-driven start/stop) and hands-free (streaming VAD endpointing)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from voice_app.speech.audio import RATE, AudioSource, Microphone, level
+from voice_app.speech.stt import StreamingTranscriber, Transcriber
+from voice_app.speech.vad import Endpointer, Segment, SileroVAD, trim_silence
+
+
+@dataclass
+class Utterance:
+    """What the user said: 16 kHz mono float32 audio and, when a transcriber listened, its streaming state."""
+
+    audio: np.ndarray
+    speech_end_at: float  # perf_counter() when speech ended (key released, or the VAD endpoint)
+    started_at: float
+    stream: StreamingTranscriber | None = None
+    language: str | None = None
+    stt_stats: dict[str, float] = field(default_factory=dict)
+    _text: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / RATE
+
+    def speech(self) -> np.ndarray:
+        """The audio without leading and trailing silence (what Whisper should see)."""
+        return trim_silence(self.audio)
+
+    def transcribe(self, transcriber: Transcriber | None = None) -> str:
+        """The final transcript: the streaming passes' result plus the tail, or one pass over the speech."""
+        if self._text is not None:
+            return self._text
+        if self.stream is not None:
+            self._text, self.stt_stats = self.stream.finish()
+        elif transcriber is not None:
+            speech = self.speech()
+            result = transcriber.transcribe(speech, language=self.language) if len(speech) else None
+            self._text = result.text if result else ""
+            self.stt_stats = {"passes": 0.0, "final_s": result.seconds if result else 0.0, "reused": 0.0}
+        else:
+            raise ValueError("No transcriber: pass one to transcribe().")
+        return self._text
+
+
+class _Capture:
+    """One running source shared by the listeners; keeps the level and a short pre-roll ring."""
+
+    def __init__(self, source: AudioSource, preroll_ms: int) -> None:
+        self.source = source
+        self.preroll = preroll_ms * RATE // 1000
+        self.level = 0.0
+        self.on_level: Callable[[float], None] | None = None
+        self._ring = np.zeros(0, dtype=np.float32)
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[np.ndarray], None]] = []
+        self.opened = False
+
+    def open(self) -> None:
+        if not self.opened:
+            self.source.start(self._on_audio)
+            self.opened = True
+
+    def close(self) -> None:
+        if self.opened:
+            self.source.stop()
+            self.opened = False
+
+    def _on_audio(self, block: np.ndarray) -> None:
+        self.level = level(block)
+        if self.on_level:
+            self.on_level(self.level)
+        with self._lock:
+            if self.preroll:
+                self._ring = np.concatenate([self._ring, block])[-self.preroll :]
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(block)
+
+    def attach(self, listener: Callable[[np.ndarray], None], with_preroll: bool = False) -> None:
+        with self._lock:
+            ring = self._ring.copy()
+            self._listeners.append(listener)
+        if with_preroll and len(ring):
+            listener(ring)
+
+    def detach(self, listener: Callable[[np.ndarray], None]) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+
+class Recorder:
+    """Push-to-talk: the UI calls start() when the talk key goes down and stop() when it comes up.
+
+    The source runs from open() to close(), so `level` moves for the meter even between turns and
+    the last `preroll_ms` before start() are kept (the first syllable often starts before the key).
+    With a transcriber, the utterance is transcribed while it is recorded.
+    """
+
+    def __init__(
+        self,
+        source: AudioSource | None = None,
+        *,
+        device: str | int | None = "",
+        transcriber: Transcriber | None = None,
+        preroll_ms: int = 300,
+        language: str | None = None,
+    ) -> None:
+        self._capture = _Capture(source or Microphone(device), preroll_ms)
+        self.transcriber = transcriber
+        self.language = language
+        self._chunks: list[np.ndarray] = []
+        self._stream: StreamingTranscriber | None = None
+        self._started_at = 0.0
+        self._lock = threading.Lock()
+        self.recording = False
+
+    @property
+    def level(self) -> float:
+        """Input loudness, 0..1, of the latest block."""
+        return self._capture.level
+
+    @property
+    def source(self) -> AudioSource:
+        return self._capture.source
+
+    def set_level_callback(self, callback: Callable[[float], None] | None) -> None:
+        self._capture.on_level = callback
+
+    def open(self) -> Recorder:
+        self._capture.open()
+        return self
+
+    def close(self) -> None:
+        if self.recording:
+            self.stop()
+        self._capture.close()
+
+    def __enter__(self) -> Recorder:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Begin an utterance (opens the source if needed)."""
+        with self._lock:
+            if self.recording:
+                return
+            self._chunks = []
+            self._started_at = time.perf_counter()
+            if self.transcriber is not None:
+                self._stream = StreamingTranscriber(self.transcriber, language=self.language).start()
+            self.recording = True
+        self._capture.attach(self._on_audio, with_preroll=True)
+        self._capture.open()
+
+    def _on_audio(self, block: np.ndarray) -> None:
+        self._chunks.append(block)
+        if self._stream is not None:
+            self._stream.feed(block)
+
+    def stop(self) -> Utterance:
+        """End the utterance now; its transcript is finished by Utterance.transcribe()."""
+        ended = time.perf_counter()
+        self._capture.detach(self._on_audio)
+        with self._lock:
+            self.recording = False
+            audio = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.float32)
+            stream, self._stream = self._stream, None
+        return Utterance(audio, ended, self._started_at, stream, self.language)
+
+
+class HandsFree:
+    """Hands-free turns: Silero VAD decides when speech starts and ends.
+
+    `on_speech_start()` fires as soon as speech is detected (the pipeline uses it for barge-in);
+    `on_utterance(utterance)` when `end_silence_ms` of silence followed it. Each utterance keeps
+    `preroll_ms` before the detected start and is transcribed while it is spoken.
+    """
+
+    def __init__(
+        self,
+        source: AudioSource | None = None,
+        *,
+        device: str | int | None = "",
+        transcriber: Transcriber | None = None,
+        end_silence_ms: int = 600,
+        preroll_ms: int = 300,
+        threshold: float = 0.5,
+        language: str | None = None,
+        on_speech_start: Callable[[], None] | None = None,
+        on_utterance: Callable[[Utterance], None] | None = None,
+    ) -> None:
+        self._capture = _Capture(source or Microphone(device), 0)
+        self.transcriber = transcriber
+        self.language = language
+        self.on_speech_start = on_speech_start
+        self.on_utterance = on_utterance
+        self.endpointer = Endpointer(
+            end_silence_ms=end_silence_ms,
+            preroll_ms=preroll_ms,
+            threshold=threshold,
+            vad=SileroVAD(),
+            on_speech_start=self._speech_started,
+            on_segment=self._segment,
+            on_speech_audio=self._speech_audio,
+        )
+        self._stream: StreamingTranscriber | None = None
+        self._started_at = 0.0
+        self.paused = False  # e.g. while the app itself speaks without echo cancellation
+        self.utterances: list[Utterance] = []
+
+    @property
+    def level(self) -> float:
+        return self._capture.level
+
+    def open(self) -> HandsFree:
+        self._capture.attach(self._on_audio)
+        self._capture.open()
+        return self
+
+    def close(self) -> None:
+        self._capture.detach(self._on_audio)
+        self._capture.close()
+        if self._stream is not None:
+            self._stream.finish()
+            self._stream = None
+
+    def __enter__(self) -> HandsFree:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _on_audio(self, block: np.ndarray) -> None:
+        if self.paused:
+            return
+        self.endpointer.feed(block)
+
+    def _speech_audio(self, samples: np.ndarray) -> None:
+        if self._stream is not None:
+            self._stream.feed(samples)
+
+    def _speech_started(self, sample: int) -> None:
+        self._started_at = time.perf_counter()
+        if self.transcriber is not None:
+            self._stream = StreamingTranscriber(self.transcriber, language=self.language).start()
+        if self.on_speech_start:
+            self.on_speech_start()
+
+    def _segment(self, segment: Segment) -> None:
+        ended = time.perf_counter()
+        stream, self._stream = self._stream, None
+        utterance = Utterance(segment.audio, ended, self._started_at, stream, self.language)
+        self.utterances.append(utterance)
+        if self.on_utterance:
+            self.on_utterance(utterance)

@@ -1,0 +1,345 @@
+"""Speech to text with faster-whisper: int8, greedy, temperature 0; streaming passes while the user speaks."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from voice_app import assets, config
+from voice_app.errors import ModelLoadError
+from voice_app.speech.vad import RATE, WINDOW, SileroVAD, speech_bounds
+
+# What Whisper says over silence or noise (YouTube captions it was trained on), normalized.
+HALLUCINATIONS = {
+    "thank you",
+    "thank you very much",
+    "thanks for watching",
+    "thank you for watching",
+    "thanks for watching and see you next time",
+    "please subscribe",
+    "subscribe to my channel",
+    "like and subscribe",
+    "you",
+    "bye",
+    "so",
+    "the end",
+    "music",
+    "applause",
+    "silence",
+    "subtitles by the amaraorg community",
+    "字幕由amaraorg社区提供",
+    "请不吝点赞订阅转发打赏支持明镜与点点栏目",
+    "谢谢观看",
+    "谢谢大家",
+    "感谢观看",
+    "字幕志愿者",
+    "ご視聴ありがとうございました",
+}
+_BRACKETED = re.compile(r"^\s*[\[(（【♪*].*[\])）】♪*]\s*$")
+
+
+def _norm(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    return "".join(ch for ch in text if ch.isalnum() or ch.isspace()).strip()
+
+
+def is_hallucination(text: str) -> bool:
+    """True for a known silence hallucination or a bracketed non-speech tag ([Music], (applause))."""
+    norm = re.sub(r"\s+", " ", _norm(text))
+    return not norm or norm in HALLUCINATIONS or bool(_BRACKETED.match(text))
+
+
+def clean_transcript(segments: list[str]) -> str:
+    """Join segment texts, dropping the ones that are known hallucinations."""
+    kept = [s.strip() for s in segments if s.strip() and not is_hallucination(s)]
+    return " ".join(kept).strip()
+
+
+@dataclass
+class Transcript:
+    text: str
+    language: str
+    words: list[tuple[str, float, float]] = field(default_factory=list)  # (word, start_s, end_s)
+    seconds: float = 0.0  # compute time
+
+
+_models: dict[tuple[str, str, int], object] = {}
+_models_lock = threading.Lock()
+
+
+class Transcriber:
+    """A faster-whisper model loaded from a folder (a bare name would go to the hub)."""
+
+    def __init__(self, path: Path, *, language: str = "auto", compute_type: str = "int8", threads: int = 0) -> None:
+        self.path = Path(path)
+        self.language = "" if language in ("", "auto") else language
+        key = (str(self.path), compute_type, threads)
+        with _models_lock:
+            if key not in _models:
+                try:
+                    from faster_whisper import WhisperModel
+                except Exception as exc:  # noqa: BLE001
+                    raise ModelLoadError(
+                        f"faster-whisper cannot be imported: {exc}", fix="Re-run scripts/setup.sh."
+                    ) from None
+                try:
+                    _models[key] = WhisperModel(
+                        str(self.path), device="cpu", compute_type=compute_type, cpu_threads=threads
+                    )
+                except Exception as exc:  # noqa: BLE001 - CTranslate2 raises RuntimeError/ValueError/OSError
+                    raise ModelLoadError(
+                        f"faster-whisper could not load {self.path}: {exc}",
+                        fix="Use a CTranslate2 Whisper folder (with model.bin), or reset `stt.model` to whisper-base.",
+                    ) from None
+            self.model = _models[key]
+        if not getattr(getattr(self.model, "model", None), "is_multilingual", True):
+            self.language = "en"  # an English-only model (tiny.en) cannot detect or speak others
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: config.Settings | None = None, language: str | None = None) -> Transcriber:
+        settings = settings or config.load()
+        found = assets.resolve_configured("stt", settings)
+        return cls(found.path, language=language or settings.stt.language, compute_type=settings.stt.compute_type)
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+        word_timestamps: bool = False,
+    ) -> Transcript:
+        """Text of a 16 kHz float32 clip; `language` overrides the configured one ("" = detect)."""
+        start = time.perf_counter()
+        lang = self.language if language is None else language
+        if len(audio) < RATE // 10:
+            return Transcript("", lang, [], 0.0)
+        with self._lock:
+            segments, info = self.model.transcribe(  # type: ignore[attr-defined]
+                audio.astype(np.float32, copy=False),
+                language=lang or None,
+                beam_size=1,
+                best_of=1,
+                temperature=0.0,
+                condition_on_previous_text=False,
+                initial_prompt=prompt or None,
+                without_timestamps=not word_timestamps,
+                word_timestamps=word_timestamps,
+                vad_filter=False,
+            )
+            segments = list(segments)
+        texts = [s.text for s in segments]
+        words: list[tuple[str, float, float]] = []
+        if word_timestamps:
+            for s in segments:
+                if is_hallucination(s.text):
+                    continue
+                words += [(w.word, float(w.start), float(w.end)) for w in (s.words or [])]
+        return Transcript(clean_transcript(texts), info.language, words, time.perf_counter() - start)
+
+    def warm_up(self) -> None:
+        self.transcribe(np.zeros(RATE, dtype=np.float32), language=self.language or "en")
+
+
+# --- streaming --------------------------------------------------------------------------------------
+
+
+def _word_key(word: str) -> str:
+    return _norm(word)
+
+
+class StreamingTranscriber:
+    """Re-transcribes the growing utterance in a background thread while the user speaks.
+
+    A pass runs every `interval_s` of new audio, and as soon as the speaker pauses (VAD says the
+    last `pause_ms` were silence). Words two passes agree on, ending at least `hold_s` before the
+    end of the audio, are committed and their audio is cut off, so later passes and the final one
+    only decode the tail. When the user stops and the last pass already covered all the speech, its
+    text is the transcript and nothing is left to do.
+    """
+
+    def __init__(
+        self,
+        transcriber: Transcriber,
+        *,
+        interval_s: float = 1.0,
+        pause_ms: int = 160,
+        hold_s: float = 1.0,
+        commit_after_s: float = 8.0,
+        language: str | None = None,
+        vad: SileroVAD | None = None,
+    ) -> None:
+        self.transcriber = transcriber
+        self.interval = int(interval_s * RATE)
+        self.pause_windows = max(1, pause_ms * RATE // 1000 // WINDOW)
+        self.hold = hold_s
+        self.commit_after = int(commit_after_s * RATE)
+        self.language = transcriber.language if language is None else ("" if language == "auto" else language)
+        self.vad = vad or SileroVAD()
+        self._chunks: list[np.ndarray] = []
+        self._total = 0
+        self._cond = threading.Condition()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._vad_pending = np.zeros(0, dtype=np.float32)
+        self._probs: list[float] = []
+        self._silent_run = 0
+        self.last_voiced_end = 0  # sample index after the last voiced window
+        self.committed_text = ""
+        self.committed_at = 0  # samples cut off (covered by committed_text)
+        self._last_pass: tuple[int, int, str, list[tuple[str, float, float]]] | None = None  # (cut, end, text, words)
+        self._prev_words: list[tuple[str, float, float]] = []
+        self._pass_due_pause = False
+        self.passes: list[float] = []  # compute seconds of each pass
+        self.partial = ""  # committed + latest hypothesis (for the UI)
+        self.on_partial: Callable[[str], None] | None = None
+
+    # --- feeding ------------------------------------------------------------------------------
+
+    def start(self) -> StreamingTranscriber:
+        self._thread = threading.Thread(target=self._run, name="stt-stream", daemon=True)
+        self._thread.start()
+        return self
+
+    def feed(self, samples: np.ndarray) -> None:
+        """16 kHz float32 audio as captured."""
+        samples = samples.astype(np.float32, copy=False)
+        buf = np.concatenate([self._vad_pending, samples])
+        count = len(buf) // WINDOW
+        with self._cond:
+            base = len(self._probs) * WINDOW
+            for i in range(count):
+                prob = self.vad.window(buf[i * WINDOW : (i + 1) * WINDOW])
+                self._probs.append(prob)
+                if prob >= 0.5:
+                    self.last_voiced_end = base + (i + 1) * WINDOW
+                    self._silent_run = 0
+                else:
+                    self._silent_run += 1
+                    if self._silent_run == self.pause_windows and self.last_voiced_end > 0:
+                        self._pass_due_pause = True
+            self._vad_pending = buf[count * WINDOW :]
+            self._chunks.append(samples)
+            self._total += len(samples)
+            self._cond.notify()
+
+    def audio(self) -> np.ndarray:
+        with self._cond:
+            return np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.float32)
+
+    # --- the background passes -------------------------------------------------------------------
+
+    def _due(self) -> bool:
+        last_end = self._last_pass[1] if self._last_pass else 0
+        if self.last_voiced_end <= last_end:
+            return False  # nothing new was said since the last pass
+        return self._pass_due_pause or self._total - last_end >= self.interval
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stop and not self._due():
+                    self._cond.wait(0.05)
+                if self._stop:
+                    return
+                self._pass_due_pause = False
+                end = self._total
+                audio = np.concatenate(self._chunks)[:end]
+            self._pass(audio, end)
+
+    def _pass(self, audio: np.ndarray, end: int) -> None:
+        cut = self.committed_at
+        clip = audio[cut:end]
+        bounds = speech_bounds(clip, probs=self._probs_for(cut, end))
+        if bounds is None:
+            with self._cond:
+                self._last_pass = (cut, end, "", [])
+            return
+        lead = bounds[0]
+        clip = clip[lead : bounds[1]]
+        want_words = end - cut >= self.commit_after
+        result = self.transcriber.transcribe(
+            clip, language=self.language, prompt=self.committed_text or None, word_timestamps=want_words
+        )
+        if not self.language:
+            self.language = result.language  # detect once: auto detection costs a second encoder pass
+        self.passes.append(result.seconds)
+        offset = (cut + lead) / RATE
+        words = [(w, s + offset, e + offset) for w, s, e in result.words]
+        with self._cond:
+            self._last_pass = (cut, end, result.text, words)
+            if want_words:
+                self._commit(words, end / RATE)
+            self.partial = (self.committed_text + " " + self._tail_text()).strip()
+        if self.on_partial:
+            self.on_partial(self.partial)
+
+    def _probs_for(self, start: int, end: int) -> np.ndarray | None:
+        first, last = start // WINDOW, end // WINDOW
+        if last > len(self._probs) or start % WINDOW:
+            return None
+        return np.array(self._probs[first:last], dtype=np.float32)
+
+    def _tail_text(self) -> str:
+        if not self._last_pass:
+            return ""
+        cut, _, text, words = self._last_pass
+        if cut != self.committed_at and words:
+            return "".join(w for w, s, _ in words if s >= self.committed_at / RATE).strip()
+        return text if cut == self.committed_at else ""
+
+    def _commit(self, words: list[tuple[str, float, float]], end_s: float) -> None:
+        """Commit the words this pass and the previous one agree on, up to `hold` seconds before the end."""
+        agreed: list[tuple[str, float, float]] = []
+        for new, old in zip(words, self._prev_words, strict=False):
+            if _word_key(new[0]) != _word_key(old[0]) or new[2] > end_s - self.hold:
+                break
+            agreed.append(new)
+        self._prev_words = words[len(agreed) :]
+        if agreed:
+            self.committed_text = (self.committed_text + "".join(w for w, _, _ in agreed)).strip()
+            self.committed_at = int(agreed[-1][2] * RATE)
+
+    # --- the end ---------------------------------------------------------------------------------
+
+    def finish(self) -> tuple[str, dict[str, float]]:
+        """The final transcript once the user has stopped; only the part no pass covered is decoded.
+
+        Returns (text, stats) with stats: passes, final_s (compute at the end), reused (1 when the
+        last background pass already covered all the speech).
+        """
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()  # a pass in progress started recently: let it finish, it covers most
+        with self._cond:
+            last = self._last_pass
+            voiced_end = self.last_voiced_end
+            total = self._total
+        stats = {"passes": float(len(self.passes)), "final_s": 0.0, "reused": 0.0}
+        if voiced_end == 0:
+            return "", stats
+        if last is not None and last[0] == self.committed_at and last[1] >= voiced_end:
+            stats["reused"] = 1.0
+            return (self.committed_text + " " + last[2]).strip(), stats
+        audio = self.audio()
+        clip = audio[self.committed_at : total]
+        bounds = speech_bounds(clip, probs=self._probs_for(self.committed_at, total))
+        if bounds is None:
+            return self.committed_text, stats
+        result = self.transcriber.transcribe(
+            clip[bounds[0] : bounds[1]], language=self.language, prompt=self.committed_text or None
+        )
+        stats["final_s"] = result.seconds
+        if not self.language:
+            self.language = result.language
+        return (self.committed_text + " " + result.text).strip(), stats

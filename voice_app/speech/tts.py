@@ -1,0 +1,201 @@
+"""Text to speech with Piper (a generic voice, never a clone), and the clause splitter that feeds it early."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from voice_app import assets, config
+from voice_app.errors import ModelLoadError
+from voice_app.llm.base import CancelToken
+
+# --- clause splitting ---------------------------------------------------------------------------
+
+_SENTENCE_END = ".!?…"
+_CJK_SENTENCE_END = "。！？"
+_CLAUSE = ",;:—–"
+_CJK_CLAUSE = "，、；：～"
+_CLOSERS = "\"'”’)]」』）"
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "jr", "sr", "prof", "no"}
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+_SPEAKABLE = re.compile(r"[\w\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
+
+def _units(text: str) -> int:
+    """Length for the splitting rules: words, with every CJK character counted as a word."""
+    cjk = len(_CJK.findall(text))
+    return cjk + len(_CJK.sub(" ", text).split())
+
+
+class ClauseSplitter:
+    """Cuts a streamed reply into speakable pieces as soon as they are complete.
+
+    The first piece is released at the first clause mark (comma, semicolon, dash, Chinese ，、) once it
+    has `first_min` words (CJK characters count as words), so speech starts early; later pieces are
+    cut at clause marks only after `later_min` words, and at sentence ends always. A full stop
+    followed by a digit (3.5) or after an abbreviation (Dr.) is not an end.
+    """
+
+    def __init__(self, first_min: int = 2, later_min: int = 8, max_units: int = 40) -> None:
+        self.first_min = first_min
+        self.later_min = later_min
+        self.max_units = max_units
+        self._buf = ""
+        self.emitted = 0
+
+    def feed(self, text: str) -> list[str]:
+        self._buf += text
+        out: list[str] = []
+        while True:
+            cut = self._find_cut()
+            if cut is None:
+                break
+            piece, self._buf = self._buf[:cut], self._buf[cut:]
+            self._emit(piece, out)
+        return out
+
+    def flush(self) -> list[str]:
+        out: list[str] = []
+        piece, self._buf = self._buf, ""
+        self._emit(piece, out)
+        return out
+
+    def _emit(self, piece: str, out: list[str]) -> None:
+        piece = piece.strip()
+        if piece and _SPEAKABLE.search(piece):
+            out.append(piece)
+            self.emitted += 1
+        elif piece and out:  # punctuation only: keep it with the previous piece
+            out[-1] += piece
+
+    def _find_cut(self) -> int | None:
+        buf = self._buf
+        minimum = self.first_min if self.emitted == 0 else self.later_min
+        for i, ch in enumerate(buf):
+            if ch == "\n":
+                if buf[:i].strip():
+                    return i + 1
+                continue
+            if ch in _CJK_SENTENCE_END:
+                return self._after_closers(i + 1)
+            if ch in _CJK_CLAUSE:
+                if _units(buf[:i]) >= minimum:
+                    return self._after_closers(i + 1)
+                continue
+            if ch in _SENTENCE_END or ch in _CLAUSE:
+                end = self._after_closers(i + 1)
+                if end >= len(buf):
+                    return None  # the next character decides (3.5, "...", a closing quote)
+                if not buf[end].isspace() and not _CJK.match(buf[end]):
+                    continue
+                if ch in _SENTENCE_END:
+                    if ch == "." and self._abbreviation(buf[:i]):
+                        continue
+                    return end
+                if _units(buf[:i]) >= minimum:
+                    return end
+        # A very long run with no mark at all: cut at the last space.
+        if _units(buf) > self.max_units:
+            space = buf.rstrip().rfind(" ")
+            if space > 0:
+                return space + 1
+        return None
+
+    def _after_closers(self, pos: int) -> int:
+        while pos < len(self._buf) and (self._buf[pos] in _CLOSERS or self._buf[pos] in _SENTENCE_END):
+            pos += 1
+        return pos
+
+    @staticmethod
+    def _abbreviation(before: str) -> bool:
+        words = before.split()
+        return bool(words) and words[-1].lower().strip("(\"'") in _ABBREVIATIONS
+
+
+def split_clauses(text: str, **kwargs: int) -> list[str]:
+    """Split a whole text the way a streamed one would be."""
+    splitter = ClauseSplitter(**kwargs)
+    return splitter.feed(text) + splitter.flush()
+
+
+def speakable(text: str) -> str:
+    """Text fit for Piper: no markdown marks, no emoji."""
+    text = re.sub(r"[*_`#~]+", "", text)
+    text = re.sub(r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+# --- Piper ----------------------------------------------------------------------------------------
+
+_voices: dict[tuple[str, int], object] = {}
+_voices_lock = threading.Lock()
+
+
+def _load_voice(path: Path, threads: int) -> object:
+    with _voices_lock:
+        key = (str(path), threads)
+        if key not in _voices:
+            try:
+                import onnxruntime
+                from piper import PiperVoice
+            except Exception as exc:  # noqa: BLE001 - a broken native install raises many kinds
+                raise ModelLoadError(f"piper-tts cannot be imported: {exc}", fix="Re-run scripts/setup.sh.") from None
+            try:
+                voice = PiperVoice.load(path)
+                if threads:  # Piper's default session takes every core; the LLM runs beside it
+                    opts = onnxruntime.SessionOptions()
+                    opts.intra_op_num_threads = threads
+                    opts.inter_op_num_threads = 1
+                    voice.session = onnxruntime.InferenceSession(
+                        str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+                    )
+            except Exception as exc:  # noqa: BLE001 - onnxruntime/json errors vary
+                raise ModelLoadError(
+                    f"Piper could not load the voice {path}: {exc}",
+                    fix="Use a Piper .onnx voice with its .onnx.json beside it, or reset `tts.voice` to piper-joe.",
+                ) from None
+            _voices[key] = voice
+        return _voices[key]
+
+
+class Synthesizer:
+    """A Piper voice: text in, float32 mono audio at `sample_rate` out, one chunk per sentence."""
+
+    def __init__(self, path: Path, *, speed: float = 1.0, threads: int = 1) -> None:
+        self.path = Path(path)
+        self.voice = _load_voice(self.path, threads)
+        self.sample_rate = int(self.voice.config.sample_rate)  # type: ignore[attr-defined]
+        self.speed = speed if speed > 0 else 1.0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: config.Settings | None = None) -> Synthesizer:
+        settings = settings or config.load()
+        found = assets.resolve_configured("tts", settings)
+        return cls(found.path, speed=settings.tts.speed)
+
+    def stream(self, text: str, cancel: CancelToken | None = None) -> Iterator[np.ndarray]:
+        """Audio chunks for `text` as Piper produces them; stops between chunks when cancelled."""
+        from piper import SynthesisConfig
+
+        text = speakable(text)
+        if not text:
+            return
+        syn = SynthesisConfig(length_scale=1.0 / self.speed)
+        with self._lock:
+            for chunk in self.voice.synthesize(text, syn_config=syn):  # type: ignore[attr-defined]
+                if cancel is not None and cancel.cancelled:
+                    return
+                yield np.asarray(chunk.audio_float_array, dtype=np.float32).reshape(-1)
+
+    def synthesize(self, text: str) -> np.ndarray:
+        """The whole text as one array."""
+        chunks = list(self.stream(text))
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+    def warm_up(self) -> None:
+        self.synthesize("Hi.")
