@@ -104,6 +104,12 @@ def test_context_trimming_drops_oldest_turns_never_the_prefix() -> None:
         assert [m["role"] for m in kept[1:]] == ["user", "assistant"] * ((len(kept) - 2) // 2) + ["user"]
         reply = "".join(small.stream(messages, GenerationOptions(max_tokens=20, seed=3)))
         assert reply.strip()
+        # A prefix of several messages (system + replayed real exchanges) is kept whole once warmed up.
+        prefix: list[Message] = [system, {"role": "user", "content": "hey"}, {"role": "assistant", "content": "hi you"}]
+        small.warm_up(prefix)
+        kept = small.fit([*prefix, *history, {"role": "user", "content": "bye"}], max_tokens=100)
+        assert kept[:3] == prefix and "message number 0:" not in str(kept) and kept[-1]["content"] == "bye"
+        assert kept[3]["role"] == "user"
         huge = [{"role": "system", "content": "word " * 1000}, {"role": "user", "content": "hi"}]
         with pytest.raises(LLMError) as exc:
             small.fit(huge, max_tokens=100)

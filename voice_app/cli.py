@@ -544,7 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_forget)
 
     from voice_app import talk
+    from voice_app.persona.cli import register as register_persona
 
+    register_persona(sub)
     talk.register(sub)
     return parser
 

@@ -14,10 +14,10 @@ from voice_app.care import crypto
 from voice_app.care.crypto import Cipher, KeyParams, PassphraseRequiredError
 from voice_app.store import Store
 
-# (table, key column, encrypted columns): message texts, session texts and the card.
+# (table, key column, encrypted columns): message texts, session texts, the card and the style profile.
 ENCRYPTED_COLUMNS = (
     ("messages", "id", ("text",)),
-    ("personas", "id", ("card",)),
+    ("personas", "id", ("card", "style")),
     ("turns", "id", ("user_text", "reply_text", "reply_full", "memories")),
 )
 

@@ -81,6 +81,8 @@ class EmbeddedChat:
         }
         self._lock = threading.Lock()
         self._info = ModelInfo("embedded", model_name or Path(model_path).stem, context_size)
+        self._prefix: list[Message] = []
+        self._prefix_messages = 1
         self._prefix_cache = PrefixStateCache(prefix_cache_dir, model_path, context_size) if prefix_cache_dir else None
         self._stop_ids = {self._llm.token_eos()}
         self._is_eog = llama_vocab_is_eog
@@ -109,20 +111,25 @@ class EmbeddedChat:
         return len(self.tokenize(self.render(messages)[0]))
 
     def fit(self, messages: list[Message], max_tokens: int) -> list[Message]:
-        """Drop the oldest turns after the fixed prefix (messages[0]) until prompt + reply fit the context."""
+        """Drop the oldest turns after the fixed prefix until prompt + reply fit the context.
+
+        The prefix is what warm_up() evaluated (at least messages[0]); it is never trimmed, so its
+        KV cache stays valid.
+        """
         budget = self._info.context_size - max_tokens
+        keep = self._prefix_messages if messages[: self._prefix_messages] == self._prefix else 1
         kept = list(messages)
         while self.count_tokens(kept) > budget:
-            if len(kept) <= 2:
+            if len(kept) <= keep + 1:
                 raise LLMError(
                     f"The persona prompt alone ({self.count_tokens(kept)} tokens) does not fit the"
                     f" {self._info.context_size}-token context with room for a reply.",
                     fix="Raise it: `voice-app config set llm.context_size 8192`, or shorten the persona card.",
                 )
-            # Remove the oldest non-prefix message; drop its partner so roles keep alternating.
-            del kept[1]
-            if len(kept) > 2 and kept[1]["role"] == "assistant":
-                del kept[1]
+            # Remove the oldest message after the prefix; drop its partner so roles keep alternating.
+            del kept[keep]
+            if len(kept) > keep + 1 and kept[keep]["role"] == "assistant":
+                del kept[keep]
         return kept
 
     # --- ChatModel ---------------------------------------------------------------------------
@@ -132,6 +139,7 @@ class EmbeddedChat:
         prompt, _ = self.render(prefix, add_generation_prompt=False)
         tokens = self.tokenize(prompt)
         with self._lock:
+            self._prefix, self._prefix_messages = list(prefix), len(prefix)
             if self._prefix_cache is not None and self._prefix_cache.restore(self._llm, tokens):
                 return  # a later session with the same persona: its prefix state comes from disk
             self._llm.reset()

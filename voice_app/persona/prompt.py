@@ -1,14 +1,35 @@
-"""Prompt assembly: a fixed persona prefix (byte-identical every turn), then history and the new line."""
+"""Prompt assembly: a fixed persona prefix (byte-identical every turn), then history and the new line.
+
+The prefix is one system message: the card, the style summary and a stable sample of real exchanges.
+Everything that changes per turn (retrieved real exchanges, the user's line) goes in the last user
+message, after the session's history, so llama.cpp reuses the prefix's KV cache on every turn.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from voice_app.llm.base import Message
+from voice_app.persona import text as tx
+from voice_app.persona.card import PersonaCard, load_card
+from voice_app.persona.memory import MEMORY_TOKENS, MemoryIndex
+from voice_app.persona.style import StyleProfile, compute_style, style_for
 from voice_app.store import Store, StoredMessage
 
-SAMPLE_SIZE = 40
+SAMPLE_SIZE = 6  # typical real exchanges in the prefix
+SAMPLE_SIDE_CHARS = 120
+MEMORY_K = 3
+
+
+@dataclass(frozen=True)
+class TurnPrompt:
+    """What one turn sends to the model, and which real past exchanges it drew on (shown in the UI)."""
+
+    messages: list[Message]
+    memories: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -19,49 +40,188 @@ class PersonaPrompt:
     them: str
     me: str
     system: str
+    examples: tuple[tuple[str, str], ...] = ()  # real (you, them) exchanges replayed as the first turns
+    memory: MemoryIndex | None = field(default=None, compare=False, repr=False)
+    memory_k: int = MEMORY_K
+    memory_tokens: int = MEMORY_TOKENS
 
     @property
     def prefix(self) -> list[Message]:
-        return [{"role": "system", "content": self.system}]
+        """The system message, then the stable sample of real exchanges as earlier chat turns."""
+        out: list[Message] = [{"role": "system", "content": self.system}]
+        for you, them in self.examples:
+            out.append({"role": "user", "content": you})
+            out.append({"role": "assistant", "content": them})
+        return out
 
-    def turn(self, history: list[tuple[str, str]], user_line: str) -> TurnPrompt:
-        """The messages for one turn: prefix + earlier turns of this session + the user's new line."""
+    def recall(self, user_line: str) -> list[dict[str, Any]]:
+        if self.memory is None:
+            return []
+        return self.memory.recall(user_line, k=self.memory_k, max_tokens=self.memory_tokens)
+
+    def turn(self, history: Sequence[tuple[str, str]], user_line: str) -> TurnPrompt:
+        """prefix + this session's earlier turns + (retrieved real exchanges and the user's new line)."""
         out = list(self.prefix)
         for said, heard in history:
             out.append({"role": "user", "content": said})
             out.append({"role": "assistant", "content": heard})
-        out.append({"role": "user", "content": user_line})
-        return TurnPrompt(out, [])
+        memories = self.recall(user_line)
+        out.append({"role": "user", "content": self.final_user_message(user_line, memories)})
+        return TurnPrompt(out, memories)
+
+    def final_user_message(self, user_line: str, memories: list[dict[str, Any]]) -> str:
+        if not memories:
+            return user_line
+        lines = ["(Real past exchanges that may be relevant; answer in this voice, do not copy them:"]
+        for item in memories:
+            lines.append(f"{self.me}: {_one_line(item['you'])}")
+            lines.append(f"{self.them}: {_one_line(item['them'], keep_lines=True)}")
+        lines.append(f"{self.me}'s new message follows.)")
+        lines.append("")
+        lines.append(user_line)
+        return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class TurnPrompt:
-    """What one turn sends to the model, and which real past messages it drew on (shown in the UI)."""
-
-    messages: list[Message]
-    memories: list[dict[str, Any]] = field(default_factory=list)
+def _one_line(text: str, *, keep_lines: bool = False) -> str:
+    parts = [p.strip() for p in text.splitlines() if p.strip()]
+    return " / ".join(parts) if keep_lines else " ".join(parts)
 
 
-def stable_sample(messages: list[StoredMessage], size: int = SAMPLE_SIZE) -> list[StoredMessage]:
-    """Evenly spaced picks, the same every time for the same history (keeps the prefix identical)."""
-    if len(messages) <= size:
-        return messages
-    step = len(messages) / size
-    return [messages[int(i * step)] for i in range(size)]
+# --- the fixed prefix --------------------------------------------------------------------------------
+
+
+def stable_sample(exchanges: Sequence[tx.Exchange], size: int = SAMPLE_SIZE) -> list[tx.Exchange]:
+    """Evenly spaced short exchanges, the same every time for the same history (keeps the prefix identical)."""
+    short = [ex for ex in exchanges if sum(map(len, ex.you)) <= 160 and sum(map(len, ex.them)) <= 200]
+    pool = short if len(short) >= size else list(exchanges)
+    if len(pool) <= size:
+        return list(pool)
+    step = len(pool) / size
+    return [pool[int(i * step + step / 2)] for i in range(size)]
+
+
+def card_lines(card: PersonaCard, them: str, me: str) -> list[str]:
+    lines: list[str] = []
+
+    def add(label: str, values: Sequence[str] | str) -> None:
+        if isinstance(values, str):
+            values = [values] if values else []
+        if values:
+            lines.append(f"- {label}: " + "; ".join(tx.clip(v, 200) for v in values[:6]))
+
+    add(f"{them} called {me}", card.they_called_me)
+    add(f"{me} called {them}", card.i_called_them)
+    if card.together_from or card.together_until:
+        add("Together", f"{card.together_from or '?'} to {card.together_until or '?'}")
+    add("How it ended", card.how_it_ended)
+    add("Shared memories", card.shared_memories)
+    add("What you argued about", card.recurring_arguments)
+    add("Stay away from", card.triggers_avoid)
+    add(f"{me} wants to talk about", card.triggers_face)
+    add(f"Questions {me} never got answered", card.unresolved_questions)
+    add("Never", card.boundaries)
+    add("Languages", card.languages)
+    add("Also", card.notes)
+    return lines
+
+
+def compose_system(
+    card: PersonaCard,
+    style: StyleProfile,
+    sample: Sequence[tx.Exchange],
+    *,
+    them: str,
+    me: str,
+    relationship: str = "your ex",
+) -> str:
+    purpose = f" so {me} can find closure" if relationship == "your ex" else f" to talk with {me}"
+    parts = [
+        f"You are {them}, texting with {me}, {relationship}. This is a simulation built from {them}'s real"
+        f" messages,{purpose}. Be {them} as they really were, not an idealised version: their opinions,"
+        f" moods, humour, bluntness and flaws; not a therapist, not automatically agreeable or apologetic."
+        f" If {me} asks whether you are real, say honestly that you are a simulation made from old messages.",
+    ]
+    facts = card_lines(card, them, me)
+    if facts:
+        parts += ["", f"What {me} remembers:", *facts]
+    parts += ["", f"How {them} writes (measured from their real messages):", style.summary(them)]
+    if sample:
+        parts += ["", f"The first messages of this chat are real past exchanges between {me} and {them}."]
+    burst = " one message per line," if style.burst_multi_share >= 0.2 else ""
+    parts += [
+        "",
+        f"Reply only as {them}, in plain text the way {them} types:{burst} same length, spelling and"
+        f" punctuation habits. No markdown, no name labels, no quotes, no actions in asterisks.",
+    ]
+    return "\n".join(parts)
+
+
+def compose_prompt(
+    persona_name: str,
+    card: PersonaCard,
+    messages: Sequence[tx.MessageLike],
+    *,
+    them: str,
+    me: str,
+    style: StyleProfile | None = None,
+    sample_size: int = SAMPLE_SIZE,
+    relationship: str = "your ex",
+) -> PersonaPrompt:
+    """A persona prompt from a card and time-ordered messages (the store and the evaluation both use it)."""
+    burst_list = tx.bursts(messages)
+    exchanges = tx.exchanges(burst_list)
+    if style is None:
+        style = compute_style(burst_list, pet_names=card.they_called_me)
+    sample = stable_sample(exchanges, sample_size)
+    system = compose_system(card, style, sample, them=them, me=me, relationship=relationship)
+    examples = tuple(
+        (tx.clip(_one_line("\n".join(ex.you)), SAMPLE_SIDE_CHARS), tx.clip("\n".join(ex.them), SAMPLE_SIDE_CHARS))
+        for ex in sample
+    )
+    return PersonaPrompt(
+        persona=persona_name, them=them, me=me, system=system, examples=examples, memory=MemoryIndex(exchanges)
+    )
 
 
 def build_prompt(store: Store, persona_name: str) -> PersonaPrompt:
-    """A simple persona prompt from the imported messages: who they are and how they wrote."""
-    persona = store.get_persona(persona_name)
-    theirs = [m for m in store.messages(persona_name) if m.from_them and m.kind == "text" and m.text.strip()]
-    them, me = persona.them_name, persona.me_name or "me"
-    lines = [
-        f"You are {them}, texting with {me}, your ex. Write exactly the way {them} writes in the real"
-        f" messages below: the same length, tone, slang, punctuation and habits. Stay in character as"
-        f" {them}: honest, imperfect, with your own opinions; not a therapist, not always agreeable.",
-        "Reply with plain text messages only, no markdown, no lists, no stage directions.",
-        "",
-        f"Real messages {them} sent:",
-    ]
-    lines += [f"- {m.text}" for m in stable_sample(theirs)]
-    return PersonaPrompt(persona=persona_name, them=them, me=me, system="\n".join(lines))
+    """The persona prompt from the store: card, cached style profile, sampled and retrievable exchanges."""
+    card = load_card(store, persona_name)
+    messages: list[StoredMessage] = store.messages(persona_name)
+    them = card.them_name or "them"
+    me = card.me_name or "me"
+    burst_list = tx.bursts(messages)
+    style = style_for(store, persona_name, burst_list)
+    return compose_prompt(persona_name, card, messages, them=them, me=me, style=style)
+
+
+def neutral_prompt(them: str = "them", me: str = "me") -> PersonaPrompt:
+    """A prompt with no persona at all: the baseline of the fidelity evaluation."""
+    system = f"You are chatting by text with {me}. Reply with a plain text message, no markdown."
+    return PersonaPrompt(persona="", them=them, me=me, system=system, memory=None)
+
+
+_LABEL = re.compile(r"^\s*[\"'“]?([\w .-]{1,30}):\s+")
+_MARKDOWN = re.compile(r"(\*\*|__|^#+\s+|^\s*[-*•]\s+)", re.MULTILINE)
+
+
+def clean_reply(text: str, them: str, me: str = "") -> str:
+    """A generated reply as plain text: drops 'Name:' labels, markdown marks, wrapping quotes, empty lines.
+
+    Stops at a line the model wrote for the user (a `me:` label), which would be a hallucinated turn.
+    """
+    out: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        label = _LABEL.match(line)
+        if label:
+            who = label.group(1).strip().lower()
+            if me and who == me.lower():
+                break
+            if who == them.lower():
+                line = line[label.end() :]
+        line = _MARKDOWN.sub("", line).strip()
+        if len(line) >= 2 and line[0] == line[-1] and line[0] in "\"'":
+            line = line[1:-1].strip()
+        if line:
+            out.append(line)
+    return "\n".join(out)

@@ -1,0 +1,98 @@
+"""Fidelity evaluation: split, classifier, distances, seeded determinism; one run on the real model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.persona.fakes import EchoModel
+from voice_app.importer import ensure_demo
+from voice_app.persona import fidelity
+from voice_app.store import Store, StoredMessage
+
+
+def conv(number: int, lines: list[tuple[bool, str]]) -> list[StoredMessage]:
+    return [
+        StoredMessage(number * 100 + i, f"2023-01-{number + 1:02d}T10:{i:02d}:00", "", them, "text", text, number)
+        for i, (them, text) in enumerate(lines)
+    ]
+
+
+def test_split_holds_out_the_later_fifth() -> None:
+    convs = [conv(n, [(False, "hi"), (True, "hey")]) for n in range(10)]
+    train, test = fidelity.split_conversations(list(reversed(convs)))
+    assert [c[0].conversation_id for c in train] == list(range(8))
+    assert [c[0].conversation_id for c in test] == [8, 9]
+    assert fidelity.split_conversations(convs[:2]) == (convs[:1], convs[1:2])
+
+
+def test_contexts_pair_the_history_before_each_reply() -> None:
+    c = conv(0, [(True, "yo"), (False, "hi"), (True, "hey"), (True, "sup"), (False, "how was it?"), (True, "good")])
+    contexts = fidelity.contexts_of(c)
+    assert [(x.line, x.real) for x in contexts] == [("hi", "hey\nsup"), ("how was it?", "good")]
+    assert contexts[1].history == [("hi", "hey\nsup")]
+    assert contexts[0].history == []  # a leading reply without its question is dropped
+
+
+def test_classifier_attributes_by_character_habits() -> None:
+    docs = {
+        "loud": ["OMG YES!!!", "NO WAY!!", "THAT IS AMAZING!!!", "LOL OK!!"] * 5,
+        "quiet": ["hmm ok... i guess", "maybe later...", "idk... sure", "fine i think..."] * 5,
+        "zh": ["哈哈哈好的", "吃了吗", "我在家呢哈哈", "好呀"] * 5,
+    }
+    clf = fidelity.CharNGramClassifier().fit(docs)
+    assert clf.predict("WHAT!! NO!!") == "loud"
+    assert clf.predict("ok... later i guess") == "quiet"
+    assert clf.predict("哈哈你呢") == "zh"
+    assert clf.rank("哈哈你呢", "zh") == 1 and clf.rank("哈哈你呢", "loud") > 1
+
+
+def test_style_distance_is_zero_for_the_same_replies() -> None:
+    replies = ["haha yeah\nsee you 😂", "ok.", "What?"]
+    assert set(fidelity.style_distance(replies, replies).values()) == {0.0}
+    far = fidelity.style_distance(["I completely understand how you feel. It is important to talk."], replies)
+    assert far["length_log_ratio"] > 1 and far["vocabulary_cosine_distance"] > 0.8
+
+
+def test_chitchat_eval_is_seeded_and_reproducible(tmp_path: Path) -> None:
+    first = fidelity.run_chitchat(EchoModel(), speakers=3, contexts=2, seed=7)
+    second = fidelity.run_chitchat(EchoModel(), speakers=3, contexts=2, seed=7)
+    for result in (first, second):
+        result.pop("seconds")
+    assert first == second
+    assert first["attribution"]["candidates"] == 3 and first["attribution"]["replies_per_set"] == 6
+    assert {s["speaker"] for s in first["per_speaker"]} == {s["speaker"] for s in second["per_speaker"]}
+    other = fidelity.run_chitchat(EchoModel(), speakers=3, contexts=2, seed=8)
+    assert [s["speaker"] for s in other["per_speaker"]] != [s["speaker"] for s in first["per_speaker"]]
+    fidelity.write_result(first, tmp_path / "out" / "r.json")
+    assert json.loads((tmp_path / "out" / "r.json").read_text())["attribution"] == first["attribution"]
+
+
+def test_persona_eval_uses_the_user_and_distractors_as_candidates(store: Store) -> None:
+    ensure_demo(store)
+    model = EchoModel()
+    result = fidelity.run_persona(store, "demo", model, contexts=3, seed=0, distractors=2)
+    assert result["attribution"]["candidates"] == 4  # Alex, Sam (you), two chitchat speakers
+    assert result["per_speaker"][0]["speaker"] == "Alex" and result["per_speaker"][0]["contexts"] == 3
+    assert len(model.calls) == 6  # three persona replies, three baseline replies
+
+
+@pytest.mark.slow
+def test_real_model_eval_is_deterministic() -> None:
+    model = fidelity.open_eval_model()
+    targets, candidates = fidelity.chitchat_targets(3, 1, seed=0)
+    runs = [fidelity.evaluate(targets[:1], candidates, model, seed=0, max_tokens=12) for _ in range(2)]
+    for run in runs:
+        run.pop("seconds")
+    assert runs[0] == runs[1]
+    sample = runs[0]["samples"][0]
+    assert sample["simulated"].strip() and sample["baseline"].strip()
+    assert runs[0]["generation"] == {
+        "backend": "embedded",
+        "model": runs[0]["generation"]["model"],
+        "temperature": 0.0,
+        "max_tokens": 12,
+        "seed": 0,
+    }

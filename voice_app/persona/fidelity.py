@@ -1,0 +1,526 @@
+"""Fidelity evaluation: how close the simulated replies come to what the person really wrote.
+
+Protocol (seeded, reproducible): for each evaluated person, the later 20% of their conversations are
+held out. The persona prompt (style, sampled and retrieved exchanges) is built from the earlier 80%
+only. For a few held-out contexts (the conversation so far, then the other person's burst) we
+generate their reply twice, greedily (temperature 0): with the persona prompt, and with a prompt
+that has no persona (the baseline). Then:
+
+1. style distances between generated and real held-out replies (length, bursts, emoji, punctuation,
+   capitalisation, vocabulary), with the real held-out replies against the person's own training
+   messages as the natural floor;
+2. authorship attribution: a character n-gram naive Bayes classifier (numpy, below) trained on the
+   training messages of all candidate speakers attributes each reply; the share attributed to the
+   right person is reported for the real held-out replies (the ceiling), the simulated replies and
+   the no-persona baseline.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voice_app.errors import VoiceAppError
+from voice_app.llm.base import ChatModel, GenerationOptions
+from voice_app.persona import text as tx
+from voice_app.persona.card import PersonaCard, load_card
+from voice_app.persona.prompt import PersonaPrompt, clean_reply, compose_prompt, neutral_prompt
+from voice_app.persona.style import END_CLASSES, message_stats
+from voice_app.store import Store, StoredMessage
+
+HOLDOUT = 0.2
+HISTORY_BURSTS = 2  # bursts of the conversation shown before the line being answered
+DEFAULT_CONTEXTS = 4
+CONTEXT_CHARS = 300  # each shown burst is clipped, to keep prompt evaluation short on a CPU
+REPLY_TOKENS = 40
+SAMPLES_PER_SPEAKER = 3
+MIN_MESSAGES = 500
+TRAIN_DOCS_CAP = 3000  # training bursts per speaker for the classifier (keeps classes balanced)
+SESSION_GAP_S = 6 * 3600  # in one long chat export, a 6-hour silence starts a new "conversation"
+CHITCHAT_THEM = "Riley"
+CHITCHAT_ME = "Sam"
+CHITCHAT_RELATIONSHIP = "someone you are chatting with online"  # chitchat pairs are strangers, not exes
+
+Progress = Callable[[str], None]
+
+
+class EvalError(VoiceAppError):
+    """The evaluation cannot run (dataset missing, too few messages...)."""
+
+
+# --- data --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """One held-out moment: the conversation so far, the other person's line, and the real reply."""
+
+    history: list[tuple[str, str]]
+    line: str
+    real: str
+    conversation: int
+
+
+@dataclass
+class Target:
+    """One person to simulate: their label, training messages, prompt and held-out contexts."""
+
+    label: str
+    prompt: PersonaPrompt
+    contexts: list[Context]
+    train_texts: list[str]  # their training bursts (newline-joined messages)
+
+
+def split_conversations(convs: Sequence[Sequence[StoredMessage]]) -> tuple[list, list]:
+    """Time-ordered conversations -> (earlier 80%, later 20%); at least one on each side."""
+    ordered = sorted(convs, key=lambda c: (c[0].ts, c[0].conversation_id))
+    cut = min(len(ordered) - 1, max(1, math.ceil(len(ordered) * (1 - HOLDOUT))))
+    return ordered[:cut], ordered[cut:]
+
+
+def contexts_of(conv: Sequence[StoredMessage], history_bursts: int = HISTORY_BURSTS) -> list[Context]:
+    """Every point of `conv` where the person (from_them) answers the other's burst."""
+    bs = tx.bursts(conv)
+    out = []
+    for i in range(1, len(bs)):
+        if not bs[i].from_them or bs[i - 1].from_them:
+            continue
+        window = bs[max(0, i - 1 - history_bursts) : i - 1]
+        out.append(
+            Context(_pairs(window), tx.clip(bs[i - 1].text, CONTEXT_CHARS), bs[i].text, bs[i].conversation_id),
+        )
+    return out
+
+
+def _pairs(window: Sequence[tx.Burst]) -> list[tuple[str, str]]:
+    """(other's burst, person's burst) pairs from alternating bursts; a leading reply is dropped."""
+    merged: list[list[Any]] = []
+    for b in window:
+        if merged and merged[-1][0] == b.from_them:
+            merged[-1][1] += "\n" + b.text
+        else:
+            merged.append([b.from_them, b.text])
+    while merged and merged[0][0]:
+        merged.pop(0)
+    pairs = []
+    for i in range(0, len(merged) - 1, 2):
+        pairs.append((tx.clip(merged[i][1], CONTEXT_CHARS), tx.clip(merged[i + 1][1], CONTEXT_CHARS)))
+    return pairs
+
+
+def pick_contexts(convs: Sequence[Sequence[StoredMessage]], k: int, rng: random.Random) -> list[Context]:
+    pool = [c for conv in convs for c in contexts_of(conv)]
+    if len(pool) <= k:
+        return pool
+    chosen = sorted(rng.sample(range(len(pool)), k))
+    return [pool[i] for i in chosen]
+
+
+def burst_texts(convs: Sequence[Sequence[StoredMessage]], them: bool = True) -> list[str]:
+    return [b.text for conv in convs for b in tx.bursts(conv) if b.from_them == them]
+
+
+# --- chitchat --------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def load_chitchat() -> dict[str, Any]:
+    """The chitchat conversations by id (loaded once per process; treat as read-only)."""
+    try:
+        import chitchat_dataset
+    except ImportError:
+        raise EvalError(
+            "The chitchat dataset is not installed.", fix="Install it: .venv/bin/pip install chitchat-dataset==0.9.0"
+        ) from None
+    return dict(chitchat_dataset.Dataset())
+
+
+def chitchat_speakers(data: dict[str, Any], min_messages: int = MIN_MESSAGES) -> dict[str, list[str]]:
+    """Speakers with at least `min_messages` messages -> their conversation ids (sorted)."""
+    counts: Counter[str] = Counter()
+    convs: dict[str, set[str]] = {}
+    for cid, conv in data.items():
+        for burst in conv["messages"]:
+            for u in burst:
+                counts[u["sender"]] += 1
+                convs.setdefault(u["sender"], set()).add(cid)
+    return {s: sorted(convs[s]) for s in sorted(counts) if counts[s] >= min_messages and len(convs[s]) >= 5}
+
+
+def chitchat_conversation(data: dict[str, Any], cid: str, speaker: str, number: int) -> list[StoredMessage]:
+    """One chitchat conversation as stored messages, `speaker` being the person simulated."""
+    out = []
+    for burst in data[cid]["messages"]:
+        for u in burst:
+            text = (u.get("text") or "").strip()
+            if text:
+                ts = u["timestamp"].replace("Z", "")
+                out.append(
+                    StoredMessage(number * 10000 + len(out), ts, "", u["sender"] == speaker, "text", text, number)
+                )
+    return out
+
+
+def chitchat_targets(
+    speakers: int, contexts: int, seed: int, progress: Progress | None = None
+) -> tuple[list[Target], dict[str, list[str]]]:
+    data = load_chitchat()
+    eligible = chitchat_speakers(data)
+    if speakers > len(eligible):
+        raise EvalError(f"Only {len(eligible)} chitchat speakers have {MIN_MESSAGES}+ messages; asked for {speakers}.")
+    chosen = sorted(random.Random(seed).sample(sorted(eligible), speakers))
+    targets = []
+    for speaker in chosen:
+        convs = [chitchat_conversation(data, cid, speaker, n) for n, cid in enumerate(eligible[speaker])]
+        convs = [c for c in convs if c]
+        train, test = split_conversations(convs)
+        messages = [m for conv in train for m in conv]
+        prompt = compose_prompt(
+            speaker, PersonaCard(), messages, them=CHITCHAT_THEM, me=CHITCHAT_ME, relationship=CHITCHAT_RELATIONSHIP
+        )
+        rng = random.Random(f"{seed}:{speaker}")
+        targets.append(Target(speaker[:8], prompt, pick_contexts(test, contexts, rng), burst_texts(train)))
+        if progress:
+            progress(f"speaker {speaker[:8]}: {len(train)} train / {len(test)} held-out conversations")
+    return targets, {t.label: t.train_texts for t in targets}
+
+
+def persona_targets(store: Store, name: str, contexts: int, seed: int) -> tuple[list[Target], dict[str, list[str]]]:
+    """The stored persona as one target; the user (`me`) is a second candidate author."""
+    card = load_card(store, name)
+    messages = store.messages(name)
+    convs: list[list[StoredMessage]] = []
+    for m in messages:
+        if m.kind != "text":
+            continue
+        gap = tx.seconds_between(convs[-1][-1].ts, m.ts) if convs else None
+        if not convs or m.conversation_id != convs[-1][-1].conversation_id or (gap is not None and gap > SESSION_GAP_S):
+            convs.append([])
+        convs[-1].append(m)
+    if len(convs) < 2 or sum(m.from_them for m in messages) < 20:
+        raise EvalError(
+            f"Persona {name!r} has too little history to hold some out ({len(messages)} messages).",
+            fix="Import more of the chat history first.",
+        )
+    train, test = split_conversations(convs)
+    them, me = card.them_name or "them", card.me_name or "me"
+    prompt = compose_prompt(name, card, [m for c in train for m in c], them=them, me=me)
+    target = Target(them, prompt, pick_contexts(test, contexts, random.Random(f"{seed}:{name}")), burst_texts(train))
+    return [target], {them: target.train_texts, f"{me} (you)": burst_texts(train, them=False)}
+
+
+# --- authorship attribution --------------------------------------------------------------------------
+
+
+def char_ngrams(text: str, n_min: int = 1, n_max: int = 4) -> Counter[str]:
+    padded = " " + " ".join(part.strip() for part in text.splitlines() if part.strip()) + " "
+    grams: Counter[str] = Counter()
+    for n in range(n_min, n_max + 1):
+        grams.update(padded[i : i + n] for i in range(len(padded) - n + 1))
+    return grams
+
+
+class CharNGramClassifier:
+    """Multinomial naive Bayes over character 1-4-grams (case and punctuation kept: they are style)."""
+
+    def __init__(self, alpha: float = 0.3, max_features: int = 60000, n_max: int = 4) -> None:
+        self.alpha = alpha
+        self.max_features = max_features
+        self.n_max = n_max
+        self.labels: list[str] = []
+        self.vocab: dict[str, int] = {}
+        self.log_prob = np.zeros((0, 0))
+
+    def fit(self, docs: dict[str, Sequence[str]]) -> CharNGramClassifier:
+        self.labels = sorted(docs)
+        per_label = [Counter() for _ in self.labels]
+        total: Counter[str] = Counter()
+        for i, label in enumerate(self.labels):
+            for doc in docs[label]:
+                per_label[i].update(char_ngrams(doc, n_max=self.n_max))
+            total.update(per_label[i])
+        kept = sorted((g for g, c in total.items() if c >= 2), key=lambda g: (-total[g], g))[: self.max_features]
+        self.vocab = {g: j for j, g in enumerate(kept)}
+        counts = np.zeros((len(self.labels), len(kept)))
+        for i, grams in enumerate(per_label):
+            for g, c in grams.items():
+                j = self.vocab.get(g)
+                if j is not None:
+                    counts[i, j] = c
+        smoothed = counts + self.alpha
+        self.log_prob = np.log(smoothed) - np.log(smoothed.sum(axis=1, keepdims=True))
+        return self
+
+    def scores(self, text: str) -> np.ndarray:
+        grams = char_ngrams(text, n_max=self.n_max)
+        idx = [self.vocab[g] for g in grams if g in self.vocab]
+        if not idx:
+            return np.zeros(len(self.labels))
+        cnt = np.array([grams[g] for g in grams if g in self.vocab], dtype=float)
+        return self.log_prob[:, idx] @ cnt
+
+    def predict(self, text: str) -> str:
+        s = self.scores(text)
+        return self.labels[int(np.argmax(s))]  # uniform prior: ties go to the first label
+
+    def rank(self, text: str, label: str) -> int:
+        """1 when `label` scores best."""
+        s = self.scores(text)
+        mine = s[self.labels.index(label)]
+        return 1 + int(np.sum(s > mine))
+
+
+# --- style distances -----------------------------------------------------------------------------------
+
+
+def _lines(bursts_: Sequence[str]) -> list[str]:
+    return [line for b in bursts_ for line in b.splitlines() if line.strip()]
+
+
+def _cosine(a: Counter[str], b: Counter[str]) -> float:
+    keys = set(a) | set(b)
+    if not keys:
+        return 0.0
+    va = np.array([a[k] for k in keys], dtype=float)
+    vb = np.array([b[k] for k in keys], dtype=float)
+    denom = float(np.linalg.norm(va) * np.linalg.norm(vb))
+    return float(va @ vb / denom) if denom else 0.0
+
+
+def style_distance(candidate: Sequence[str], reference: Sequence[str]) -> dict[str, float]:
+    """Distances between two sets of bursts; 0 means the same habits."""
+    cand, ref = _lines(candidate), _lines(reference)
+    a, b = message_stats(cand), message_stats(ref)
+    per_burst_a = len(cand) / max(1, len(candidate))
+    per_burst_b = len(ref) / max(1, len(reference))
+    words_a = Counter(w for t in cand for w in tx.words(t))
+    words_b = Counter(w for t in ref for w in tx.words(t))
+    return {
+        "length_log_ratio": round(abs(math.log((a["chars_mean"] + 1) / (b["chars_mean"] + 1))), 4),
+        "burst_size": round(abs(per_burst_a - per_burst_b), 4),
+        "emoji_rate": round(abs(a["emoji_rate"] - b["emoji_rate"]), 4),
+        "punctuation_tv": round(0.5 * sum(abs(a[f"end_{k}"] - b[f"end_{k}"]) for k in END_CLASSES), 4),
+        "exclaim_question": round(
+            abs(a["exclaim_rate"] - b["exclaim_rate"]) + abs(a["question_rate"] - b["question_rate"]), 4
+        ),
+        "lowercase_start": round(abs(a["lowercase_start_share"] - b["lowercase_start_share"]), 4),
+        "laughter_rate": round(abs(a["laughter_rate"] - b["laughter_rate"]), 4),
+        "vocabulary_cosine_distance": round(1 - _cosine(words_a, words_b), 4),
+    }
+
+
+def _mean_dicts(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    if not rows:
+        return {}
+    return {k: round(float(np.mean([r[k] for r in rows])), 4) for k in rows[0]}
+
+
+# --- running -----------------------------------------------------------------------------------------
+
+
+def simulate(model: ChatModel, prompt: PersonaPrompt, ctx: Context, options: GenerationOptions) -> tuple[str, list]:
+    turn = prompt.turn(ctx.history, ctx.line)
+    raw = "".join(model.stream(turn.messages, options))
+    return clean_reply(raw, prompt.them, prompt.me), turn.memories
+
+
+def evaluate(
+    targets: Sequence[Target],
+    candidates: dict[str, Sequence[str]],
+    model: ChatModel,
+    *,
+    seed: int = 0,
+    max_tokens: int = REPLY_TOKENS,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Simulate every target's contexts (persona, then no-persona baseline) and score them."""
+    started = time.perf_counter()
+    options = GenerationOptions(temperature=0.0, max_tokens=max_tokens, seed=seed)
+    capped = {k: _cap(v, TRAIN_DOCS_CAP, seed) for k, v in candidates.items()}
+    classifier = CharNGramClassifier().fit(capped)
+    per_speaker = []
+    samples = []
+    rows = {"simulated": [], "baseline": [], "real": []}
+    gen_seconds = 0.0
+    for target in targets:
+        sims, bases, reals = [], [], []
+        t0 = time.perf_counter()
+        _warm(model, target.prompt)
+        used = []
+        for ctx in target.contexts:
+            reply, memories = simulate(model, target.prompt, ctx, options)
+            sims.append(reply)
+            reals.append(ctx.real)
+            used.append(len(memories))
+        baseline = neutral_prompt(target.prompt.them, target.prompt.me)
+        _warm(model, baseline)
+        for ctx in target.contexts:
+            bases.append(simulate(model, baseline, ctx, options)[0])
+        for i, ctx in enumerate(target.contexts[:SAMPLES_PER_SPEAKER]):
+            samples.append(
+                {
+                    "speaker": target.label,
+                    "line": ctx.line,
+                    "real": ctx.real,
+                    "simulated": sims[i],
+                    "baseline": bases[i],
+                    "memories_used": used[i],
+                }
+            )
+        gen_seconds += time.perf_counter() - t0
+        result = {"speaker": target.label, "contexts": len(target.contexts)}
+        for name, replies in (("simulated", sims), ("baseline", bases), ("real", reals)):
+            hits = [classifier.predict(r) == target.label if r.strip() else False for r in replies]
+            ranks = [classifier.rank(r, target.label) for r in replies]
+            rows[name] += hits
+            result[f"{name}_attributed"] = round(float(np.mean(hits)), 4) if hits else 0.0
+            result[f"{name}_mean_rank"] = round(float(np.mean(ranks)), 3) if ranks else None
+            result[f"{name}_aggregate_attributed"] = (
+                bool(replies) and classifier.predict("\n".join(replies)) == target.label
+            )
+        result["style_simulated"] = style_distance(sims, reals)
+        result["style_baseline"] = style_distance(bases, reals)
+        result["style_real_vs_train"] = style_distance(reals, target.train_texts)
+        per_speaker.append(result)
+        if progress:
+            progress(
+                f"{target.label}: simulated {result['simulated_attributed']:.2f}, real {result['real_attributed']:.2f},"
+                f" baseline {result['baseline_attributed']:.2f} ({time.perf_counter() - t0:.0f}s)"
+            )
+
+    def rate(name: str) -> float:
+        return round(float(np.mean(rows[name])), 4) if rows[name] else 0.0
+
+    def agg(name: str) -> float:
+        return round(float(np.mean([r[f"{name}_aggregate_attributed"] for r in per_speaker])), 4)
+
+    sim, real, base = rate("simulated"), rate("real"), rate("baseline")
+    return {
+        "attribution": {
+            "simulated": sim,
+            "ceiling_real": real,
+            "baseline_no_persona": base,
+            "chance": round(1 / max(1, len(classifier.labels)), 4),
+            "ratio_to_ceiling": round(sim / real, 4) if real else None,
+            "ratio_to_baseline": round(sim / base, 4) if base else None,
+            "replies_per_set": len(rows["real"]),
+            "per_speaker_aggregate": {
+                "simulated": agg("simulated"),
+                "ceiling_real": agg("real"),
+                "baseline_no_persona": agg("baseline"),
+            },
+            "candidates": len(classifier.labels),
+            "classifier": "multinomial naive Bayes on character 1-4-grams, uniform prior (numpy)",
+        },
+        "style_distance": {
+            "simulated_vs_real": _mean_dicts([r["style_simulated"] for r in per_speaker]),
+            "baseline_vs_real": _mean_dicts([r["style_baseline"] for r in per_speaker]),
+            "real_heldout_vs_train": _mean_dicts([r["style_real_vs_train"] for r in per_speaker]),
+        },
+        "per_speaker": per_speaker,
+        "samples": samples,
+        "generation": {
+            "backend": model.info.backend,
+            "model": model.info.model,
+            "temperature": 0.0,
+            "max_tokens": max_tokens,
+            "seed": seed,
+        },
+        "seconds": {"generation": round(gen_seconds, 1), "total": round(time.perf_counter() - started, 1)},
+    }
+
+
+def _warm(model: ChatModel, prompt: PersonaPrompt) -> None:
+    """Start each phase from the same KV-cache state (reset + prefix), so reruns give identical replies."""
+    model.warm_up(prompt.prefix)
+
+
+def _cap(docs: Sequence[str], cap: int, seed: int) -> list[str]:
+    if len(docs) <= cap:
+        return list(docs)
+    picks = sorted(random.Random(seed).sample(range(len(docs)), cap))
+    return [docs[i] for i in picks]
+
+
+def run_chitchat(
+    model: ChatModel,
+    *,
+    speakers: int = 10,
+    contexts: int = DEFAULT_CONTEXTS,
+    seed: int = 0,
+    max_tokens: int = REPLY_TOKENS,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    targets, candidates = chitchat_targets(speakers, contexts, seed, progress)
+    result = evaluate(targets, candidates, model, seed=seed, max_tokens=max_tokens, progress=progress)
+    return {"dataset": "chitchat", "speakers": speakers, "contexts_per_speaker": contexts, "holdout": HOLDOUT, **result}
+
+
+def run_persona(
+    store: Store,
+    name: str,
+    model: ChatModel,
+    *,
+    contexts: int = DEFAULT_CONTEXTS,
+    seed: int = 0,
+    distractors: int = 8,
+    max_tokens: int = REPLY_TOKENS,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Evaluate a stored persona; candidates: them, you, and `distractors` chitchat speakers when installed."""
+    targets, candidates = persona_targets(store, name, contexts, seed)
+    if distractors:
+        try:
+            data = load_chitchat()
+        except EvalError:
+            data = {}
+        if data:
+            eligible = chitchat_speakers(data)
+            for speaker in sorted(random.Random(seed).sample(sorted(eligible), min(distractors, len(eligible)))):
+                convs = [chitchat_conversation(data, cid, speaker, n) for n, cid in enumerate(eligible[speaker])]
+                candidates[f"chitchat:{speaker[:8]}"] = burst_texts(split_conversations([c for c in convs if c])[0])
+    result = evaluate(targets, candidates, model, seed=seed, max_tokens=max_tokens, progress=progress)
+    return {"persona": name, "contexts_per_speaker": contexts, "holdout": HOLDOUT, **result}
+
+
+def write_result(result: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def open_eval_model() -> ChatModel:
+    """The embedded model with the settings' context size (evaluation is always local and greedy)."""
+    from voice_app import assets, config
+    from voice_app.llm.embedded import EmbeddedChat
+
+    settings = config.load()
+    found = assets.resolve_configured("llm", settings)
+    return EmbeddedChat(
+        found.path,
+        model_name=found.id if found.id != "custom" else found.path.name,
+        context_size=settings.llm.context_size,
+        threads=settings.llm.threads,
+    )
+
+
+__all__ = [
+    "CharNGramClassifier",
+    "Context",
+    "EvalError",
+    "Target",
+    "evaluate",
+    "run_chitchat",
+    "run_persona",
+    "style_distance",
+    "write_result",
+]
