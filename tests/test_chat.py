@@ -18,7 +18,7 @@ from voice_app.importer import ensure_demo
 from voice_app.llm.ollama_chat import OllamaChat
 from voice_app.store import Store
 
-CHAT_KEYS = {"reply", "backend", "model", "ttft_s", "total_s", "session", "care"}
+CHAT_KEYS = {"reply", "backend", "model", "ttft_s", "total_s", "session", "care", "warm_up_s"}
 
 
 def closed_port_url() -> str:

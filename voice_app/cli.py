@@ -271,6 +271,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
         session = ChatSession(store, args.persona, settings=settings, closure=args.closure)
         try:
             if args.once is not None:
+                # The persona prefix: restored from the on-disk cache when this persona was used before.
+                warm_up_s = session.warm_up()
                 streaming = not args.json
                 result = session.reply(
                     args.once,
@@ -287,6 +289,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                             "total_s": round(result.total_s, 3),
                             "session": session.session_id,
                             "care": result.care,
+                            "warm_up_s": round(warm_up_s, 3),
                         }
                     )
                 else:

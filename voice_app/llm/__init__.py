@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
 from pathlib import Path
 
@@ -13,6 +14,15 @@ __all__ = ["CancelToken", "ChatModel", "GenerationOptions", "Message", "ModelInf
 
 _warm: dict[tuple[str, int, int], ChatModel] = {}
 _warm_lock = threading.Lock()
+
+
+@atexit.register
+def _close_warm_models() -> None:
+    """Free llama.cpp models before the interpreter tears down the modules their destructors need."""
+    with _warm_lock:
+        for model in _warm.values():
+            model.close()
+        _warm.clear()
 
 
 def open_chat_model(settings: config.Settings | None = None) -> ChatModel:
