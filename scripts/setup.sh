@@ -71,4 +71,4 @@ install_system_packages
 check_python
 install_python_packages
 prepare_models
-say "Done. Check the machine with: .venv/bin/voice-app doctor"
+say "Done. Run the demo with: .venv/bin/voice-app demo    (check the machine: .venv/bin/voice-app doctor)"

@@ -548,19 +548,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     from voice_app import talk
     from voice_app.persona.cli import register as register_persona
+    from voice_app.tui.cli import register as register_tui
 
     register_persona(sub)
     talk.register(sub)
+    register_tui(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
     try:
+        if not getattr(args, "func", None):  # bare `voice-app` opens the app's home screen
+            from voice_app.tui.cli import run_app
+
+            return run_app()
         return int(args.func(args) or 0)
     except VoiceAppError as exc:
         if args.debug:

@@ -46,9 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def cmd_talk(args: argparse.Namespace) -> int:
     if not args.no_tui and args.input_wav is None:
-        raise VoiceAppError(
-            "The voice TUI is not available in this build.", fix=f"Run `voice-app talk {args.persona} --no-tui`."
-        )
+        from voice_app.tui.cli import run_app
+
+        return run_app(args.persona, talk=True)
     settings = config.load()
     if args.backend:
         settings.set("llm.backend", args.backend)

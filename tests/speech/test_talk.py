@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -10,29 +9,24 @@ import numpy as np
 import pytest
 
 from tests.speech.conftest import word_error_rate, write_wav
-from voice_app import cli, talk
+from voice_app import cli
 from voice_app.store import Store
 
 
-def parser() -> argparse.ArgumentParser:
-    """The real CLI parser with `talk` registered the way cli.py will do it."""
-    built = cli.build_parser()
-    for action in built._actions:
-        if isinstance(action, argparse._SubParsersAction) and "talk" not in action.choices:
-            talk.register(action)
-    return built
-
-
 def run(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    args = cli.build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 
 
-def test_talk_without_no_tui_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    from voice_app.errors import VoiceAppError
+def test_talk_without_no_tui_opens_the_app_on_the_talk_screen(monkeypatch: pytest.MonkeyPatch) -> None:
+    from voice_app.tui import cli as tui_cli
 
-    with pytest.raises(VoiceAppError, match="TUI"):
-        run(["talk", "demo"])
+    opened: list[tuple[str | None, bool]] = []
+    monkeypatch.setattr(
+        tui_cli, "run_app", lambda persona=None, talk=False, demo=False: opened.append((persona, talk)) or 0
+    )
+    assert run(["talk", "demo"]) == 0
+    assert opened == [("demo", True)]
 
 
 @pytest.mark.slow

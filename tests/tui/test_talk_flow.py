@@ -1,0 +1,63 @@
+"""A whole talk flow on the real embedded model: home → talk (demo) → typed line → streamed reply → end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.tui.conftest import STATUS, wait_until
+from voice_app import config
+from voice_app.store import Store
+from voice_app.tui.app import VoiceApp
+from voice_app.tui.engine import TextEngine
+from voice_app.tui.screens import HomeScreen, TalkScreen
+from voice_app.tui.services import Services
+from voice_app.tui.widgets import StateIndicator, Transcript
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+MODEL_TIMEOUT_S = 600  # loading plus the persona prefix on a busy 2-core machine
+
+
+def small_replies(home: Path) -> config.Settings:
+    (home / "config.toml").write_text('[llm]\nbackend = "embedded"\nmax_reply_tokens = 12\n', encoding="utf-8")
+    return config.load()
+
+
+async def test_demo_talk_flow_on_the_embedded_model(store: Store, isolated_home: Path) -> None:
+    settings = small_replies(isolated_home)
+    services = Services(store, settings)
+    # Typed input: the text engine even where a microphone exists (the voice path has its own test).
+    app = VoiceApp(
+        services, engine_factory=lambda p: TextEngine(store, p, settings=settings), status=STATUS, doctor_rows=[]
+    )
+    pieces: dict[int, str] = {}  # the reply pieces the screen received, each once (by identity)
+
+    def hook(message: object) -> None:
+        if isinstance(message, TalkScreen.Piece):
+            pieces[id(message)] = message.text
+
+    async with app.run_test(size=(100, 30), message_hook=hook) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
+        await pilot.press("t")  # the only persona, demo, is selected
+        await wait_until(pilot, lambda: isinstance(app.screen, TalkScreen))
+        screen = app.screen
+        assert isinstance(screen, TalkScreen)
+        state = screen.query_one(StateIndicator)
+        assert state.state == "loading"  # the model loads in a worker: the UI is already up
+        await pilot.press(*"hey, are you there?", "enter")  # typing works while the model loads
+        await wait_until(pilot, lambda: len(screen.turns) == 1, timeout=MODEL_TIMEOUT_S)
+        view = screen.turns[0]
+        assert view.reply.strip()
+        bubbles = screen.query_one(Transcript).bubbles
+        assert bubbles[1].text == "hey, are you there?"
+        assert bubbles[2].text.strip() == view.reply.strip()
+        assert len(pieces) >= 2 and "".join(pieces.values()).strip() == view.reply.strip()  # streamed in pieces
+        assert state.state == "ready"
+        stored = store.turns(screen.engine.session_id)
+        assert stored[0]["status"] == "complete" and stored[0]["reply_text"] == view.reply
+        assert stored[0]["backend"] == "embedded"
+        await pilot.press("ctrl+g")
+        await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen), timeout=60)
+        assert store.get_session(stored[0]["session_id"]).ended_at is not None

@@ -1,0 +1,105 @@
+"""The voice path of the talk screen: push-to-talk on a virtual microphone, real STT and TTS.
+
+The microphone is `voice_app.speech.ArraySource` playing a Piper-spoken line (the speech package's
+stand-in for a device); the reply comes from the scripted model so this test times the speech stages,
+not the LLM (the embedded LLM has its own talk-flow test). The speaker is the null speaker when the
+machine has no output device.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.tui.conftest import STATUS, ScriptedModel, wait_until
+from voice_app import config
+from voice_app.store import Store
+from voice_app.tui.app import VoiceApp
+from voice_app.tui.screens import TalkScreen
+from voice_app.tui.services import Services
+from voice_app.tui.widgets import LevelMeter, StageBar, StateIndicator, Transcript
+from voice_app.tui.widgets.meters import stage_spans
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+SAID = "Do you remember the lake?"
+
+
+async def test_push_to_talk_turn_on_a_virtual_microphone(store: Store) -> None:
+    speech = pytest.importorskip("voice_app.speech")
+    from voice_app.speech.audio import RATE
+    from voice_app.speech.tts import Synthesizer
+    from voice_app.tui.engine import VoiceEngine
+
+    settings = config.load()
+    settings.stt.model = "whisper-tiny.en"
+    synthesizer = Synthesizer.from_settings(settings)
+    clip = speech.resample(synthesizer.synthesize(SAID), synthesizer.sample_rate, RATE)
+    # Silence first: the source starts when the models are loaded; the talk key is pressed in that pause.
+    source = speech.ArraySource(clip, leading_s=1.5, trailing_s=0.4)
+    model = ScriptedModel("yes. the cold water, and you screaming.")
+    services = Services(store, settings)
+    app = VoiceApp(
+        services,
+        persona="demo",
+        talk=True,
+        engine_factory=lambda p: VoiceEngine(
+            store, p, settings=settings, model=model, audio_source=source, synthesizer=synthesizer
+        ),
+        status=STATUS,
+        doctor_rows=[],
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TalkScreen))
+        screen = app.screen
+        assert isinstance(screen, TalkScreen)
+        await wait_until(pilot, lambda: screen.query_one(StateIndicator).state == "ready", timeout=300)
+        assert screen.engine.voice
+        await pilot.press("ctrl+r")  # push-to-talk: start
+        assert screen.query_one(StateIndicator).state == "listening"
+        await wait_until(pilot, lambda: screen.query_one(LevelMeter).level not in (None, 0.0), timeout=10)
+        await wait_until(pilot, source.done.is_set, timeout=30)
+        await pilot.press("ctrl+r")  # stop: the utterance is transcribed and answered
+        await wait_until(pilot, lambda: len(screen.turns) == 1, timeout=300)
+        view = screen.turns[0]
+        assert "remember" in view.user.lower()  # whisper tiny.en: the last word varies under load
+        bubbles = screen.query_one(Transcript).bubbles
+        assert [b.kind for b in bubbles] == ["note", "user", "reply"]
+        assert bubbles[1].text == view.user
+        assert bubbles[2].text.startswith("yes.")
+        assert "transcript_final" in view.timeline
+        stages = [label for label, _ in stage_spans(screen.query_one(StageBar).timeline or {})]
+        assert stages[:2] == ["stt", "llm"]
+        stored = store.turns(screen.engine.session_id)[0]
+        assert stored["user_audio"] and stored["user_text"] == view.user
+
+
+async def test_hands_free_turn_on_a_virtual_microphone(store: Store) -> None:
+    speech = pytest.importorskip("voice_app.speech")
+    from voice_app.speech.audio import RATE
+    from voice_app.speech.tts import Synthesizer
+    from voice_app.tui.engine import VoiceEngine
+
+    settings = config.load()
+    settings.stt.model = "whisper-tiny.en"
+    synthesizer = Synthesizer.from_settings(settings)
+    clip = speech.resample(synthesizer.synthesize(SAID), synthesizer.sample_rate, RATE)
+    source = speech.ArraySource(clip, leading_s=0.5, trailing_s=1.5)  # the VAD ends the turn in the silence
+    model = ScriptedModel("of course I do.")
+    app = VoiceApp(
+        Services(store, settings),
+        persona="demo",
+        talk=True,
+        engine_factory=lambda p: VoiceEngine(
+            store, p, settings=settings, model=model, audio_source=source, synthesizer=synthesizer, hands_free=True
+        ),
+        status=STATUS,
+        doctor_rows=[],
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TalkScreen))
+        screen = app.screen
+        assert isinstance(screen, TalkScreen)
+        await wait_until(pilot, lambda: len(screen.turns) == 1, timeout=300)  # no key pressed at all
+        assert "remember" in screen.turns[0].user.lower()
+        assert screen.turns[0].reply == "of course I do."
+        await wait_until(pilot, lambda: screen.query_one(StateIndicator).state == "listening")

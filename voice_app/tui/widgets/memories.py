@@ -1,0 +1,41 @@
+"""The "memories used" panel: the real past messages the last reply drew on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+
+class MemoriesPanel(VerticalScroll):
+    """Each memory is a real exchange: what you wrote, what they answered, and when."""
+
+    def __init__(self, *, them: str = "them", me: str = "you", id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.them = them
+        self.me = me
+        self.border_title = "memories used"
+        self.memories: list[dict[str, Any]] = []
+
+    def on_mount(self) -> None:
+        hint = Text("The real past messages a reply draws on show here.", style="dim")
+        self.mount(Static(hint, classes="memory empty"))
+
+    def show(self, memories: list[dict[str, Any]]) -> None:
+        self.memories = list(memories)
+        self.remove_children()
+        if not memories:
+            self.mount(Static(Text("This reply drew on no past messages.", style="dim"), classes="memory empty"))
+            return
+        for item in memories:
+            text = Text()
+            stamp = str(item.get("ts", ""))[:10]
+            if stamp:
+                text.append(stamp + "\n", style="dim")
+            text.append(f"{self.me}: ", style="bold")
+            text.append(str(item.get("you", "")) + "\n")
+            text.append(f"{self.them}: ", style="bold")
+            text.append(str(item.get("them", "")))
+            self.mount(Static(text, classes="memory"))
