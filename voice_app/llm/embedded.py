@@ -83,13 +83,22 @@ class EmbeddedChat:
         self._info = ModelInfo("embedded", model_name or Path(model_path).stem, context_size)
         self._prefix: list[Message] = []
         self._prefix_messages = 1
-        self._prefix_cache = PrefixStateCache(prefix_cache_dir, model_path, context_size) if prefix_cache_dir else None
+        self._model_path = Path(model_path)
+        self._prefix_cache: PrefixStateCache | None = None
+        self.use_prefix_cache(prefix_cache_dir)
         self._stop_ids = {self._llm.token_eos()}
         self._is_eog = llama_vocab_is_eog
 
     @property
     def info(self) -> ModelInfo:
         return self._info
+
+    def use_prefix_cache(self, folder: Path | None) -> None:
+        """Where evaluated prefixes are kept between processes (None: nowhere)."""
+        if folder is None:
+            self._prefix_cache = None
+        elif self._prefix_cache is None or self._prefix_cache.folder != folder:
+            self._prefix_cache = PrefixStateCache(folder, self._model_path, self._info.context_size)
 
     # --- prompt ------------------------------------------------------------------------------
 
