@@ -344,8 +344,10 @@ class TalkScreen(Screen[None]):
             self.app.pop_screen()
 
     def on_unmount(self) -> None:
+        # Leaving the app mid-conversation: stop the reply, close the microphone and its threads, end the session.
         if self.engine is not None and not self.ended:
             self.engine.interrupt()
+            self.engine.end()
 
     # --- helpers ---------------------------------------------------------------------------------
 
