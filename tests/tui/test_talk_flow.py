@@ -32,11 +32,12 @@ async def test_demo_talk_flow_on_the_embedded_model(store: Store, isolated_home:
     app = VoiceApp(
         services, engine_factory=lambda p: TextEngine(store, p, settings=settings), status=STATUS, doctor_rows=[]
     )
-    pieces: dict[int, str] = {}  # the reply pieces the screen received, each once (by identity)
+    # The reply pieces the screen received, each once; the messages are kept so their ids are never reused.
+    received: list[TalkScreen.Piece] = []
 
     def hook(message: object) -> None:
-        if isinstance(message, TalkScreen.Piece):
-            pieces[id(message)] = message.text
+        if isinstance(message, TalkScreen.Piece) and not any(m is message for m in received):
+            received.append(message)
 
     async with app.run_test(size=(100, 30), message_hook=hook) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
@@ -53,7 +54,8 @@ async def test_demo_talk_flow_on_the_embedded_model(store: Store, isolated_home:
         bubbles = screen.query_one(Transcript).bubbles
         assert bubbles[1].text == "hey, are you there?"
         assert bubbles[2].text.strip() == view.reply.strip()
-        assert len(pieces) >= 2 and "".join(pieces.values()).strip() == view.reply.strip()  # streamed in pieces
+        pieces = [m.text for m in received]
+        assert len(pieces) >= 2 and "".join(pieces).strip() == view.reply.strip()  # streamed in pieces
         assert state.state == "ready"
         stored = store.turns(screen.engine.session_id)
         assert stored[0]["status"] == "complete" and stored[0]["reply_text"] == view.reply
