@@ -6,7 +6,7 @@ from typing import Any
 
 from voice_app.chatlog.formats import corrupt
 from voice_app.chatlog.model import CALL, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
-from voice_app.chatlog.options import BAD_DATA, Options, clean, parse_iso, warn
+from voice_app.chatlog.options import BAD_DATA, Options, clean, parse_iso, warn, warn_skipped
 from voice_app.chatlog.source import Member, load_json
 
 _TEXT_TYPES = {"Default", "Reply", "ThreadStarterMessage", "ChatInputCommand", "ContextMenuCommand", ""}
@@ -77,11 +77,7 @@ def parse_json(members: list[Member], opts: Options) -> Conversation:
             by_id[str(m.get("id"))] = text
             messages.append(msg)
         except BAD_DATA as e:
-            warn(
-                warnings,
-                f"message #{i + 1}: unexpected structure ({type(e).__name__}: {e}); skipped",
-                file=member.display,
-            )
+            warn_skipped(warnings, i, e, member.display)
             continue
     channel = data.get("channel") if isinstance(data.get("channel"), dict) else {}
     return Conversation("discord_json", [], messages, warnings, member.display, clean(channel.get("name")) or None)

@@ -8,7 +8,7 @@ from typing import Any
 
 from voice_app.chatlog.formats import corrupt
 from voice_app.chatlog.model import DELETED, MEDIA, TEXT, Conversation, ImportWarning, Message
-from voice_app.chatlog.options import BAD_DATA, Options, clean, parse_iso, warn
+from voice_app.chatlog.options import BAD_DATA, Options, clean, parse_iso, warn, warn_skipped
 from voice_app.chatlog.source import Member, load_json
 
 _DATE = re.compile(r"(?:[A-Za-z]+, )?([A-Za-z]+) (\d{1,2}), (\d{4})(?: at|,) (\d{1,2}):(\d{2})(?::(\d{2}))?\s?([AP]M)")
@@ -84,11 +84,7 @@ def parse(members: list[Member], opts: Options) -> Conversation:
             raw.append((msg, m.get("reactions") or []))
             messages.append(msg)
         except BAD_DATA as e:
-            warn(
-                warnings,
-                f"message #{i + 1}: unexpected structure ({type(e).__name__}: {e}); skipped",
-                file=member.display,
-            )
+            warn_skipped(warnings, i, e, member.display)
             continue
     for msg, reactions in raw:
         out = []

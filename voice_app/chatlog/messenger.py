@@ -11,7 +11,7 @@ from typing import Any
 
 from voice_app.chatlog.formats import corrupt
 from voice_app.chatlog.model import CALL, DELETED, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
-from voice_app.chatlog.options import BAD_DATA, Options, clean, fix_mojibake, from_epoch, warn
+from voice_app.chatlog.options import BAD_DATA, Options, clean, fix_mojibake, from_epoch, warn, warn_skipped
 from voice_app.chatlog.source import Member, load_json
 
 _MEDIA = ("photos", "videos", "audio_files", "gifs", "files", "sticker")
@@ -89,11 +89,7 @@ def parse(members: list[Member], opts: Options) -> Conversation:
                 sender_out = "" if kind == SYSTEM else sender
                 page.append(Message(ts, sender_out, text, kind, False, None, reactions))
             except BAD_DATA as e:
-                warn(
-                    warnings,
-                    f"message #{i + 1}: unexpected structure ({type(e).__name__}: {e}); skipped",
-                    file=member.display,
-                )
+                warn_skipped(warnings, i, e, member.display)
                 continue
         page.reverse()  # newest first in the file → oldest first, so same-ms ties keep their order
         messages.extend(page)

@@ -94,6 +94,11 @@ def warn(warnings: list[ImportWarning], message: str, line: int | None = None, f
         warnings.append(ImportWarning("more than 10000 warnings; the rest are not listed", None, file))
 
 
+def warn_skipped(warnings: list[ImportWarning], index: int, error: Exception, file: str | None) -> None:
+    """A JSON message (0-based `index`) whose structure could not be read: skipped, and said so."""
+    warn(warnings, f"message #{index + 1}: unexpected structure ({type(error).__name__}: {error}); skipped", file=file)
+
+
 def pick_chat(
     chats: dict[str, list[Message]], wanted: str | None, what: str, warnings: list[ImportWarning], display: str
 ) -> tuple[str, list[Message]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from voice_app.chatlog.formats import corrupt
 from voice_app.chatlog.model import CALL, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
-from voice_app.chatlog.options import BAD_DATA, Options, clean, from_epoch, parse_iso, pick_chat, warn
+from voice_app.chatlog.options import BAD_DATA, Options, clean, from_epoch, parse_iso, pick_chat, warn, warn_skipped
 from voice_app.chatlog.source import Member, load_json, read_text
 
 _MEDIA_KEYS = ("photo", "file", "media_type", "sticker_emoji", "location_information", "contact_information", "poll")
@@ -89,7 +89,7 @@ def _chat_messages(chat: dict[str, Any], display: str, warnings: list[ImportWarn
             by_id[str(m.get("id"))] = msg.text
             out.append(msg)
         except BAD_DATA as e:
-            warn(warnings, f"message #{i + 1}: unexpected structure ({type(e).__name__}: {e}); skipped", file=display)
+            warn_skipped(warnings, i, e, display)
             continue
     return out
 
