@@ -176,3 +176,72 @@ def test_prefix_state_is_restored_from_disk_by_a_new_process_model(model: Embedd
         assert saved.stat().st_size > 1000 and "".join(fresh.stream(line, greedy)) == expected
     finally:
         fresh.close()
+
+
+def _prompt_tokens(model: EmbeddedChat, messages: list[Message]) -> list[int]:
+    return model.tokenize(model.render(messages)[0])
+
+
+def test_prefill_reads_the_known_part_ahead_so_the_reply_reads_only_the_tail(model: EmbeddedChat) -> None:
+    prefix = conversation("x")[:1]
+    final = [*prefix, {"role": "user", "content": "do you remember the lake house we rented that summer?"}]
+    options = GenerationOptions(max_tokens=12, temperature=0.0, seed=3)
+
+    def prefilled_reply() -> str:
+        model.warm_up(prefix)
+        partial = [*prefix, {"role": "user", "content": "do you remember the lake house"}]  # heard so far
+        assert not model.is_cached(partial)
+        held = model.prefill(partial, max_tokens=12)
+        assert model.is_cached(partial) and held == model.cached_tokens()
+        open_tokens = model._open_tokens(partial)
+        assert held == len(open_tokens)
+        # The reply's prompt continues what was prefilled: only its tail (the rest of the line and the
+        # assistant header, ~12 tokens) is left to read.
+        full = _prompt_tokens(model, final)
+        assert full[: len(open_tokens)] == open_tokens and model._common_prefix(full) == held
+        assert 0 < len(full) - held < 20
+        return "".join(model.stream(final, options))
+
+    first = prefilled_reply()
+    assert first.strip() and "<|im" not in first
+    # Deterministic for the same split (llama.cpp's sums depend on how a prompt is split into batches,
+    # so a greedy reply may differ from the unsplit prompt's at a near tie; both are the model's).
+    assert prefilled_reply() == first
+
+
+def test_prefill_stops_when_asked_and_when_a_reply_starts(model: EmbeddedChat) -> None:
+    prefix = conversation("x")[:1]
+    model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
+    calls = {"n": 0}
+
+    def stop_after_two() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 2
+
+    held = model.prefill(prefix, stop_after_two, chunk=8)
+    assert 0 < held <= 8 * 2 + 10 and not model.is_cached(prefix)
+
+    # A reply wanting the model makes a long prefill give way within one chunk.
+    model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
+    done = threading.Event()
+    result: dict[str, int] = {}
+    thread = threading.Thread(target=lambda: (result.setdefault("held", model.prefill(prefix, chunk=16)), done.set()))
+    thread.start()
+    time.sleep(0.5)
+    started = time.perf_counter()
+    short = [{"role": "system", "content": "unrelated short prompt"}, {"role": "user", "content": "hey"}]
+    stream = model.stream(short, GenerationOptions(max_tokens=2, seed=1))
+    next(stream)
+    waited = time.perf_counter() - started
+    stream.close()
+    thread.join(30)
+    assert done.is_set() and result["held"] < len(model._open_tokens(prefix))
+    # It waited for one chunk and its own short prompt, not for the rest of the ~600-token prefix (~15 s here).
+    assert waited < 5, waited
+
+
+def test_prefill_does_nothing_while_a_reply_is_generated(model: EmbeddedChat) -> None:
+    stream = model.stream(conversation("tell me a long story"), GenerationOptions(max_tokens=30, seed=1))
+    next(stream)  # the reply holds the model
+    assert model.prefill(conversation("other")) == 0
+    stream.close()

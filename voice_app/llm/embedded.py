@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from voice_app.errors import LLMError, ModelLoadError
@@ -88,6 +88,7 @@ class EmbeddedChat:
         self.use_prefix_cache(prefix_cache_dir)
         self._stop_ids = {self._llm.token_eos()}
         self._is_eog = llama_vocab_is_eog
+        self._reply_waiting = threading.Event()  # a stream() wants the model: a running prefill yields
 
     @property
     def info(self) -> ModelInfo:
@@ -170,8 +171,77 @@ class EmbeddedChat:
         messages = self.fit(messages, options.max_tokens)
         prompt, stops = self.render(messages)
         tokens = self.tokenize(prompt)
+        self._reply_waiting.set()
         with self._lock:
+            self._reply_waiting.clear()
             yield from self._generate(tokens, stops, options, cancel)
+
+    # --- speculative prefill -----------------------------------------------------------------
+
+    def _open_tokens(self, messages: list[Message]) -> list[int]:
+        """Tokens of `messages` rendered up to the end of the last message's text (its turn left open)."""
+        marked = [*messages[:-1], {**messages[-1], "content": messages[-1]["content"] + _CUT}]
+        prompt, _ = self.render(marked, add_generation_prompt=False)
+        return self.tokenize(prompt[: prompt.rfind(_CUT)])
+
+    def _common_prefix(self, tokens: list[int]) -> int:
+        held = self._llm.input_ids[: self._llm.n_tokens]
+        n = min(len(held), len(tokens))
+        same = 0
+        while same < n and held[same] == tokens[same]:
+            same += 1
+        return same
+
+    def prefill(
+        self,
+        messages: list[Message],
+        should_stop: Callable[[], bool] | None = None,
+        *,
+        max_tokens: int = 160,
+        chunk: int = 32,
+        threads: int = 0,
+    ) -> int:
+        """Evaluate `messages` (the last one left open) into the KV cache ahead of the reply.
+
+        Called while the user is still speaking, with the prompt as far as it is known. Runs in
+        chunks and gives way at once to a reply (or when `should_stop()`): what was evaluated stays
+        and the reply's own evaluation starts from it. It runs on `threads` (default: half the
+        model's), leaving the other cores to the speech recognizer transcribing beside it. Returns
+        how many tokens the cache holds.
+        """
+        try:
+            tokens = self._open_tokens(self.fit(messages, max_tokens))  # trimmed as stream() will trim it
+        except LLMError:
+            return 0
+        if not self._lock.acquire(blocking=False):
+            return 0  # a reply is being generated
+        import llama_cpp
+
+        ctx = self._llm._ctx.ctx
+        share = threads or max(1, self._llm.n_threads // 2)
+        try:
+            same = self._common_prefix(tokens)
+            if same < self._llm.n_tokens:
+                self._llm.n_tokens = same  # eval() drops the KV entries past it
+            llama_cpp.llama_set_n_threads(ctx, share, share)
+            while self._llm.n_tokens < len(tokens):
+                if self._reply_waiting.is_set() or (should_stop is not None and should_stop()):
+                    break
+                start = self._llm.n_tokens
+                self._llm.eval(tokens[start : start + chunk])
+            return int(self._llm.n_tokens)
+        finally:
+            llama_cpp.llama_set_n_threads(ctx, self._llm.n_threads, self._llm.n_threads_batch)
+            self._lock.release()
+
+    def is_cached(self, messages: list[Message], *, max_tokens: int = 160) -> bool:
+        """Whether `messages` (the last one left open) are wholly in the KV cache already."""
+        try:
+            tokens = self._open_tokens(self.fit(messages, max_tokens))
+        except LLMError:
+            return False
+        with self._lock:
+            return self._common_prefix(tokens) == len(tokens)
 
     def _generate(
         self, tokens: list[int], stops: list[str], options: GenerationOptions, cancel: CancelToken | None
@@ -213,6 +283,9 @@ class EmbeddedChat:
     def close(self) -> None:
         with self._lock:
             self._llm.close()
+
+
+_CUT = "\x00prefill-cut\x00"  # marks where an open message's text ends in the rendered template
 
 
 def _stop_index(text: str, stops: list[str]) -> int | None:
