@@ -12,7 +12,8 @@ from voice_app import care, config
 from voice_app.care import closure as closure_mod
 from voice_app.llm import ChatModel, generation_options, open_chat_model
 from voice_app.llm.base import CancelToken, Message
-from voice_app.persona.prompt import PersonaPrompt, build_prompt
+from voice_app.persona.adapt import LineAdapter
+from voice_app.persona.prompt import PersonaPrompt, StreamCleaner, build_prompt
 from voice_app.store import Store
 
 
@@ -70,27 +71,49 @@ class ChatSession:
         self.model.warm_up(self.prompt.prefix)
         return time.perf_counter() - start
 
-    def plan_turn(self, user_line: str) -> TurnPlan:
+    def plan_turn(self, user_line: str, memories: list[dict[str, Any]] | None = None) -> TurnPlan:
         """What answers this line: an out-of-character care reply, or the messages for the model.
 
-        Shared by text replies and voice turns. The closure hint rides inside the new user message, so
-        the history kept for the next turn matches what the model saw and its KV cache stays valid.
+        Shared by text replies and voice turns (which pass the `memories` recalled while the user
+        spoke). The closure hint rides inside the new user message, so the history kept for the next
+        turn matches what the model saw and its KV cache stays valid.
         """
         stepped_out = care.check_turn(user_line, them=self.prompt.them, country=self.settings.care.country)
         if stepped_out is not None:
             return TurnPlan(user_line, [], [], stepped_out)
-        turn = self.prompt.turn(self.history, user_line)
-        messages = turn.messages
-        if self.closure_stage is not None:
-            hint = closure_mod.stage(self.closure_stage).persona_hint.format(them=self.prompt.them, me=self.prompt.me)
-            last = messages[-1]
-            messages = [*messages[:-1], {"role": "user", "content": f"({hint})\n\n{last['content']}"}]
+        turn = self.prompt.turn(self.history, user_line, memories)
+        last = turn.messages[-1]
+        messages = [*turn.messages[:-1], {"role": "user", "content": self._with_hint(last["content"])}]
         return TurnPlan(user_line, messages, turn.memories, None)
 
-    def remember(self, plan: TurnPlan, heard: str) -> None:
-        """Keep the exchange for the next turn's prompt (care replies stay out of the model's history)."""
+    def open_messages(self, memories: list[dict[str, Any]], words_so_far: str | None = None) -> list[Message]:
+        """The next prompt as far as it is known while the user speaks, its last message left open.
+
+        With `words_so_far` None it ends after the retrieved exchanges (a text prefix of the final
+        message whatever the user's line turns out to be); else it goes on to the words heard so far.
+        """
+        body = (
+            self.prompt.memory_text(memories)
+            if words_so_far is None
+            else self.prompt.final_user_message(words_so_far, memories)
+        )
+        return [*self.prompt.with_history(self.history), {"role": "user", "content": self._with_hint(body)}]
+
+    def _with_hint(self, content: str) -> str:
+        if self.closure_stage is None:
+            return content
+        hint = closure_mod.stage(self.closure_stage).persona_hint.format(them=self.prompt.them, me=self.prompt.me)
+        return f"({hint})\n\n{content}"
+
+    def remember(self, plan: TurnPlan, heard: str, *, with_examples: bool = True) -> None:
+        """Keep the exchange for the next turn's prompt (care replies stay out of the model's history).
+
+        By default the user's message is kept as the model read it (retrieved exchanges included), so
+        the next turn reuses its KV cache. A voice session re-reads the history between turns anyway
+        (its prefill), and keeps just the line: the context then grows by the words actually said.
+        """
         if plan.care is None:
-            self.history.append((plan.messages[-1]["content"], heard))
+            self.history.append((plan.messages[-1]["content"] if with_examples else plan.user_line, heard))
 
     def reply(
         self,
@@ -115,13 +138,28 @@ class ChatSession:
             return TurnResult(turn_id, plan.care.text, elapsed, elapsed, False, timeline, plan.care.kind)
         pieces: list[str] = []
         first: float | None = None
+        cleaner = StreamCleaner(self.prompt.them, self.prompt.me)  # no "Name:" labels shown or kept
+        lines = LineAdapter(self.prompt.style)  # message by message, in their typing habits
         # An exception (model down, Ctrl-C) leaves the turn 'partial': the user's line is kept.
-        for piece in self.model.stream(plan.messages, generation_options(self.settings, seed), cancel):
-            if first is None:
-                first = time.perf_counter() - start
-            pieces.append(piece)
+        stream = self.model.stream(plan.messages, generation_options(self.settings, seed), cancel)
+        try:
+            for raw in stream:
+                if first is None:
+                    first = time.perf_counter() - start
+                piece = lines.feed(cleaner.feed(raw))
+                pieces.append(piece)
+                if on_piece and piece:
+                    on_piece(piece)
+                if cleaner.stopped or lines.done:
+                    break
+        finally:
+            if hasattr(stream, "close"):
+                stream.close()  # a reply left early releases the model now
+        tail = "" if lines.done else lines.feed(cleaner.flush()) + lines.flush()
+        if tail:
+            pieces.append(tail)
             if on_piece:
-                on_piece(piece)
+                on_piece(tail)
         total = time.perf_counter() - start
         text = "".join(pieces).strip()
         cancelled = bool(cancel and cancel.cancelled)

@@ -31,6 +31,7 @@ class LLMSettings:
     context_size: int = 4096
     max_reply_tokens: int = 160
     threads: int = 0  # 0 = physical cores
+    voice_examples: str = "ready"  # ready: a voice turn uses the retrieved exchanges prefilled while you spoke | all
 
 
 @dataclass

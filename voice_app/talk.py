@@ -113,7 +113,9 @@ def _turns_from_files(store: Any, args: argparse.Namespace, settings: config.Set
         for audio in recordings:
             source = ArraySource(audio, trailing_s=INPUT_TAIL_S)
             lang = pipeline.transcriber.language or None
-            with Recorder(source, transcriber=pipeline.transcriber, language=lang) as recorder:
+            with Recorder(
+                source, transcriber=pipeline.transcriber, language=lang, on_partial=pipeline.on_partial
+            ) as recorder:
                 recorder.start()
                 source.done.wait()
                 utterance = recorder.stop()
@@ -190,6 +192,7 @@ def _conversation(store: Any, args: argparse.Namespace, settings: config.Setting
                     language=lang,
                     on_speech_start=pipeline.barge_in,  # talking over the reply stops it (use headphones)
                     on_utterance=answer,
+                    on_partial=pipeline.on_partial,
                 )
                 with listener:
                     _log("Listening (hands-free). Speak; press Enter to quit.")
@@ -200,6 +203,7 @@ def _conversation(store: Any, args: argparse.Namespace, settings: config.Setting
                 transcriber=pipeline.transcriber,
                 preroll_ms=settings.audio.preroll_ms,
                 language=lang,
+                on_partial=pipeline.on_partial,
             ).open()
         except AudioUnavailableError as exc:
             _log(f"No microphone: {exc.message} Type your lines instead (empty line or Ctrl-D ends).")

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voice_app import config
-from voice_app.care import is_stop_word
+from voice_app.care import check_turn, is_stop_word
 from voice_app.chat import ChatSession, TurnPlan
 from voice_app.llm import ChatModel, generation_options
 from voice_app.llm.base import CancelToken, GenerationOptions
+from voice_app.persona.prompt import StreamCleaner
 from voice_app.sessions import write_audio
 from voice_app.speech.audio import RATE, NullSpeaker, _Playback, open_speaker
 from voice_app.speech.recorder import Utterance
@@ -209,7 +210,9 @@ class VoiceTurn:
             return VoiceTurnResult(None, "", "", "", False, self.timeline.relative(), stt=stt_stats)
         if is_stop_word(self.transcript):  # "stop" / "停": the reply it interrupted stays stopped, no new one
             return VoiceTurnResult(None, self.transcript, "", "", True, self.timeline.relative(), stt=stt_stats)
-        plan = pipe.chat.plan_turn(self.transcript)  # crisis and honesty checks run before any LLM call
+        memories = pipe.speculator.ready_memories() if isinstance(said, Utterance) else None
+        plan = pipe.chat.plan_turn(self.transcript, memories)  # crisis and honesty checks run before any LLM call
+        stt_stats = {**stt_stats, "examples": float(len(plan.memories))}
         playback = pipe.speaker.begin()
         pipe.speaker.on_first_sample = lambda at: self.timeline.mark("first_audio_out", at)
         self._llm_thread = threading.Thread(target=self._llm, args=(plan,), name="turn-llm", daemon=True)
@@ -253,7 +256,8 @@ class VoiceTurn:
             memories=plan.memories,
             care=plan.care.kind if plan.care else None,
         )
-        pipe.chat.remember(plan, heard)
+        pipe.chat.remember(plan, heard, with_examples=not pipe.speculator.enabled)
+        pipe.speculator.after_turn(self.transcript if plan.care is None else "", heard)
         if self.errors:
             raise self.errors[0]
         return VoiceTurnResult(
@@ -271,26 +275,33 @@ class VoiceTurn:
 
     def _llm(self, plan: TurnPlan) -> None:
         splitter = ClauseSplitter()
+        chat = self.pipeline.chat
         # A care reply (crisis, honesty) is spoken as it is, out of character, without the model.
-        pieces = (
-            [plan.care.text] if plan.care else self.pipeline.chat.model.stream(plan.messages, self.options, self.cancel)
-        )
+        pieces = [plan.care.text] if plan.care else chat.model.stream(plan.messages, self.options, self.cancel)
+        cleaner = None if plan.care else StreamCleaner(chat.prompt.them, chat.prompt.me)
         try:
             for piece in pieces:
                 if self.cancel.cancelled:
                     break
                 self.timeline.mark("first_token")
-                self.reply_full += piece
-                for text in splitter.feed(piece):
-                    self._add_clause(text)
+                text = cleaner.feed(piece) if cleaner else piece
+                self.reply_full += text
+                for clause in splitter.feed(text):
+                    self._add_clause(clause)
+                if cleaner and cleaner.stopped:
+                    break  # the model began the user's next line
             if not self.cancel.cancelled:
                 self.timeline.mark("last_token")
-                for text in splitter.flush():
-                    self._add_clause(text)
+                tail = cleaner.flush() if cleaner else ""
+                self.reply_full += tail
+                for clause in [*splitter.feed(tail), *splitter.flush()]:
+                    self._add_clause(clause)
         except BaseException as exc:  # noqa: BLE001 - reported by wait()
             self.errors.append(exc)
             self.cancel.cancel()
         finally:
+            if hasattr(pieces, "close"):
+                pieces.close()  # a stream left early releases the model now
             self.timeline.mark("llm_stopped" if self.cancel.cancelled else "llm_done")
             self._clause_queue.put(None)
 
@@ -323,6 +334,139 @@ class VoiceTurn:
             self.timeline.mark("tts_stopped" if self.cancel.cancelled else "tts_done")
 
 
+PREFILL_CHUNK = 16  # tokens per prefill step: ~0.5 s here, the longest a reply waits for the model
+
+
+class Speculator:
+    """Prefills the next reply's prompt into the model's KV cache while the user is still speaking.
+
+    Each partial transcript recalls the real past exchanges for the words so far and evaluates the
+    prompt (history, those exchanges, the words) in the background, so at the end of speech only
+    what is new is left to read: at ~35 prompt tokens/s on two cores, the retrieved exchanges alone
+    would cost seconds. After each turn it evaluates the finished exchange the same way.
+
+    With `llm.voice_examples = "ready"` (the default), a voice turn keeps the exchanges that are
+    already in the cache when the user stops and does not wait for the rest; "all" waits for all.
+    Backends without a local KV cache (Ollama) get every exchange, as typed turns do.
+    """
+
+    def __init__(self, pipeline: VoicePipeline) -> None:
+        self.pipeline = pipeline
+        model = pipeline.chat.model
+        self.enabled = callable(getattr(model, "prefill", None)) and callable(getattr(model, "is_cached", None))
+        self.policy = pipeline.settings.llm.voice_examples
+        self.carried: list[dict[str, Any]] = []  # recalled on the previous exchange
+        self.memories: list[dict[str, Any]] | None = None  # carried + recalled on the latest partial transcript
+        self.prefilled = 0  # tokens the cache held after the latest prefill
+        self._cond = threading.Condition()
+        self._pending: str | None = None
+        self._generation = 0
+        self._closed = False
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        if self.enabled:
+            self._thread = threading.Thread(target=self._run, name="llm-prefill", daemon=True)
+            self._thread.start()
+
+    def feed(self, partial: str) -> None:
+        """A new partial transcript (StreamingTranscriber.on_partial); only the latest one is worked on."""
+        if self.enabled:
+            self._submit(partial)
+
+    def after_turn(self, said: str = "", reply: str = "") -> None:
+        """The turn is stored: evaluate the finished exchange while the user listens and thinks.
+
+        The real exchanges closest to it (`said` and `reply`) go into the cache too, ahead of the
+        next line: the conversation usually stays on its topic, and these are ready however short
+        the next utterance is. What the next line recalls is added after them.
+        """
+        self.carried = self.pipeline.chat.prompt.recall(f"{said} {reply}") if said.strip() else []
+        self.memories = list(self.carried)
+        if self.enabled:
+            self._submit("")
+
+    def ready_memories(self) -> list[dict[str, Any]] | None:
+        """The recalled exchanges to use now; None = recall on the final transcript (no prefill here)."""
+        with self._cond:
+            self._generation += 1  # a running prefill stops at its next chunk
+            self._pending = None
+        if not self.enabled or self.policy == "all":
+            return None
+        spec = self.memories or []
+        chat, model = self.pipeline.chat, self.pipeline.chat.model
+        for k in range(len(spec), 0, -1):
+            if model.is_cached(chat.open_messages(spec[:k]), max_tokens=self.pipeline.options.max_tokens):  # type: ignore[attr-defined]
+                return spec[:k]
+        return []
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Block until no prefill is queued or running (benchmarks and tests); False on timeout."""
+        deadline = time.perf_counter() + timeout
+        with self._cond:
+            while self._pending is not None or self._busy:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return True
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._generation += 1
+            self._cond.notify()
+
+    def _submit(self, partial: str) -> None:
+        with self._cond:
+            self._pending = partial
+            self._generation += 1
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return
+                partial, self._pending = self._pending, None
+                generation = self._generation
+                self._busy = True
+            try:
+                self._prefill(partial, generation)
+            except Exception:  # noqa: BLE001 - a failed guess costs nothing: the reply evaluates its own prompt
+                self.memories = None
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _prefill(self, partial: str, generation: int) -> None:
+        pipe = self.pipeline  # while a reply is generated the model is busy and prefill() returns at once
+        chat = pipe.chat
+        words = _stable_words(partial)
+        if partial:
+            if check_turn(partial, them=chat.prompt.them, country=chat.settings.care.country) is not None:
+                return  # this turn will be answered out of character, without the model
+            new = [m for m in chat.prompt.recall(partial) if m not in self.carried]
+            self.memories = (self.carried + new)[: chat.prompt.memory_k + 1]
+        messages = chat.open_messages(self.memories or [], words)
+        self.prefilled = chat.model.prefill(  # type: ignore[attr-defined]
+            messages,
+            lambda: self._generation != generation,
+            max_tokens=pipe.options.max_tokens,
+            chunk=PREFILL_CHUNK,
+        )
+
+
+def _stable_words(partial: str) -> str:
+    """The partial transcript without its last word, which the next pass may still change."""
+    text = partial.strip()
+    if " " in text:
+        return text.rsplit(" ", 1)[0]
+    return text[:-1] if any(ord(ch) > 0x2E80 for ch in text) else ""
+
+
 class VoicePipeline:
     """A voice session with a persona: the chat session, STT, TTS and the speaker, kept warm across turns.
 
@@ -353,6 +497,11 @@ class VoicePipeline:
         )
         self.options = options or generation_options(self.settings)
         self.current: VoiceTurn | None = None
+        self.speculator = Speculator(self)
+
+    def on_partial(self, partial: str) -> None:
+        """Hand to a Recorder/HandsFree: each partial transcript prefills the reply's prompt."""
+        self.speculator.feed(partial)
 
     @property
     def session_id(self) -> int:
@@ -372,6 +521,7 @@ class VoicePipeline:
         self.synthesizer.warm_up()
         times["tts"] = time.perf_counter() - start
         times["llm"] = self.chat.warm_up()
+        self.speculator.after_turn()  # the history so far (a resumed session) goes in too
         return times
 
     def start_turn(self, said: Utterance | str, options: GenerationOptions | None = None) -> VoiceTurn:
@@ -400,5 +550,6 @@ class VoicePipeline:
         if self.current is not None and not self.current.done:
             self.current.barge_in()
             self.current._done.wait(5)
+        self.speculator.close()
         self.chat.end()
         self.speaker.close()

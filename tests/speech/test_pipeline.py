@@ -140,3 +140,49 @@ def test_barge_in_stops_playback_and_the_llm_at_once(pipeline) -> None:  # type:
     assert turn_row["reply_full"] == result.reply_full
     # the next turn's prompt carries what was heard, not what was generated
     assert pipeline.chat.history[-1][1] == result.reply
+
+
+def test_prompt_is_prefilled_while_the_user_speaks_and_between_turns(pipeline) -> None:  # type: ignore[no-untyped-def]
+    from voice_app.speech.recorder import Utterance
+
+    spec, chat, model = pipeline.speculator, pipeline.chat, pipeline.chat.model
+    assert spec.enabled and spec.policy == "ready"
+    spec.after_turn()
+    assert spec.wait_idle(120)
+    # Partial transcripts recall real exchanges and read them (and the words so far) into the cache.
+    spec.feed("do you remember the lake house we")
+    spec.feed("do you remember the lake house we rented")  # only the latest partial is worked on
+    assert spec.wait_idle(120)
+    assert spec.memories, "the demo history has exchanges about the lake"
+    assert model.is_cached(chat.open_messages(spec.memories, "do you remember the lake house we"))
+    ready = spec.ready_memories()
+    assert ready == spec.memories
+
+    said = "do you remember the lake house we rented that summer?"
+    utterance = Utterance(np.zeros(1600, dtype=np.float32), time.perf_counter(), time.perf_counter() - 2)
+    utterance._text = said  # as transcribed: this test is about the LLM side
+    result = pipeline.respond(utterance)
+    assert result.stt["examples"] == len(ready) >= 1
+    stored = pipeline.store.turns(pipeline.session_id)[-1]
+    assert [m["them"] for m in stored["memories"]] == [m["them"] for m in ready]
+    # The voice history keeps the line as said; the exchange and the real exchanges nearest to it are
+    # read into the cache before the user speaks again.
+    assert chat.history[-1] == (said, result.reply)
+    assert spec.wait_idle(120)
+    assert spec.carried == chat.prompt.recall(f"{said} {result.reply}")
+    assert model.is_cached(chat.open_messages(spec.carried))
+
+    # A partial that recalls nothing new keeps the carried exchanges first, so they stay ready.
+    spec.feed("hmm")
+    assert spec.wait_idle(120)
+    assert spec.memories[: len(spec.carried)] == spec.carried
+    assert spec.ready_memories()[: len(spec.carried)] == spec.carried
+
+
+def test_examples_policy_all_recalls_on_the_final_transcript(pipeline) -> None:  # type: ignore[no-untyped-def]
+    spec = pipeline.speculator
+    spec.policy = "all"
+    try:
+        assert spec.ready_memories() is None  # plan_turn then recalls every exchange for the final line
+    finally:
+        spec.policy = "ready"

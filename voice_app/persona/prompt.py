@@ -19,7 +19,7 @@ from voice_app.persona.memory import MEMORY_TOKENS, MemoryIndex
 from voice_app.persona.style import StyleProfile, compute_style, style_for
 from voice_app.store import Store, StoredMessage
 
-SAMPLE_SIZE = 6  # typical real exchanges in the prefix
+SAMPLE_SIZE = 10  # typical real exchanges in the prefix (replayed as earlier turns: the strongest style signal)
 SAMPLE_SIDE_CHARS = 120
 MEMORY_K = 3
 
@@ -42,6 +42,7 @@ class PersonaPrompt:
     system: str
     examples: tuple[tuple[str, str], ...] = ()  # real (you, them) exchanges replayed as the first turns
     memory: MemoryIndex | None = field(default=None, compare=False, repr=False)
+    style: StyleProfile | None = field(default=None, compare=False, repr=False)  # for adapt_reply
     memory_k: int = MEMORY_K
     memory_tokens: int = MEMORY_TOKENS
 
@@ -59,27 +60,43 @@ class PersonaPrompt:
             return []
         return self.memory.recall(user_line, k=self.memory_k, max_tokens=self.memory_tokens)
 
-    def turn(self, history: Sequence[tuple[str, str]], user_line: str) -> TurnPrompt:
-        """prefix + this session's earlier turns + (retrieved real exchanges and the user's new line)."""
+    def turn(
+        self,
+        history: Sequence[tuple[str, str]],
+        user_line: str,
+        memories: list[dict[str, Any]] | None = None,
+    ) -> TurnPrompt:
+        """prefix + this session's earlier turns + (retrieved real exchanges and the user's new line).
+
+        `memories` overrides retrieval (a voice turn passes the ones recalled while the user spoke).
+        """
+        if memories is None:
+            memories = self.recall(user_line)
+        out = self.with_history(history)
+        out.append({"role": "user", "content": self.final_user_message(user_line, memories)})
+        return TurnPrompt(out, memories)
+
+    def with_history(self, history: Sequence[tuple[str, str]]) -> list[Message]:
         out = list(self.prefix)
         for said, heard in history:
             out.append({"role": "user", "content": said})
             out.append({"role": "assistant", "content": heard})
-        memories = self.recall(user_line)
-        out.append({"role": "user", "content": self.final_user_message(user_line, memories)})
-        return TurnPrompt(out, memories)
+        return out
 
-    def final_user_message(self, user_line: str, memories: list[dict[str, Any]]) -> str:
+    def memory_text(self, memories: list[dict[str, Any]]) -> str:
+        """The retrieved exchanges as they open the new user message; with fewer items, a text prefix of it."""
         if not memories:
-            return user_line
+            return ""
         lines = ["(Real past exchanges that may be relevant; answer in this voice, do not copy them:"]
         for item in memories:
             lines.append(f"{self.me}: {_one_line(item['you'])}")
             lines.append(f"{self.them}: {_one_line(item['them'], keep_lines=True)}")
-        lines.append(f"{self.me}'s new message follows.)")
-        lines.append("")
-        lines.append(user_line)
-        return "\n".join(lines)
+        return "\n".join(lines) + "\n"
+
+    def final_user_message(self, user_line: str, memories: list[dict[str, Any]]) -> str:
+        if not memories:
+            return user_line
+        return f"{self.memory_text(memories)}{self.me}'s new message follows.)\n\n{user_line}"
 
 
 def _one_line(text: str, *, keep_lines: bool = False) -> str:
@@ -179,7 +196,13 @@ def compose_prompt(
         for ex in sample
     )
     return PersonaPrompt(
-        persona=persona_name, them=them, me=me, system=system, examples=examples, memory=MemoryIndex(exchanges)
+        persona=persona_name,
+        them=them,
+        me=me,
+        system=system,
+        examples=examples,
+        memory=MemoryIndex(exchanges),
+        style=style,
     )
 
 
@@ -225,3 +248,66 @@ def clean_reply(text: str, them: str, me: str = "") -> str:
         if line:
             out.append(line)
     return "\n".join(out)
+
+
+class StreamCleaner:
+    """`clean_reply` for a token stream: holds back the start of each line until it cannot be a name label.
+
+    "Alex: hey" loses its label as it streams, so the label is neither shown nor spoken; a line that
+    opens with the user's name (the model writing the user's next turn) sets `stopped`, and the
+    caller ends the reply there. Markdown emphasis marks are dropped.
+    """
+
+    def __init__(self, them: str, me: str = "") -> None:
+        self.them = them.strip().lower()
+        self.me = me.strip().lower()
+        self.stopped = False
+        self._head = ""  # undecided text at the start of the current line
+        self._line_start = True
+
+    def feed(self, piece: str) -> str:
+        out: list[str] = []
+        for ch in piece.replace("*", ""):
+            if self.stopped:
+                break
+            if not self._line_start:
+                out.append(ch)
+                self._line_start = ch == "\n"
+                continue
+            self._head += ch
+            out.append(self._decide(final=False))
+        return "".join(out)
+
+    def flush(self) -> str:
+        if self.stopped or not self._line_start:
+            return ""
+        return self._decide(final=True)
+
+    def _decide(self, *, final: bool) -> str:
+        head = self._head
+        body = head.lstrip(" \t\"'“")
+        if "\n" in head and not body.strip():  # an empty line
+            return self._release(head)
+        low = body.lower()
+        for name, is_me in ((self.them, False), (self.me, True)):
+            if not name:
+                continue
+            label = name + ":"
+            if low.startswith(label):
+                if len(low) == len(label) and not final:
+                    return ""  # the next character says whether it is a label
+                if len(low) > len(label) and not low[len(label)].isspace():
+                    continue
+                if is_me:  # the model started writing the user's turn
+                    self.stopped = True
+                    self._head = ""
+                    return ""
+                return self._release(body[len(label) :].lstrip(" \t"))
+            if label.startswith(low) and not final:
+                return ""  # may still become the label
+        return self._release(head)
+
+    def _release(self, text: str) -> str:
+        self._head = ""
+        self._line_start = text.endswith("\n")
+        return text

@@ -113,10 +113,12 @@ class Recorder:
         transcriber: Transcriber | None = None,
         preroll_ms: int = 300,
         language: str | None = None,
+        on_partial: Callable[[str], None] | None = None,
     ) -> None:
         self._capture = _Capture(source or Microphone(device), preroll_ms)
         self.transcriber = transcriber
         self.language = language
+        self.on_partial = on_partial  # each partial transcript while the user speaks (e.g. VoicePipeline.on_partial)
         self._chunks: list[np.ndarray] = []
         self._stream: StreamingTranscriber | None = None
         self._started_at = 0.0
@@ -158,7 +160,9 @@ class Recorder:
             self._chunks = []
             self._started_at = time.perf_counter()
             if self.transcriber is not None:
-                self._stream = StreamingTranscriber(self.transcriber, language=self.language).start()
+                self._stream = StreamingTranscriber(self.transcriber, language=self.language)
+                self._stream.on_partial = self.on_partial
+                self._stream.start()
             self.recording = True
         self._capture.attach(self._on_audio, with_preroll=True)
         self._capture.open()
@@ -199,10 +203,12 @@ class HandsFree:
         language: str | None = None,
         on_speech_start: Callable[[], None] | None = None,
         on_utterance: Callable[[Utterance], None] | None = None,
+        on_partial: Callable[[str], None] | None = None,
     ) -> None:
         self._capture = _Capture(source or Microphone(device), 0)
         self.transcriber = transcriber
         self.language = language
+        self.on_partial = on_partial
         self.on_speech_start = on_speech_start
         self.on_utterance = on_utterance
         self.endpointer = Endpointer(
@@ -253,7 +259,9 @@ class HandsFree:
     def _speech_started(self, sample: int) -> None:
         self._started_at = time.perf_counter()
         if self.transcriber is not None:
-            self._stream = StreamingTranscriber(self.transcriber, language=self.language).start()
+            self._stream = StreamingTranscriber(self.transcriber, language=self.language)
+            self._stream.on_partial = self.on_partial
+            self._stream.start()
         if self.on_speech_start:
             self.on_speech_start()
 

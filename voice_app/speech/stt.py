@@ -80,6 +80,10 @@ class Transcriber:
     def __init__(self, path: Path, *, language: str = "auto", compute_type: str = "int8", threads: int = 0) -> None:
         self.path = Path(path)
         self.language = "" if language in ("", "auto") else language
+        if threads <= 0:  # CTranslate2's default (4) oversubscribes a small CPU; physical cores measured faster
+            from voice_app.llm.embedded import physical_cores
+
+            threads = physical_cores()
         key = (str(self.path), compute_type, threads)
         with _models_lock:
             if key not in _models:

@@ -40,7 +40,7 @@ class ClauseSplitter:
     followed by a digit (3.5) or after an abbreviation (Dr.) is not an end.
     """
 
-    def __init__(self, first_min: int = 2, later_min: int = 8, max_units: int = 40) -> None:
+    def __init__(self, first_min: int = 1, later_min: int = 8, max_units: int = 40) -> None:
         self.first_min = first_min
         self.later_min = later_min
         self.max_units = max_units

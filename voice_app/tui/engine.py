@@ -260,6 +260,7 @@ class VoiceEngine(TextEngine):
                     transcriber=transcriber,
                     preroll_ms=self.settings.audio.preroll_ms,
                     language=transcriber.language or None,
+                    on_partial=self.pipeline.on_partial,
                 ).open()
         except BaseException as exc:
             self.load_error = exc
@@ -303,6 +304,7 @@ class VoiceEngine(TextEngine):
             language=self.pipeline.transcriber.language or None,
             on_speech_start=self.interrupt,
             on_utterance=on_utterance,
+            on_partial=self.pipeline.on_partial,
         ).open()
 
     def respond(self, said: Any, callbacks: TurnCallbacks) -> TurnView:
