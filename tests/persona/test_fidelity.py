@@ -10,6 +10,7 @@ import pytest
 from tests.persona.fakes import EchoModel
 from voice_app.importer import ensure_demo
 from voice_app.persona import fidelity
+from voice_app.persona.adapt import adapt_reply
 from voice_app.store import Store, StoredMessage
 
 
@@ -89,6 +90,9 @@ def test_real_model_eval_is_deterministic() -> None:
     assert runs[0] == runs[1]
     sample = runs[0]["samples"][0]
     assert sample["simulated"].strip() and sample["baseline"].strip()
+    # The simulated reply is what the app would show: the model's text through the person's style adapter.
+    assert sample["simulated"] == adapt_reply(sample["simulated_unadapted"], targets[0].prompt.style)
+    assert 0 <= runs[0]["attribution"]["simulated_without_style_adapter"] <= 1
     assert runs[0]["generation"] == {
         "backend": "embedded",
         "model": runs[0]["generation"]["model"],
@@ -96,3 +100,14 @@ def test_real_model_eval_is_deterministic() -> None:
         "max_tokens": 12,
         "seed": 0,
     }
+
+
+def test_eval_report_shows_ceiling_adapter_and_baseline() -> None:
+    from voice_app.persona.cli import render_eval
+
+    result = fidelity.run_chitchat(EchoModel(), speakers=3, contexts=2, seed=7)
+    text = render_eval(result)
+    a = result["attribution"]
+    assert f"real held-out replies (ceiling) {a['ceiling_real']:.0%}" in text
+    assert f"the same before the style adapter {a['simulated_without_style_adapter']:.0%}" in text
+    assert "before the adapter | baseline" in text and "length_log_ratio" in text

@@ -223,17 +223,25 @@ def render_eval(result: dict[str, Any]) -> str:
         f" chance {a['chance']:.0%}):",
         f"  real held-out replies (ceiling) {a['ceiling_real']:.0%}",
         f"  simulated replies               {a['simulated']:.0%}",
-        f"  no-persona baseline             {a['baseline_no_persona']:.0%}",
     ]
+    if "simulated_without_style_adapter" in a:
+        lines.append(f"    the same before the style adapter {a['simulated_without_style_adapter']:.0%}")
+    lines.append(f"  no-persona baseline             {a['baseline_no_persona']:.0%}")
     if a.get("ratio_to_ceiling") is not None:
         lines.append(f"  simulated / ceiling = {a['ratio_to_ceiling']:.2f}")
     if a.get("ratio_to_baseline") is not None:
         lines.append(f"  simulated / baseline = {a['ratio_to_baseline']:.2f}")
-    lines.append("Style distances (0 = same habits): simulated | baseline | real held-out vs own training")
     sd = result["style_distance"]
+    unadapted = sd.get("unadapted_vs_real", {})
+    lines.append(
+        "Style distances (0 = same habits): simulated"
+        + (" | before the adapter" if unadapted else "")
+        + " | baseline | real held-out vs own training"
+    )
     for key in sd.get("simulated_vs_real", {}):
+        before = f" | {unadapted[key]:.3f}" if key in unadapted else ""
         lines.append(
-            f"  {key:28} {sd['simulated_vs_real'][key]:.3f} | {sd['baseline_vs_real'][key]:.3f}"
+            f"  {key:28} {sd['simulated_vs_real'][key]:.3f}{before} | {sd['baseline_vs_real'][key]:.3f}"
             f" | {sd['real_heldout_vs_train'][key]:.3f}"
         )
     return "\n".join(lines)

@@ -33,6 +33,7 @@ import numpy as np
 from voice_app.errors import VoiceAppError
 from voice_app.llm.base import ChatModel, GenerationOptions
 from voice_app.persona import text as tx
+from voice_app.persona.adapt import adapt_reply
 from voice_app.persona.card import PersonaCard, load_card
 from voice_app.persona.prompt import PersonaPrompt, clean_reply, compose_prompt, neutral_prompt
 from voice_app.persona.style import END_CLASSES, message_stats
@@ -328,10 +329,13 @@ def _mean_dicts(rows: Sequence[dict[str, float]]) -> dict[str, float]:
 # --- running -----------------------------------------------------------------------------------------
 
 
-def simulate(model: ChatModel, prompt: PersonaPrompt, ctx: Context, options: GenerationOptions) -> tuple[str, list]:
+def simulate(
+    model: ChatModel, prompt: PersonaPrompt, ctx: Context, options: GenerationOptions
+) -> tuple[str, str, list]:
+    """(reply as the app shows it, reply before the style adapter, retrieved exchanges used)."""
     turn = prompt.turn(ctx.history, ctx.line)
-    raw = "".join(model.stream(turn.messages, options))
-    return clean_reply(raw, prompt.them, prompt.me), turn.memories
+    raw = clean_reply("".join(model.stream(turn.messages, options)), prompt.them, prompt.me)
+    return adapt_reply(raw, prompt.style), raw, turn.memories
 
 
 def evaluate(
@@ -350,22 +354,23 @@ def evaluate(
     classifier = CharNGramClassifier().fit(capped)
     per_speaker = []
     samples = []
-    rows = {"simulated": [], "baseline": [], "real": []}
+    rows: dict[str, list[bool]] = {"simulated": [], "unadapted": [], "baseline": [], "real": []}
     gen_seconds = 0.0
     for target in targets:
-        sims, bases, reals = [], [], []
+        sims, unadapted, bases, reals = [], [], [], []
         t0 = time.perf_counter()
         _warm(model, target.prompt)
         used = []
         for ctx in target.contexts:
-            reply, memories = simulate(model, target.prompt, ctx, options)
+            reply, raw, memories = simulate(model, target.prompt, ctx, options)
             sims.append(reply)
+            unadapted.append(raw)
             reals.append(ctx.real)
             used.append(len(memories))
         baseline = neutral_prompt(target.prompt.them, target.prompt.me)
         _warm(model, baseline)
         for ctx in target.contexts:
-            bases.append(simulate(model, baseline, ctx, options)[0])
+            bases.append(simulate(model, baseline, ctx, options)[1])  # no persona, so no style to adapt to
         for i, ctx in enumerate(target.contexts[:SAMPLES_PER_SPEAKER]):
             samples.append(
                 {
@@ -373,13 +378,15 @@ def evaluate(
                     "line": ctx.line,
                     "real": ctx.real,
                     "simulated": sims[i],
+                    "simulated_unadapted": unadapted[i],
                     "baseline": bases[i],
                     "memories_used": used[i],
                 }
             )
         gen_seconds += time.perf_counter() - t0
         result = {"speaker": target.label, "contexts": len(target.contexts)}
-        for name, replies in (("simulated", sims), ("baseline", bases), ("real", reals)):
+        sets = (("simulated", sims), ("unadapted", unadapted), ("baseline", bases), ("real", reals))
+        for name, replies in sets:
             hits = [classifier.predict(r) == target.label if r.strip() else False for r in replies]
             ranks = [classifier.rank(r, target.label) for r in replies]
             rows[name] += hits
@@ -389,6 +396,7 @@ def evaluate(
                 bool(replies) and classifier.predict("\n".join(replies)) == target.label
             )
         result["style_simulated"] = style_distance(sims, reals)
+        result["style_unadapted"] = style_distance(unadapted, reals)
         result["style_baseline"] = style_distance(bases, reals)
         result["style_real_vs_train"] = style_distance(reals, target.train_texts)
         per_speaker.append(result)
@@ -408,6 +416,7 @@ def evaluate(
     return {
         "attribution": {
             "simulated": sim,
+            "simulated_without_style_adapter": rate("unadapted"),
             "ceiling_real": real,
             "baseline_no_persona": base,
             "chance": round(1 / max(1, len(classifier.labels)), 4),
@@ -416,6 +425,7 @@ def evaluate(
             "replies_per_set": len(rows["real"]),
             "per_speaker_aggregate": {
                 "simulated": agg("simulated"),
+                "simulated_without_style_adapter": agg("unadapted"),
                 "ceiling_real": agg("real"),
                 "baseline_no_persona": agg("baseline"),
             },
@@ -424,6 +434,7 @@ def evaluate(
         },
         "style_distance": {
             "simulated_vs_real": _mean_dicts([r["style_simulated"] for r in per_speaker]),
+            "unadapted_vs_real": _mean_dicts([r["style_unadapted"] for r in per_speaker]),
             "baseline_vs_real": _mean_dicts([r["style_baseline"] for r in per_speaker]),
             "real_heldout_vs_train": _mean_dicts([r["style_real_vs_train"] for r in per_speaker]),
         },
