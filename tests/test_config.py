@@ -82,3 +82,15 @@ def test_cli_config_set_and_show(isolated_home: Path, capsys: pytest.CaptureFixt
     assert "llm.backend = 'embedded'" in capsys.readouterr().out
     assert main(["config", "set", "llm.bogus", "1"]) == 2
     assert "Unknown setting" in capsys.readouterr().err
+
+
+def test_word_settings_accept_only_their_words() -> None:
+    settings = config.Settings()
+    settings.set("llm.voice_examples", "all")
+    assert settings.llm.voice_examples == "all"
+    with pytest.raises(ConfigError) as bad:
+        settings.set("llm.voice_examples", "some")
+    assert "ready, all" in (bad.value.fix or "")
+    with pytest.raises(ConfigError):
+        settings.set("llm.backend", "openai")
+    assert settings.llm.backend == "auto"

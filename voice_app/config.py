@@ -104,7 +104,18 @@ class Settings:
         """Set one setting, coercing a string to the field's type."""
         section, key = _split_key(self, dotted)
         current = getattr(section, key)
-        setattr(section, key, _coerce(dotted, raw, type(current)))
+        value = _coerce(dotted, raw, type(current))
+        if dotted in CHOICES and value not in CHOICES[dotted]:
+            raise ConfigError(f"{dotted} cannot be {value!r}.", fix=f"Use one of: {', '.join(CHOICES[dotted])}.")
+        setattr(section, key, value)
+
+
+# Settings that take one of a few words.
+CHOICES = {
+    "llm.backend": ("auto", "ollama", "embedded"),
+    "llm.voice_examples": ("ready", "all"),
+    "audio.mode": ("push_to_talk", "hands_free"),
+}
 
 
 def _split_key(settings: Settings, dotted: str) -> tuple[Any, str]:
