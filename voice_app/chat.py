@@ -12,7 +12,7 @@ from voice_app import care, config
 from voice_app.care import closure as closure_mod
 from voice_app.llm import ChatModel, generation_options, open_chat_model
 from voice_app.llm.base import CancelToken, Message
-from voice_app.persona.adapt import LineAdapter
+from voice_app.persona.adapt import StyleAdapter
 from voice_app.persona.prompt import PersonaPrompt, StreamCleaner, build_prompt
 from voice_app.store import Store
 
@@ -139,7 +139,7 @@ class ChatSession:
         pieces: list[str] = []
         first: float | None = None
         cleaner = StreamCleaner(self.prompt.them, self.prompt.me)  # no "Name:" labels shown or kept
-        lines = LineAdapter(self.prompt.style)  # message by message, in their typing habits
+        lines = StyleAdapter(self.prompt.style)  # in their typing habits, a word behind the model
         # An exception (model down, Ctrl-C) leaves the turn 'partial': the user's line is kept.
         stream = self.model.stream(plan.messages, generation_options(self.settings, seed), cancel)
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.persona.test_style import profile
-from voice_app.persona.adapt import LineAdapter, adapt_reply
+from voice_app.persona.adapt import StyleAdapter, adapt_reply
 from voice_app.persona.prompt import StreamCleaner, clean_reply
 from voice_app.persona.style import StyleProfile
 
@@ -69,19 +69,34 @@ def test_no_profile_or_too_few_messages_changes_nothing() -> None:
     assert adapt_reply(text, StyleProfile(messages=5)) == text
 
 
-def test_line_adapter_releases_whole_messages_and_stops_at_their_burst_size() -> None:
+def test_streaming_is_a_word_behind_and_stops_at_their_burst_size() -> None:
     style = profile(CASUAL)
-    adapter = LineAdapter(style)
-    stream = "Yes.\nI will be there.\nGive me an hour.\nMaybe two.\nOr three.\nOk bye."
+    adapter = StyleAdapter(style)
+    stream = "Yes. I will be there. Give me an hour. Maybe two. Or three. Ok bye."
     shown = ""
+    seen: list[str] = []
     for ch in stream:
         shown += adapter.feed(ch)
+        seen.append(shown)
         if adapter.done:
             break
     shown += adapter.flush()
+    assert "yes" in seen[len("Yes. ")]  # released once the next word starts, not at the end
     lines = shown.strip().splitlines()
     assert lines[:2] == ["yes", "i will be there"]
     assert len(lines) == round(style.burst_p90) and adapter.done
+    # the same rules over the finished text
+    assert adapt_reply(stream, style) == shown.strip()
+
+
+def test_any_split_of_the_stream_gives_the_same_text() -> None:
+    style = profile(CASUAL)
+    reply = "Haha ok.\n\nI think so!  See you at the lake 😂 tomorrow, I promise"
+    whole = adapt_reply(reply, style)
+    for step in (1, 2, 3, 7):
+        adapter = StyleAdapter(style)
+        out = "".join(adapter.feed(reply[i : i + step]) for i in range(0, len(reply), step)) + adapter.flush()
+        assert "\n".join(line for line in out.splitlines() if line.strip()) == whole
 
 
 def stream_clean(text: str, step: int) -> tuple[str, bool]:

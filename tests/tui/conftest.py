@@ -54,7 +54,7 @@ class ScriptedModel:
                         return
             if self.delay_s:
                 time.sleep(self.delay_s)
-            yield (" " if i else "") + word
+            yield word + " "  # a word and its space: the reply is shown a word behind (the style adapter)
 
     def close(self) -> None:
         pass

@@ -384,7 +384,12 @@ def evaluate(
                 }
             )
         gen_seconds += time.perf_counter() - t0
-        result = {"speaker": target.label, "contexts": len(target.contexts)}
+        result: dict[str, Any] = {"speaker": target.label, "contexts": len(target.contexts)}
+        # Every reply, so a result can be re-scored or read without re-generating.
+        result["replies"] = [
+            {"line": c.line, "real": c.real, "simulated": s, "unadapted": u, "baseline": b}
+            for c, s, u, b in zip(target.contexts, sims, unadapted, bases, strict=True)
+        ]
         sets = (("simulated", sims), ("unadapted", unadapted), ("baseline", bases), ("real", reals))
         for name, replies in sets:
             hits = [classifier.predict(r) == target.label if r.strip() else False for r in replies]
