@@ -186,3 +186,12 @@ def test_examples_policy_all_recalls_on_the_final_transcript(pipeline) -> None: 
         assert spec.ready_memories() is None  # plan_turn then recalls every exchange for the final line
     finally:
         spec.policy = "ready"
+
+
+def test_stable_words_drop_the_word_still_being_heard() -> None:
+    from voice_app.turn import _stable_words
+
+    assert _stable_words("do you remember the lake") == "do you remember the"
+    assert _stable_words("hello") == ""
+    assert _stable_words("你还记得那个湖") == "你还记得那个"
+    assert _stable_words("  ") == ""

@@ -121,11 +121,9 @@ def test_silence_gives_no_text(tiny_en) -> None:  # type: ignore[no-untyped-def]
 def test_streaming_transcription_leaves_only_the_tail(tiny_en, say) -> None:  # type: ignore[no-untyped-def]
     text = "Do you remember the lake house we rented that summer, with the broken boat?"
     source = ArraySource(say(text), leading_s=0.2, trailing_s=0.4)
-    recorder = Recorder(source, transcriber=tiny_en).open()
     partials: list[str] = []
+    recorder = Recorder(source, transcriber=tiny_en, on_partial=partials.append).open()  # e.g. the LLM prefill
     recorder.start()
-    assert recorder._stream is not None
-    recorder._stream.on_partial = partials.append
     source.done.wait(30)
     utterance = recorder.stop()
     recorder.close()

@@ -72,8 +72,14 @@ def test_hands_free_turns_are_transcribed_while_spoken(say, tiny_en) -> None:  #
     clip = np.concatenate([silence(0.5), say(a), silence(1.0), say(b), silence(0.9)])
     source = ArraySource(clip, speed=2.0)  # twice real time
     started: list[bool] = []
+    partials: list[str] = []
     hands_free = HandsFree(
-        source, transcriber=tiny_en, end_silence_ms=600, preroll_ms=300, on_speech_start=lambda: started.append(True)
+        source,
+        transcriber=tiny_en,
+        end_silence_ms=600,
+        preroll_ms=300,
+        on_speech_start=lambda: started.append(True),
+        on_partial=partials.append,
     )
     with hands_free:
         assert source.done.wait(20)
@@ -81,3 +87,4 @@ def test_hands_free_turns_are_transcribed_while_spoken(say, tiny_en) -> None:  #
     assert len(started) == 2 and len(got) == 2, got
     assert word_error_rate(a, got[0]) == 0.0 and word_error_rate(b, got[1]) == 0.0
     assert all(u.stt_stats["passes"] >= 1 for u in hands_free.utterances)
+    assert partials and all(isinstance(p, str) for p in partials)  # each pass reported while they spoke
