@@ -13,6 +13,7 @@ from voice_app.care import closure as closure_mod
 from voice_app.llm import ChatModel, generation_options, open_chat_model
 from voice_app.llm.base import CancelToken, Message
 from voice_app.persona.adapt import StyleAdapter
+from voice_app.persona.guard import in_character
 from voice_app.persona.prompt import PersonaPrompt, StreamCleaner, build_prompt
 from voice_app.store import Store
 
@@ -141,7 +142,8 @@ class ChatSession:
         cleaner = StreamCleaner(self.prompt.them, self.prompt.me)  # no "Name:" labels shown or kept
         lines = StyleAdapter(self.prompt.style)  # in their typing habits, a word behind the model
         # An exception (model down, Ctrl-C) leaves the turn 'partial': the user's line is kept.
-        stream = self.model.stream(plan.messages, generation_options(self.settings, seed), cancel)
+        options = generation_options(self.settings, seed)
+        stream = in_character(self.model, plan.messages, options, cancel, self.prompt.them)
         try:
             for raw in stream:
                 if first is None:

@@ -21,6 +21,7 @@ from voice_app.chat import ChatSession, TurnPlan
 from voice_app.llm import ChatModel, generation_options
 from voice_app.llm.base import CancelToken, GenerationOptions
 from voice_app.persona.adapt import StyleAdapter
+from voice_app.persona.guard import in_character
 from voice_app.persona.prompt import StreamCleaner
 from voice_app.sessions import write_audio
 from voice_app.speech.audio import RATE, NullSpeaker, _Playback, open_speaker
@@ -278,7 +279,11 @@ class VoiceTurn:
         splitter = ClauseSplitter()
         chat = self.pipeline.chat
         # A care reply (crisis, honesty) is spoken as it is, out of character, without the model.
-        pieces = [plan.care.text] if plan.care else chat.model.stream(plan.messages, self.options, self.cancel)
+        pieces = (
+            [plan.care.text]
+            if plan.care
+            else in_character(chat.model, plan.messages, self.options, self.cancel, chat.prompt.them)
+        )
         cleaner = None if plan.care else StreamCleaner(chat.prompt.them, chat.prompt.me)
         adapter = None if plan.care else StyleAdapter(chat.prompt.style)  # their habits: bursts, length, laughter
         try:

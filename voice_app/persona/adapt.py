@@ -91,8 +91,8 @@ class StyleAdapter:
             word, line_end, self._skip_line = word.rstrip(_CLAUSE_END), True, not ends_raw_line  # cut it here
         elif too_long and (sentence or length >= self._soft_len * 1.25):
             line_end, self._skip_line = True, not ends_raw_line
-        elif sentence and self._split_bursts:
-            line_end = True  # one sentence per message
+        elif sentence and self._split_bursts and length >= style.chars_median:
+            line_end = True  # a new message once this one is as long as their usual one
         if line_end:
             word = _end_mark(word, style)
         text = (" " if self._line else "") + word

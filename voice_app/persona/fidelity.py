@@ -35,6 +35,7 @@ from voice_app.llm.base import ChatModel, GenerationOptions
 from voice_app.persona import text as tx
 from voice_app.persona.adapt import adapt_reply
 from voice_app.persona.card import PersonaCard, load_card
+from voice_app.persona.guard import in_character
 from voice_app.persona.prompt import PersonaPrompt, clean_reply, compose_prompt, neutral_prompt
 from voice_app.persona.style import END_CLASSES, message_stats
 from voice_app.store import Store, StoredMessage
@@ -330,11 +331,22 @@ def _mean_dicts(rows: Sequence[dict[str, float]]) -> dict[str, float]:
 
 
 def simulate(
-    model: ChatModel, prompt: PersonaPrompt, ctx: Context, options: GenerationOptions
+    model: ChatModel,
+    prompt: PersonaPrompt,
+    ctx: Context,
+    options: GenerationOptions,
+    refusals: list[str] | None = None,
 ) -> tuple[str, str, list]:
-    """(reply as the app shows it, reply before the style adapter, retrieved exchanges used)."""
+    """(reply as the app shows it, reply before the style adapter, retrieved exchanges used).
+
+    Refusals the persona path asked again are appended to `refusals`.
+    """
     turn = prompt.turn(ctx.history, ctx.line)
-    raw = clean_reply("".join(model.stream(turn.messages, options)), prompt.them, prompt.me)
+    if prompt.persona:  # the app's path: refusals asked again in character, then the style adapter
+        text = "".join(in_character(model, turn.messages, options, None, prompt.them, refusals))
+    else:  # the no-persona baseline: the model as it is
+        text = "".join(model.stream(turn.messages, options))
+    raw = clean_reply(text, prompt.them, prompt.me)
     return adapt_reply(raw, prompt.style), raw, turn.memories
 
 
@@ -361,8 +373,9 @@ def evaluate(
         t0 = time.perf_counter()
         _warm(model, target.prompt)
         used = []
+        refusals: list[str] = []
         for ctx in target.contexts:
-            reply, raw, memories = simulate(model, target.prompt, ctx, options)
+            reply, raw, memories = simulate(model, target.prompt, ctx, options, refusals)
             sims.append(reply)
             unadapted.append(raw)
             reals.append(ctx.real)
@@ -384,7 +397,11 @@ def evaluate(
                 }
             )
         gen_seconds += time.perf_counter() - t0
-        result: dict[str, Any] = {"speaker": target.label, "contexts": len(target.contexts)}
+        result: dict[str, Any] = {
+            "speaker": target.label,
+            "contexts": len(target.contexts),
+            "refusals_asked_again": len(refusals),
+        }
         # Every reply, so a result can be re-scored or read without re-generating.
         result["replies"] = [
             {"line": c.line, "real": c.real, "simulated": s, "unadapted": u, "baseline": b}

@@ -1,0 +1,113 @@
+"""The in-character guard: an assistant refusal is caught at its first words and asked again once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from voice_app import assets
+from voice_app.llm.base import CancelToken, GenerationOptions, Message, ModelInfo
+from voice_app.persona.guard import in_character, refusal_state
+
+
+class Scripted:
+    """Streams its scripted replies in order, a few characters per piece, and records each request."""
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.requests: list[tuple[list[Message], GenerationOptions]] = []
+        self.closed = 0
+
+    @property
+    def info(self) -> ModelInfo:
+        return ModelInfo("fake", "scripted", 4096)
+
+    def warm_up(self, prefix: list[Message]) -> None:
+        pass
+
+    def stream(
+        self, messages: list[Message], options: GenerationOptions | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[str]:
+        self.requests.append((messages, options or GenerationOptions()))
+        reply = self.replies.pop(0)
+        try:
+            for i in range(0, len(reply), 3):
+                yield reply[i : i + 3]
+        finally:
+            self.closed += 1
+
+    def close(self) -> None:
+        pass
+
+
+MESSAGES: list[Message] = [{"role": "system", "content": "You are Alex."}, {"role": "user", "content": "hmm"}]
+
+
+def test_refusal_openings_are_told_apart_early() -> None:
+    assert refusal_state("I'm sorry, but I can't assist with that.") is True
+    assert refusal_state("As an AI, I don't have feelings") is True
+    assert refusal_state("I’m sorry, but I cannot") is True  # curly apostrophe
+    assert refusal_state("I'm sorry") is None  # could still become one
+    assert refusal_state("I'm sorry to hear that") is False
+    assert refusal_state("haha no") is False
+    assert refusal_state("Sure, I'd be happy to help with that!") is True
+    assert refusal_state("") is None
+
+
+def test_a_normal_reply_streams_through_untouched() -> None:
+    model = Scripted("haha no way, you remembered that?")
+    options = GenerationOptions(temperature=0.0, seed=1)
+    pieces = list(in_character(model, MESSAGES, options, None, "Alex"))
+    assert "".join(pieces) == "haha no way, you remembered that?"
+    assert pieces[0] == "hah" and len(pieces) > 5  # released from its first piece, not held back
+    assert len(model.requests) == 1
+
+
+def test_a_refusal_is_asked_again_in_character() -> None:
+    model = Scripted("I'm sorry, but I can't assist with that.", "lol what do you even mean")
+    refused: list[str] = []
+    options = GenerationOptions(temperature=0.0, seed=4)
+    text = "".join(in_character(model, MESSAGES, options, None, "Alex", refused))
+    assert text == "lol what do you even mean"
+    assert refused and refused[0].startswith("I'm sorry, but I can")
+    assert model.closed == 2  # the refusal's stream was closed as soon as it was recognised
+    again, again_options = model.requests[1]
+    assert again[:-1] == MESSAGES[:-1] and again[-1]["content"].startswith("hmm")
+    assert "Answer as Alex would" in again[-1]["content"] and "decline" in again[-1]["content"]
+    assert again_options.temperature == 0.7 and again_options.seed == 5
+
+
+def test_retries_are_bounded_and_warmer_each_time() -> None:
+    model = Scripted("As an AI I can't.", "As an AI, no.", "As an AI, still no.")
+    refused: list[str] = []
+    options = GenerationOptions(temperature=0.0, seed=1)
+    assert "".join(in_character(model, MESSAGES, options, None, "Alex", refused)) == "As an AI, still no."
+    assert len(model.requests) == 3 and len(refused) == 2  # the last attempt streams as it comes
+    assert [o.temperature for _, o in model.requests] == [0.0, 0.7, 0.9]
+    assert [o.seed for _, o in model.requests] == [1, 2, 3]
+
+
+def test_a_reply_that_is_only_the_start_of_an_opening_is_kept() -> None:
+    assert "".join(in_character(Scripted("I'm sorry"), MESSAGES, GenerationOptions(), None, "Alex")) == "I'm sorry"
+
+
+@pytest.mark.slow
+def test_the_real_model_refusal_on_a_chat_line_is_replaced() -> None:
+    """Qwen2.5-Coder 1.5B answers this ordinary line (from the chitchat eval) with a refusal."""
+    from voice_app.llm.embedded import EmbeddedChat
+
+    model = EmbeddedChat(assets.resolve("llm").path, context_size=2048, seed=0)
+    try:
+        messages: list[Message] = [
+            {"role": "system", "content": "You are Riley, texting with Sam, someone you are chatting with online."},
+            {"role": "user", "content": "this is true this is true"},
+        ]
+        options = GenerationOptions(temperature=0.0, max_tokens=24, seed=0)
+        plain = "".join(model.stream(messages, options))
+        refused: list[str] = []
+        guarded = "".join(in_character(model, messages, options, None, "Riley", refused))
+        assert refusal_state(plain) is True, plain  # e.g. "I'm sorry, but I can't assist with that."
+        assert refused and guarded.strip() and refusal_state(guarded) is not True, guarded
+    finally:
+        model.close()
