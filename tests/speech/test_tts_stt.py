@@ -43,8 +43,10 @@ def test_streamed_and_whole_splitting_agree_and_keep_every_word() -> None:
     assert '"Fine."' in pieces
 
 
-def test_short_opening_word_is_not_spoken_alone_and_newlines_split() -> None:
-    assert stream("Oh, hi.\nmiss you") == ["Oh, hi.", "miss you"]
+def test_opening_word_is_spoken_at_once_and_newlines_split() -> None:
+    # "Oh," goes to the voice while the model is still writing "hi." (first sound sooner)
+    assert stream("Oh, hi.\nmiss you") == ["Oh,", "hi.", "miss you"]
+    assert ClauseSplitter(first_min=2).feed("Oh, hi. ") == ["Oh, hi."]
 
 
 def test_chinese_clauses() -> None:
