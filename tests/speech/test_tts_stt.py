@@ -9,6 +9,7 @@ import pytest
 
 from tests.speech.conftest import word_error_rate
 from voice_app import config
+from voice_app.speech import stt
 from voice_app.speech.audio import ArraySource
 from voice_app.speech.recorder import Recorder
 from voice_app.speech.stt import StreamingTranscriber, Transcriber, clean_transcript, is_hallucination
@@ -111,6 +112,47 @@ def test_tts_to_stt_round_trip(model: str, say) -> None:  # type: ignore[no-unty
     # Piper samples noise, so the audio differs run to run; at most one word in nine may be misheard.
     assert word_error_rate(text, result.text) <= 1 / 9, result.text
     assert result.language == "en"
+
+
+def test_short_encoder_window_sizes_and_loop_detection() -> None:
+    assert stt.window_frames(16000 * 2) == 1000  # a short line: the 10 s minimum
+    assert stt.window_frames(int(16000 * 12.3)) == 1400  # the speech and a second of silence, whole seconds
+    assert stt.window_frames(16000 * 29) == 3000
+    assert stt.window_frames(16000 * 40) is None  # long clips take the standard 30 s path
+    assert stt.repeats_itself("Yes. " * 30) and stt.repeats_itself("r " * 40)
+    assert not stt.repeats_itself("Hey, do you remember the lake house we rented that summer?")
+
+
+@pytest.mark.parametrize("model", ["whisper-base", "whisper-tiny.en"])
+def test_short_window_hears_what_the_standard_window_hears(model: str, say) -> None:  # type: ignore[no-untyped-def]
+    from voice_app.speech.vad import trim_silence
+
+    settings = config.Settings()
+    settings.stt.model = model
+    transcriber = Transcriber.from_settings(settings, language="en")
+    text = "Why did you stop answering my messages?"
+    speech = trim_silence(say(text))
+    short = transcriber.transcribe(speech)
+    transcriber.short_window = False
+    try:
+        standard = transcriber.transcribe(speech)
+    finally:
+        transcriber.short_window = True
+    assert word_error_rate(text, short.text) <= 1 / 7, short.text
+    assert word_error_rate(standard.text, short.text) <= 1 / 7, (short.text, standard.text)
+    assert transcriber.fallbacks == 0
+
+
+def test_a_cut_short_window_result_is_decoded_again_the_standard_way(tiny_en, say, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from voice_app.speech.vad import trim_silence
+
+    text = "I found the letters you wrote me last week, and I read every one of them again."
+    speech = trim_silence(say(text))
+    monkeypatch.setattr(stt, "TOKENS_PER_S", 0)  # a 10-token cap: the short-window pass is cut
+    before = tiny_en.fallbacks
+    result = tiny_en.transcribe(speech, language="en")
+    assert tiny_en.fallbacks == before + 1
+    assert word_error_rate(text, result.text) <= 0.15, result.text  # the whole line, from the 30 s pass
 
 
 def test_silence_gives_no_text(tiny_en) -> None:  # type: ignore[no-untyped-def]
