@@ -21,6 +21,14 @@ _CLAUSE = ",;:—–"
 _CJK_CLAUSE = "，、；：～"
 _CLOSERS = "\"'”’)]」』）"
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "jr", "sr", "prof", "no"}
+# Words that open a new phrase in unpunctuated texting ("it was so fun i miss it"): a piece with no
+# mark may end before one of them. Object pronouns ("you", "it", "that") are left out on purpose.
+_PHRASE_STARTERS = {
+    "and", "but", "so", "because", "cause", "cuz", "bc", "then", "if", "when", "while", "or", "though",
+    "although", "unless", "until", "since", "maybe", "also", "plus", "anyway", "honestly", "actually",
+    "i", "i'm", "im", "i've", "i'd", "i'll", "it's", "that's", "there's", "we", "we're", "you're",
+    "he's", "she's", "they're", "let's",
+}  # fmt: skip
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _SPEAKABLE = re.compile(r"[\w\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
@@ -38,11 +46,20 @@ class ClauseSplitter:
     has `first_min` words (CJK characters count as words), so speech starts early; later pieces are
     cut at clause marks only after `later_min` words, and at sentence ends always. A full stop
     followed by a digit (3.5) or after an abbreviation (Dr.) is not an end.
+
+    Texting often has no marks at all ("it was so fun i miss it"): then a piece ends before a word
+    that opens a new phrase ("i", "but", "it's") once it has `first_min + 2` / `later_min` words, and
+    at the latest after `first_max` / `later_max` words, so the voice never waits for a whole
+    unpunctuated reply.
     """
 
-    def __init__(self, first_min: int = 1, later_min: int = 8, max_units: int = 40) -> None:
+    def __init__(
+        self, first_min: int = 1, later_min: int = 8, first_max: int = 8, later_max: int = 16, max_units: int = 40
+    ) -> None:
         self.first_min = first_min
         self.later_min = later_min
+        self.first_max = first_max
+        self.later_max = later_max
         self.max_units = max_units
         self._buf = ""
         self.emitted = 0
@@ -98,12 +115,41 @@ class ClauseSplitter:
                     return end
                 if _units(buf[:i]) >= minimum:
                     return end
-        # A very long run with no mark at all: cut at the last space.
+        return self._unmarked_cut()
+
+    def _unmarked_cut(self) -> int | None:
+        """Where a piece with no mark ends: before a phrase opener, or after the most words it may have."""
+        buf = self._buf
+        first = self.emitted == 0
+        opener_min = self.first_min + 2 if first else self.later_min
+        most = self.first_max if first else self.later_max
+        if " " not in buf.strip():  # CJK runs without spaces: cut by characters
+            if _CJK.search(buf) and _units(buf) > most + 4:
+                return self._cjk_cut(most + 4)
+            return None
+        # complete words only: each followed by whitespace (the last one may still be growing)
+        spans = [m.span() for m in re.finditer(r"\S+(?=\s)", buf)]
+        count = 0
+        for i, (start, end) in enumerate(spans):
+            word = buf[start:end].lower().strip("\"'“”‘’()").replace("’", "'")
+            if i and count >= opener_min and word in _PHRASE_STARTERS:
+                return start
+            count += _units(buf[start:end])
+            if count >= most:
+                return end + 1 if end < len(buf) else None
         if _units(buf) > self.max_units:
             space = buf.rstrip().rfind(" ")
             if space > 0:
                 return space + 1
         return None
+
+    def _cjk_cut(self, units: int) -> int:
+        seen = 0
+        for i, ch in enumerate(self._buf):
+            seen += 1 if _CJK.match(ch) else 0
+            if seen >= units:
+                return i + 1
+        return len(self._buf)
 
     def _after_closers(self, pos: int) -> int:
         while pos < len(self._buf) and (self._buf[pos] in _CLOSERS or self._buf[pos] in _SENTENCE_END):
