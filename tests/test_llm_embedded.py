@@ -221,11 +221,19 @@ def test_prefill_stops_when_asked_and_when_a_reply_starts(model: EmbeddedChat) -
     held = model.prefill(prefix, stop_after_two, chunk=8)
     assert 0 < held <= 8 * 2 + 10 and not model.is_cached(prefix)
 
-    # A reply wanting the model makes a long prefill give way within one chunk.
+    # A reply wanting the model makes a long prefill give way at once, in the middle of a chunk
+    # (256 tokens: ~7 s here): llama.cpp's abort callback stops its evaluation.
     model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
     done = threading.Event()
     result: dict[str, int] = {}
-    thread = threading.Thread(target=lambda: (result.setdefault("held", model.prefill(prefix, chunk=16)), done.set()))
+    returned: dict[str, float] = {}
+
+    def prefill() -> None:
+        result["held"] = model.prefill(prefix, chunk=256)
+        returned["at"] = time.perf_counter()
+        done.set()
+
+    thread = threading.Thread(target=prefill)
     thread.start()
     time.sleep(0.5)
     started = time.perf_counter()
@@ -236,8 +244,15 @@ def test_prefill_stops_when_asked_and_when_a_reply_starts(model: EmbeddedChat) -
     stream.close()
     thread.join(30)
     assert done.is_set() and result["held"] < len(model._open_tokens(prefix))
-    # It waited for one chunk and its own short prompt, not for the rest of the ~600-token prefix (~15 s here).
+    # The prefill gave way within a fraction of a second of the reply asking (not at the end of its
+    # ~7 s chunk); the reply waited for that and its own short prompt, not the ~600-token prefix (~15 s).
+    assert returned["at"] - started < 0.5, returned["at"] - started
     assert waited < 5, waited
+    # The aborted chunk left nothing behind: the reply after it is the one a clean cache gives.
+    greedy = GenerationOptions(max_tokens=8, temperature=0.0, seed=1)
+    after_abort = "".join(model.stream(short, greedy))
+    model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
+    assert after_abort.strip() and after_abort == "".join(model.stream(short, greedy))
 
 
 def test_prefill_does_nothing_while_a_reply_is_generated(model: EmbeddedChat) -> None:

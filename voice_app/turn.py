@@ -343,7 +343,7 @@ class VoiceTurn:
             self.timeline.mark("tts_stopped" if self.cancel.cancelled else "tts_done")
 
 
-PREFILL_CHUNK = 16  # tokens per prefill step: ~0.5 s here, the longest a reply waits for the model
+PREFILL_CHUNK = 32  # tokens per prefill step; a reply does not wait for one (the abort callback stops it)
 
 
 class Speculator:

@@ -89,6 +89,7 @@ class EmbeddedChat:
         self._stop_ids = {self._llm.token_eos()}
         self._is_eog = llama_vocab_is_eog
         self._reply_waiting = threading.Event()  # a stream() wants the model: a running prefill yields
+        self.last_prompt = {"tokens": 0, "read": 0}  # the latest reply's prompt, and how much of it was not cached
 
     @property
     def info(self) -> ModelInfo:
@@ -174,6 +175,7 @@ class EmbeddedChat:
         self._reply_waiting.set()
         with self._lock:
             self._reply_waiting.clear()
+            self.last_prompt = {"tokens": len(tokens), "read": len(tokens) - self._common_prefix(tokens)}
             yield from self._generate(tokens, stops, options, cancel)
 
     # --- speculative prefill -----------------------------------------------------------------
@@ -204,10 +206,11 @@ class EmbeddedChat:
         """Evaluate `messages` (the last one left open) into the KV cache ahead of the reply.
 
         Called while the user is still speaking, with the prompt as far as it is known. Runs in
-        chunks and gives way at once to a reply (or when `should_stop()`): what was evaluated stays
-        and the reply's own evaluation starts from it. It runs on `threads` (default: half the
-        model's), leaving the other cores to the speech recognizer transcribing beside it. Returns
-        how many tokens the cache holds.
+        chunks and gives way at once to a reply (or when `should_stop()`): llama.cpp's abort callback
+        stops the chunk being evaluated between two operations of its graph, so a reply never waits
+        for it; what earlier chunks evaluated stays, and the reply's own evaluation starts from it. It
+        runs on `threads` (default: half the model's), leaving the other cores to the speech
+        recognizer transcribing beside it. Returns how many tokens the cache holds.
         """
         try:
             tokens = self._open_tokens(self.fit(messages, max_tokens))  # trimmed as stream() will trim it
@@ -217,20 +220,27 @@ class EmbeddedChat:
             return 0  # a reply is being generated
         import llama_cpp
 
+        def give_way() -> bool:
+            return self._reply_waiting.is_set() or (should_stop is not None and should_stop())
+
         ctx = self._llm._ctx.ctx
         share = threads or max(1, self._llm.n_threads // 2)
+        abort = llama_cpp.ggml_abort_callback(lambda _data: give_way())
         try:
             same = self._common_prefix(tokens)
             if same < self._llm.n_tokens:
                 self._llm.n_tokens = same  # eval() drops the KV entries past it
             llama_cpp.llama_set_n_threads(ctx, share, share)
-            while self._llm.n_tokens < len(tokens):
-                if self._reply_waiting.is_set() or (should_stop is not None and should_stop()):
-                    break
+            llama_cpp.llama_set_abort_callback(ctx, abort, None)
+            while self._llm.n_tokens < len(tokens) and not give_way():
                 start = self._llm.n_tokens
-                self._llm.eval(tokens[start : start + chunk])
+                try:
+                    self._llm.eval(tokens[start : start + chunk])
+                except RuntimeError:  # aborted mid-chunk: its entries are dropped by the next eval()
+                    break
             return int(self._llm.n_tokens)
         finally:
+            llama_cpp.llama_set_abort_callback(ctx, llama_cpp.ggml_abort_callback(0), None)
             llama_cpp.llama_set_n_threads(ctx, self._llm.n_threads, self._llm.n_threads_batch)
             self._lock.release()
 
