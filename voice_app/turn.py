@@ -9,6 +9,7 @@ TTS and the LLM stream at once; the stored reply is what was actually heard.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -276,13 +277,32 @@ class VoiceTurn:
         )
 
     def _llm(self, plan: TurnPlan) -> None:
+        try:
+            # A reply that comes out empty (the model wrote only the user's next line, or a lone label)
+            # would leave the user in silence: it is asked once more with the next seed.
+            for attempt in range(EMPTY_REPLY_RETRIES + 1):
+                self._generate(plan, attempt)
+                if plan.care or self.cancel.cancelled or self.reply_full.strip():
+                    break
+        except BaseException as exc:  # noqa: BLE001 - reported by wait()
+            self.errors.append(exc)
+            self.cancel.cancel()
+        finally:
+            self.timeline.mark("llm_stopped" if self.cancel.cancelled else "llm_done")
+            self._clause_queue.put(None)
+
+    def _generate(self, plan: TurnPlan, attempt: int) -> None:
+        """One pass of the model (or the care text) through the cleaner, the style adapter and the splitter."""
         splitter = ClauseSplitter()
         chat = self.pipeline.chat
+        options = self.options
+        if attempt and options.seed is not None:
+            options = dataclasses.replace(options, seed=options.seed + attempt)
         # A care reply (crisis, honesty) is spoken as it is, out of character, without the model.
         pieces = (
             [plan.care.text]
             if plan.care
-            else in_character(chat.model, plan.messages, self.options, self.cancel, chat.prompt.them)
+            else in_character(chat.model, plan.messages, options, self.cancel, chat.prompt.them)
         )
         cleaner = None if plan.care else StreamCleaner(chat.prompt.them, chat.prompt.me)
         adapter = None if plan.care else StyleAdapter(chat.prompt.style)  # their habits: bursts, length, laughter
@@ -298,21 +318,16 @@ class VoiceTurn:
                 if (cleaner and cleaner.stopped) or (adapter and adapter.done):
                     break  # the model began the user's next line, or they would have stopped typing here
             if not self.cancel.cancelled:
-                self.timeline.mark("last_token")
+                self.timeline.mark("last_token", overwrite=True)
                 tail = ""
                 if cleaner and adapter and not adapter.done:
                     tail = adapter.feed(cleaner.flush()) + adapter.flush()
                 self.reply_full += tail
                 for clause in [*splitter.feed(tail), *splitter.flush()]:
                     self._add_clause(clause)
-        except BaseException as exc:  # noqa: BLE001 - reported by wait()
-            self.errors.append(exc)
-            self.cancel.cancel()
         finally:
             if hasattr(pieces, "close"):
                 pieces.close()  # a stream left early releases the model now
-            self.timeline.mark("llm_stopped" if self.cancel.cancelled else "llm_done")
-            self._clause_queue.put(None)
 
     def _add_clause(self, text: str) -> None:
         with self._lock:
@@ -343,6 +358,7 @@ class VoiceTurn:
             self.timeline.mark("tts_stopped" if self.cancel.cancelled else "tts_done")
 
 
+EMPTY_REPLY_RETRIES = 1
 PREFILL_CHUNK = 32  # tokens per prefill step; a reply does not wait for one (the abort callback stops it)
 
 

@@ -195,3 +195,32 @@ def test_stable_words_drop_the_word_still_being_heard() -> None:
     assert _stable_words("hello") == ""
     assert _stable_words("你还记得那个湖") == "你还记得那个"
     assert _stable_words("  ") == ""
+
+
+class _FirstReplyIsTheUsersLine:
+    """The real model, except that its first reply is only the user's next line (seen in the latency bench)."""
+
+    def __init__(self, model, me: str) -> None:  # type: ignore[no-untyped-def]
+        self.model, self.me, self.calls = model, me, 0
+
+    def stream(self, messages, options=None, cancel=None):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls == 1:
+            return iter([f"{self.me}: so", " what now?"])
+        return self.model.stream(messages, options, cancel)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.model, name)
+
+
+def test_an_empty_reply_is_asked_again_so_the_user_is_not_left_in_silence(pipeline) -> None:  # type: ignore[no-untyped-def]
+    real = pipeline.chat.model
+    wrapped = _FirstReplyIsTheUsersLine(real, pipeline.chat.prompt.me)
+    pipeline.chat.model = wrapped
+    try:
+        result = pipeline.respond("are you still there?")
+    finally:
+        pipeline.chat.model = real
+    assert wrapped.calls == 2  # the cleaner cut the first reply to nothing; the model was asked once more
+    assert result.reply.strip() and not result.reply.lower().startswith(pipeline.chat.prompt.me.lower())
+    assert result.clauses and result.timeline.get("first_audio_out") is not None
