@@ -32,6 +32,25 @@ def physical_cores() -> int:
     return max(1, min(len(cores) or usable, usable))
 
 
+_log_callback = None  # kept alive: llama.cpp holds a pointer to it
+
+
+def _quiet_llama_log() -> None:
+    """llama.cpp's log, less the line it prints for every prefill a reply cut short (an expected abort)."""
+    global _log_callback
+    if _log_callback is not None:
+        return
+    import llama_cpp
+    from llama_cpp import _logger
+
+    def forward(level: int, text: bytes, user_data: object) -> None:
+        if b"removing memory module entries" not in text:
+            _logger.llama_log_callback(level, text, user_data)
+
+    _log_callback = llama_cpp.llama_log_callback(forward)
+    llama_cpp.llama_log_set(_log_callback, None)
+
+
 class EmbeddedChat:
     """A GGUF chat model run by llama-cpp-python, with prefix reuse, trimming and cancellation."""
 
@@ -53,6 +72,7 @@ class EmbeddedChat:
             raise ModelLoadError(
                 f"llama-cpp-python cannot be imported: {exc}", fix="Re-run scripts/setup.sh."
             ) from None
+        _quiet_llama_log()
         try:
             self._llm = Llama(
                 model_path=str(model_path),
