@@ -47,7 +47,8 @@ def test_weekly_summary_and_cli(isolated_home: Path, capsys: pytest.CaptureFixtu
         summary = weekly_summary(store.list_sessions())
     assert summary.sessions == 2 and summary.turns == 4
     assert summary.minutes == pytest.approx(30, abs=0.2) and summary.previous_week_minutes == pytest.approx(60, abs=0.2)
-    assert len(summary.days) == 7 and summary.days[datetime.now().astimezone().date().isoformat()] >= 19
+    started_day = (now - timedelta(hours=1)).astimezone().date().isoformat()  # yesterday just after midnight
+    assert len(summary.days) == 7 and summary.days[started_day] >= 19
     assert "Less time than last week" in summary.message()
     capsys.readouterr()
     assert main(["sessions", "--stats", "--json"]) == 0
