@@ -10,7 +10,8 @@ speech) to the first reply sample written to the output stream: the PulseAudio v
 when a daemon can be started here, else a null output played at real-time pace (the JSON says
 which). In the same run, each utterance is also answered sequentially on the same models:
 transcribe all → whole reply → whole TTS → play. Both use the same seed, and the history is
-cleared before every turn so each turn sees the same prompt size.
+kept: the utterances are one conversation, and each turn starts from the same cache state in both
+pipelines (the history so far evaluated).
 """
 
 from __future__ import annotations
@@ -95,6 +96,37 @@ def espeak(text: str, path: Path) -> np.ndarray | None:
     return load_wav(path)
 
 
+def whole_reply(pipe, messages, options) -> str:  # type: ignore[no-untyped-def]
+    """The reply the streamed turn would give (same guard, cleaner and style adapter), all at once."""
+    from voice_app.persona.adapt import StyleAdapter
+    from voice_app.persona.guard import in_character
+    from voice_app.persona.prompt import StreamCleaner
+
+    prompt = pipe.chat.prompt
+    cleaner, adapter = StreamCleaner(prompt.them, prompt.me), StyleAdapter(prompt.style)
+    text = ""
+    stream = in_character(pipe.chat.model, messages, options, None, prompt.them)
+    for piece in stream:
+        text += adapter.feed(cleaner.feed(piece))
+        if cleaner.stopped or adapter.done:
+            break
+    stream.close()
+    if not adapter.done:
+        text += adapter.feed(cleaner.flush()) + adapter.flush()
+    return text.strip()
+
+
+# The turn's stages, timed from the end of speech: voice to voice, then each step to the next.
+stage_names = ["v2v_s", "stt_final_s", "llm_first_token_s", "first_clause_s", "tts_first_chunk_s", "to_output_s"]
+
+
+def gap(line: dict[str, float], start: str, end: str) -> float | None:
+    """Seconds from one timeline event to another; None when the turn never reached one of them."""
+    if start not in line or end not in line:
+        return None
+    return round(line[end] - line[start], 4)
+
+
 def pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 3) if values else float("nan")
 
@@ -106,6 +138,9 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=80)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
     parser.add_argument("--no-pulse", action="store_true", help="play into a null output")
+    parser.add_argument(
+        "--examples", choices=["ready", "all"], default="", help="llm.voice_examples (default: the setting's, ready)"
+    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="bench-latency-"))
@@ -127,6 +162,8 @@ def main() -> int:
     settings.llm.backend = "embedded"
     if args.stt:
         settings.stt.model = args.stt
+    if args.examples:
+        settings.llm.voice_examples = args.examples
     synth = Synthesizer.from_settings(settings)
     transcriber = Transcriber.from_settings(settings, language="en")
     output = "null"
@@ -162,29 +199,44 @@ def main() -> int:
     print(f"warm-up: {json.dumps({k: round(v, 2) for k, v in warm.items()})}", file=sys.stderr)
 
     rows = []
+    idle_prefill = []
     for voice, text, audio in utterances:
-        pipe.chat.history.clear()
+        # One conversation, turn after turn. After each reply the pipeline reads the finished exchange
+        # (and the real exchanges closest to it) into the cache while the user listens and thinks; the
+        # user here starts speaking once that is done, and the time it took is reported.
+        started = time.perf_counter()
+        pipe.speculator.wait_idle()
+        idle_prefill.append(time.perf_counter() - started)
+        history = list(pipe.chat.history)
         source = ArraySource(audio, leading_s=0.2, trailing_s=0.3)
-        with Recorder(source, transcriber=transcriber, language="en") as recorder:
+        with Recorder(source, transcriber=transcriber, language="en", on_partial=pipe.on_partial) as recorder:
             recorder.start()
             source.done.wait()
             utterance = recorder.stop()
+        prefilled = pipe.speculator.prefilled
         result = pipe.respond(utterance)
         line = result.timeline
+        read_at_reply = dict(pipe.chat.model.last_prompt)
 
-        # The sequential baseline on the same models, prompt and seed.
+        # The sequential baseline on the same models, prompt and seed, from the same starting state:
+        # the persona prefix and the history so far in the KV cache, not the prompt the streamed turn
+        # just read. Then the streamed turn's state is put back for the next turn.
+        pipe.speculator.wait_idle()
+        pipe.chat.model.warm_up(pipe.chat.prompt.prefix)
+        pipe.chat.model.prefill([*pipe.chat.prompt.with_history(history), {"role": "user", "content": ""}])
         speaker.begin()
         t0 = time.perf_counter()
         said = transcriber.transcribe(trim_silence(utterance.audio), language="en").text
         t_stt = time.perf_counter()
-        prompt = pipe.chat.prompt.turn([], said)
-        reply = "".join(pipe.chat.model.stream(prompt.messages, options))
+        prompt = pipe.chat.prompt.turn(history, said)
+        reply = whole_reply(pipe, prompt.messages, options)
         t_llm = time.perf_counter()
         wave = synth.synthesize(reply)
         t_tts = time.perf_counter()
         speaker.play(wave)
         speaker.wait()
         seq = (speaker.state.first_sample_at or time.perf_counter()) - t0
+        pipe.speculator.after_turn(result.transcript, result.reply)
         row = {
             "voice": voice,
             "said": text,
@@ -192,12 +244,16 @@ def main() -> int:
             "reply": result.reply,
             "v2v_s": line.get("first_audio_out"),
             "stt_final_s": line.get("transcript_final"),
-            "llm_first_token_s": round(line["first_token"] - line["transcript_final"], 4),
-            "first_clause_s": round(line["first_clause"] - line["first_token"], 4),
-            "tts_first_chunk_s": round(line["first_audio"] - line["first_clause"], 4),
-            "to_output_s": round(line["first_audio_out"] - line["first_audio"], 4),
+            "llm_first_token_s": gap(line, "transcript_final", "first_token"),
+            "first_clause_s": gap(line, "first_token", "first_clause"),
+            "tts_first_chunk_s": gap(line, "first_clause", "first_audio"),
+            "to_output_s": gap(line, "first_audio", "first_audio_out"),
             "stt_reused_stream": bool(result.stt.get("reused")),
             "stt_passes": int(result.stt.get("passes", 0)),
+            "examples_used": int(result.stt.get("examples", 0)),
+            "prefilled_tokens_at_release": prefilled,
+            "prompt_tokens": read_at_reply["tokens"],
+            "prompt_tokens_read_at_reply": read_at_reply["read"],
             "sequential_s": round(seq, 4),
             "sequential_stages": {
                 "stt_s": round(t_stt - t0, 4),
@@ -207,10 +263,12 @@ def main() -> int:
             "sequential_reply": reply,
         }
         rows.append(row)
+        shown = {k: "-" if row[k] is None else f"{row[k]:.2f}" for k in stage_names}
         print(
-            f"{voice:9} v2v {row['v2v_s']:6.2f}s  seq {seq:6.2f}s  stt {row['stt_final_s']:.2f}"
-            f" ttft {row['llm_first_token_s']:.2f} clause {row['first_clause_s']:.2f}"
-            f" tts {row['tts_first_chunk_s']:.2f}  | {result.transcript!r} -> {result.reply!r}",
+            f"{voice:9} v2v {shown['v2v_s']:>5}s  seq {seq:6.2f}s  stt {shown['stt_final_s']}"
+            f" ttft {shown['llm_first_token_s']} clause {shown['first_clause_s']}"
+            f" tts {shown['tts_first_chunk_s']} ex {row['examples_used']} pre {prefilled}"
+            f" read {read_at_reply['read']}/{read_at_reply['tokens']}  | {result.transcript!r} -> {result.reply!r}",
             file=sys.stderr,
         )
     pipe.close()
@@ -221,8 +279,10 @@ def main() -> int:
 
     v2v = [r["v2v_s"] for r in rows if r["v2v_s"] is not None]
     seqs = [r["sequential_s"] for r in rows]
-    stage_names = ["stt_final_s", "llm_first_token_s", "first_clause_s", "tts_first_chunk_s", "to_output_s"]
-    stages = {s: {"p50": pct([r[s] for r in rows], 50), "p95": pct([r[s] for r in rows], 95)} for s in stage_names}
+    stages = {}
+    for name in stage_names[1:]:
+        vals = [r[name] for r in rows if r[name] is not None]
+        stages[name] = {"p50": pct(vals, 50), "p95": pct(vals, 95)}
     for s in ("stt_s", "llm_s", "tts_s"):
         vals = [r["sequential_stages"][s] for r in rows]
         stages[f"sequential_{s}"] = {"p50": pct(vals, 50), "p95": pct(vals, 95)}
@@ -236,6 +296,14 @@ def main() -> int:
         "targets": {"v2v_p50_s": 0.6, "v2v_p95_s": 1.0, "speedup": 3.0},
         "output": output,
         "n": len(rows),
+        "silent_replies": len(rows) - len(v2v),  # turns whose reply was empty (nothing to time)
+        "prompt_tokens_read_at_reply": {
+            "p50": pct([r["prompt_tokens_read_at_reply"] for r in rows], 50),
+            "p95": pct([r["prompt_tokens_read_at_reply"] for r in rows], 95),
+        },
+        "examples_used_mean": round(float(np.mean([r["examples_used"] for r in rows])), 2) if rows else 0.0,
+        "examples_policy": settings.llm.voice_examples,
+        "prefill_between_turns_s": {"p50": pct(idle_prefill, 50), "p95": pct(idle_prefill, 95)},
         "models": {"stt": settings.stt.model, "tts": settings.tts.voice, "llm": settings.llm.embedded_model},
         "max_tokens": args.max_tokens,
         "machine": {
