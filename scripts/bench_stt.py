@@ -1,0 +1,133 @@
+"""Speech recognition: the fitted encoder window against Whisper's standard 30 s one, on the same clips.
+
+    .venv/bin/python scripts/bench_stt.py --json scripts/results/bench_stt.json
+
+Utterances are synthesized with Piper and espeak-ng (English; no Chinese voice ships on PyPI), trimmed
+of silence as the app trims them, and transcribed by each model twice: with the standard window and
+with the window fitted to the clip. Reports word error rate, seconds per clip and how often the
+fitted window was decoded again the standard way (a cut, looping or empty result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+LINES = [
+    "Hey, do you remember the lake house we rented that summer?",
+    "Why did you stop answering my messages?",
+    "I think I just needed to hear you say it.",
+    "Was any of it real for you?",
+    "I found the letters you wrote me last week.",
+    "Do you still listen to that song we loved?",
+    "I'm not angry anymore, I just want to understand.",
+    "What would you tell me if you could say one thing?",
+    "Did you ever miss me after you left?",
+    "I wanted to say goodbye properly.",
+    "Tell me about the last night we talked.",
+    "Yes.",
+    "No, not really.",
+    "Okay, so here is the thing: I moved to Berlin in March, I started a new job, and I still think about"
+    " you every single day, which is exhausting.",
+]
+
+
+def words(text: str) -> list[str]:
+    return re.sub(r"[^\w' ]", " ", text.lower()).split()
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i in range(1, len(ref) + 1):
+        diagonal, row[0] = row[0], i
+        for j in range(1, len(hyp) + 1):
+            above = row[j]
+            row[j] = min(row[j] + 1, row[j - 1] + 1, diagonal + (ref[i - 1] != hyp[j - 1]))
+            diagonal = above
+    return row[len(hyp)] / max(1, len(ref))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--models", default="whisper-base,whisper-tiny.en")
+    args = parser.parse_args()
+
+    from voice_app import config
+    from voice_app.speech.audio import RATE, resample
+    from voice_app.speech.stt import Transcriber
+    from voice_app.speech.tts import Synthesizer
+    from voice_app.speech.vad import trim_silence
+    from voice_app.talk import load_wav
+
+    settings = config.Settings()
+    synth = Synthesizer.from_settings(settings)
+    clips = [("piper", t, resample(synth.synthesize(t), synth.sample_rate, RATE)) for t in LINES]
+    folder = Path(tempfile.mkdtemp(prefix="bench-stt-"))
+    if shutil.which("espeak-ng"):
+        for i, text in enumerate(LINES):
+            path = folder / f"{i}.wav"
+            subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
+            clips.append(("espeak-ng", text, load_wav(path)))
+    shutil.rmtree(folder, ignore_errors=True)
+
+    results: dict[str, dict] = {}
+    for model in args.models.split(","):
+        settings.stt.model = model
+        transcriber = Transcriber.from_settings(settings, language="en")
+        transcriber.warm_up()
+        for window in ("standard", "fitted"):
+            transcriber.short_window = window == "fitted"
+            transcriber.fallbacks = 0
+            errors, seconds, misheard = [], [], []
+            for voice, text, audio in clips:
+                got = transcriber.transcribe(trim_silence(audio.astype(np.float32)))
+                errors.append(word_error_rate(text, got.text))
+                seconds.append(got.seconds)
+                if errors[-1]:
+                    misheard.append({"voice": voice, "said": text, "heard": got.text})
+            row = {
+                "wer": round(float(np.mean(errors)), 4),
+                "seconds_mean": round(float(np.mean(seconds)), 3),
+                "seconds_p95": round(float(np.percentile(seconds, 95)), 3),
+                "decoded_again": transcriber.fallbacks,
+                "clips": len(clips),
+                "misheard": misheard,
+            }
+            results[f"{model}/{window}"] = row
+            print(
+                f"{model:16} {window:8} WER {row['wer']:.3f}  {row['seconds_mean']:.3f} s a clip"
+                f" (p95 {row['seconds_p95']:.3f})  decoded again {row['decoded_again']}/{len(clips)}",
+                file=sys.stderr,
+            )
+        transcriber.short_window = True
+    out = {
+        "results": results,
+        "speedup": {
+            m: round(results[f"{m}/standard"]["seconds_mean"] / results[f"{m}/fitted"]["seconds_mean"], 2)
+            for m in args.models.split(",")
+        },
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "command": " ".join(["python", "scripts/bench_stt.py", *sys.argv[1:]]),
+    }
+    print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "misheard"} for k, v in results.items()}, indent=2))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
