@@ -1,0 +1,31 @@
+"""The benchmark figures the README quotes are the ones in scripts/results (rerun a benchmark, update both)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def result(name: str) -> dict:
+    return json.loads((ROOT / "scripts" / "results" / name).read_text(encoding="utf-8"))
+
+
+def test_fidelity_figures() -> None:
+    data = result("fidelity_chitchat.json")
+    a = data["attribution"]
+    assert data["command"].removeprefix("python ") in README.replace("\n", " ")
+    for key in ("ceiling_real", "simulated", "simulated_without_style_adapter", "baseline_no_persona"):
+        assert f"{a[key] * 100:.1f}%" in README, key
+    assert f"{a['ratio_to_ceiling']:.2f}× the ceiling and {a['ratio_to_baseline']:.2f}× the baseline" in README
+    assert f"{a['replies_per_set']} replies per set" in README
+
+
+def test_latency_figures() -> None:
+    for name in ("bench_latency.json", "bench_latency_tiny_en.json"):
+        data = result(name)
+        assert f"{data['v2v_p50_s']:.2f} s" in README, name
+        assert f"{data['v2v_p95_s']:.2f} s" in README, name
+        assert f"{data['speedup']:.1f}×" in README, name
