@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -23,39 +22,20 @@ from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.bench_latency import ESPEAK_LINES, PIPER_LINES  # noqa: E402 - the latency benchmark's utterances
+from tests.speech.conftest import word_error_rate  # noqa: E402 - the tests' measure, so the figures agree
+
 LINES = [
-    "Hey, do you remember the lake house we rented that summer?",
-    "Why did you stop answering my messages?",
-    "I think I just needed to hear you say it.",
-    "Was any of it real for you?",
-    "I found the letters you wrote me last week.",
-    "Do you still listen to that song we loved?",
-    "I'm not angry anymore, I just want to understand.",
-    "What would you tell me if you could say one thing?",
-    "Did you ever miss me after you left?",
-    "I wanted to say goodbye properly.",
-    "Tell me about the last night we talked.",
+    *PIPER_LINES,
+    *ESPEAK_LINES,
     "Yes.",
     "No, not really.",
     "Okay, so here is the thing: I moved to Berlin in March, I started a new job, and I still think about"
     " you every single day, which is exhausting.",
 ]
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^\w' ]", " ", text.lower()).split()
-
-
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i in range(1, len(ref) + 1):
-        diagonal, row[0] = row[0], i
-        for j in range(1, len(hyp) + 1):
-            above = row[j]
-            row[j] = min(row[j] + 1, row[j - 1] + 1, diagonal + (ref[i - 1] != hyp[j - 1]))
-            diagonal = above
-    return row[len(hyp)] / max(1, len(ref))
 
 
 def main() -> int:

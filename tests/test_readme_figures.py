@@ -29,3 +29,10 @@ def test_latency_figures() -> None:
         assert f"{data['v2v_p50_s']:.2f} s" in README, name
         assert f"{data['v2v_p95_s']:.2f} s" in README, name
         assert f"{data['speedup']:.1f}×" in README, name
+
+
+def test_stt_window_figures() -> None:
+    data = result("bench_stt.json")["results"]
+    for key in ("whisper-base/standard", "whisper-base/fitted", "whisper-tiny.en/standard", "whisper-tiny.en/fitted"):
+        assert f"{data[key]['wer'] * 100:.1f}%" in README, key
+        assert f"{data[key]['seconds_mean']:.2f} s" in README, key
