@@ -98,22 +98,11 @@ def espeak(text: str, path: Path) -> np.ndarray | None:
 
 def whole_reply(pipe, messages, options) -> str:  # type: ignore[no-untyped-def]
     """The reply the streamed turn would give (same guard, cleaner and style adapter), all at once."""
-    from voice_app.persona.adapt import StyleAdapter
     from voice_app.persona.guard import in_character
-    from voice_app.persona.prompt import StreamCleaner
+    from voice_app.persona.prompt import in_their_words
 
     prompt = pipe.chat.prompt
-    cleaner, adapter = StreamCleaner(prompt.them, prompt.me), StyleAdapter(prompt.style)
-    text = ""
-    stream = in_character(pipe.chat.model, messages, options, None, prompt.them)
-    for piece in stream:
-        text += adapter.feed(cleaner.feed(piece))
-        if cleaner.stopped or adapter.done:
-            break
-    stream.close()
-    if not adapter.done:
-        text += adapter.feed(cleaner.flush()) + adapter.flush()
-    return text.strip()
+    return "".join(in_their_words(in_character(pipe.chat.model, messages, options, None, prompt.them), prompt)).strip()
 
 
 # The turn's stages, timed from the end of speech: voice to voice, then each step to the next.

@@ -12,9 +12,8 @@ from voice_app import care, config
 from voice_app.care import closure as closure_mod
 from voice_app.llm import ChatModel, generation_options, open_chat_model
 from voice_app.llm.base import CancelToken, Message
-from voice_app.persona.adapt import StyleAdapter
 from voice_app.persona.guard import in_character
-from voice_app.persona.prompt import PersonaPrompt, StreamCleaner, build_prompt
+from voice_app.persona.prompt import PersonaPrompt, build_prompt, in_their_words
 from voice_app.store import Store
 
 
@@ -139,29 +138,19 @@ class ChatSession:
             return TurnResult(turn_id, plan.care.text, elapsed, elapsed, False, timeline, plan.care.kind)
         pieces: list[str] = []
         first: float | None = None
-        cleaner = StreamCleaner(self.prompt.them, self.prompt.me)  # no "Name:" labels shown or kept
-        lines = StyleAdapter(self.prompt.style)  # in their typing habits, a word behind the model
         # An exception (model down, Ctrl-C) leaves the turn 'partial': the user's line is kept.
         options = generation_options(self.settings, seed)
-        stream = in_character(self.model, plan.messages, options, cancel, self.prompt.them)
+        # No "Name:" labels shown or kept, in their typing habits, a word behind the model.
+        stream = in_their_words(in_character(self.model, plan.messages, options, cancel, self.prompt.them), self.prompt)
         try:
-            for raw in stream:
+            for piece in stream:
                 if first is None:
                     first = time.perf_counter() - start
-                piece = lines.feed(cleaner.feed(raw))
                 pieces.append(piece)
                 if on_piece and piece:
                     on_piece(piece)
-                if cleaner.stopped or lines.done:
-                    break
         finally:
-            if hasattr(stream, "close"):
-                stream.close()  # a reply left early releases the model now
-        tail = "" if lines.done else lines.feed(cleaner.flush()) + lines.flush()
-        if tail:
-            pieces.append(tail)
-            if on_piece:
-                on_piece(tail)
+            stream.close()  # a reply left early releases the model now
         total = time.perf_counter() - start
         text = "".join(pieces).strip()
         cancelled = bool(cancel and cancel.cancelled)

@@ -21,9 +21,8 @@ from voice_app.care import check_turn, is_stop_word
 from voice_app.chat import ChatSession, TurnPlan
 from voice_app.llm import ChatModel, generation_options
 from voice_app.llm.base import CancelToken, GenerationOptions
-from voice_app.persona.adapt import StyleAdapter
 from voice_app.persona.guard import in_character
-from voice_app.persona.prompt import StreamCleaner
+from voice_app.persona.prompt import in_their_words
 from voice_app.sessions import write_audio
 from voice_app.speech.audio import RATE, NullSpeaker, _Playback, open_speaker
 from voice_app.speech.recorder import Utterance
@@ -300,30 +299,23 @@ class VoiceTurn:
             options = dataclasses.replace(options, seed=options.seed + attempt)
         # A care reply (crisis, honesty) is spoken as it is, out of character, without the model.
         pieces = (
-            [plan.care.text]
+            iter([plan.care.text])
             if plan.care
-            else in_character(chat.model, plan.messages, options, self.cancel, chat.prompt.them)
+            else in_their_words(
+                in_character(chat.model, plan.messages, options, self.cancel, chat.prompt.them), chat.prompt
+            )
         )
-        cleaner = None if plan.care else StreamCleaner(chat.prompt.them, chat.prompt.me)
-        adapter = None if plan.care else StyleAdapter(chat.prompt.style)  # their habits: bursts, length, laughter
         try:
-            for piece in pieces:
+            for text in pieces:
                 if self.cancel.cancelled:
                     break
                 self.timeline.mark("first_token")
-                text = adapter.feed(cleaner.feed(piece)) if cleaner and adapter else piece
                 self.reply_full += text
                 for clause in splitter.feed(text):
                     self._add_clause(clause)
-                if (cleaner and cleaner.stopped) or (adapter and adapter.done):
-                    break  # the model began the user's next line, or they would have stopped typing here
             if not self.cancel.cancelled:
                 self.timeline.mark("last_token", overwrite=True)
-                tail = ""
-                if cleaner and adapter and not adapter.done:
-                    tail = adapter.feed(cleaner.flush()) + adapter.flush()
-                self.reply_full += tail
-                for clause in [*splitter.feed(tail), *splitter.flush()]:
+                for clause in splitter.flush():
                     self._add_clause(clause)
         finally:
             if hasattr(pieces, "close"):

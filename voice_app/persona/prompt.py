@@ -8,12 +8,13 @@ message, after the session's history, so llama.cpp reuses the prefix's KV cache 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from voice_app.llm.base import Message
 from voice_app.persona import text as tx
+from voice_app.persona.adapt import StyleAdapter
 from voice_app.persona.card import PersonaCard, load_card
 from voice_app.persona.memory import MEMORY_TOKENS, MemoryIndex
 from voice_app.persona.style import StyleProfile, compute_style, style_for
@@ -311,3 +312,24 @@ class StreamCleaner:
         self._head = ""
         self._line_start = text.endswith("\n")
         return text
+
+
+def in_their_words(pieces: Iterable[str], prompt: PersonaPrompt) -> Iterator[str]:
+    """A model's streamed reply as it is shown and spoken: no name labels, in their typing habits.
+
+    One item for each model piece (possibly empty, so callers can time the model), then the tail the
+    cleaner and the style adapter held back. It ends where the model began the user's next line or
+    where they would have stopped typing, and closes `pieces` when it ends or is left early.
+    """
+    cleaner = StreamCleaner(prompt.them, prompt.me)
+    adapter = StyleAdapter(prompt.style)
+    try:
+        for piece in pieces:
+            yield adapter.feed(cleaner.feed(piece))
+            if cleaner.stopped or adapter.done:
+                break
+        if not adapter.done:
+            yield adapter.feed(cleaner.flush()) + adapter.flush()
+    finally:
+        if hasattr(pieces, "close"):
+            pieces.close()  # a stream left early releases the model now
