@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
@@ -92,7 +93,7 @@ def window_frames(samples: int) -> int | None:
     seconds = samples / RATE
     if seconds > WINDOW_MAX_S:
         return None
-    return int(min(30.0, max(WINDOW_MIN_S, math.ceil(seconds + WINDOW_MARGIN_S))) * FRAMES_PER_S)
+    return int(max(WINDOW_MIN_S, math.ceil(seconds + WINDOW_MARGIN_S)) * FRAMES_PER_S)  # ≤ 30 s: WINDOW_MAX_S + 1
 
 
 def repeats_itself(text: str) -> bool:
@@ -101,6 +102,7 @@ def repeats_itself(text: str) -> bool:
     return len(data) > 24 and len(data) / len(zlib.compress(data)) > LOOP_RATIO
 
 
+@functools.cache
 def _windowed_model_class() -> type:
     from faster_whisper import WhisperModel
 
@@ -227,11 +229,11 @@ class Transcriber:
         """A short-window result that may be cut (it hit the token cap), a loop, or nothing heard in
         half a second or more of speech (the clips come trimmed to speech): decode it again."""
         tokens = sum(len(s.tokens) for s in segments)
-        text = " ".join(s.text for s in segments)
+        texts = [s.text for s in segments]
         # CTranslate2 counts a few start tokens against the cap: a cut result can end up to 4 short of it.
-        if tokens + CAP_SLACK >= self._token_cap(samples) or repeats_itself(text):
+        if tokens + CAP_SLACK >= self._token_cap(samples) or repeats_itself(" ".join(texts)):
             return True
-        return samples >= RATE // 2 and not clean_transcript([s.text for s in segments])
+        return samples >= RATE // 2 and not clean_transcript(texts)
 
     def warm_up(self) -> None:
         self.transcribe(np.zeros(RATE, dtype=np.float32), language=self.language or "en")
