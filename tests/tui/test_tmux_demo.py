@@ -124,13 +124,14 @@ def test_demo_in_a_real_terminal(isolated_home: Path) -> None:
             return completed_reply(isolated_home / DB_NAME)
 
         reply = wait_for(done, REPLY_TIMEOUT_S, step=0.2, what="the reply to be stored")
-        words = normalize(reply).split(" ")
+        first_message = next(line for line in reply.splitlines() if line.strip())  # each message is its own line
+        words = normalize(first_message).split(" ")
         head = ""
         for word in words:  # the reply's start, short enough not to wrap inside the bubble
             if len(head) + len(word) + 1 > 30:
                 break
             head = f"{head} {word}".strip()
-        head = head or normalize(reply)[:30]
+        head = head or normalize(first_message)[:30]
 
         def reply_on_pane() -> str | None:  # the reply in its bubble, and the state back to ready
             pane = tmux.capture()
