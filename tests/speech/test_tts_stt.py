@@ -136,7 +136,11 @@ def test_short_encoder_window_sizes_and_loop_detection() -> None:
     assert stt.window_frames(16000 * 29) == 3000
     assert stt.window_frames(16000 * 40) is None  # long clips take the standard 30 s path
     assert stt.repeats_itself("Yes. " * 30) and stt.repeats_itself("r " * 40)
+    assert stt.repeats_itself("Are you happy now? Are you happy now?")  # seen from tiny.en on a 10 s window
+    assert stt.repeats_itself("I miss you. Do you remember the lake? Do you remember the lake?")
     assert not stt.repeats_itself("Hey, do you remember the lake house we rented that summer?")
+    assert not stt.repeats_itself("no no no, it was fine")  # a repeated word is speech, not a loop
+    assert not stt.repeats_itself("")
 
 
 @pytest.mark.parametrize("model", ["whisper-base", "whisper-tiny.en"])

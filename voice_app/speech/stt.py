@@ -97,9 +97,13 @@ def window_frames(samples: int) -> int | None:
 
 
 def repeats_itself(text: str) -> bool:
-    """True when a transcript is a decoding loop ("yes yes yes yes ...", "r r r r ...")."""
+    """True when a transcript is a decoding loop ("yes yes yes yes ...", "r r r r ...") or ends by
+    saying its last phrase (3+ words) again: "are you happy now? are you happy now?"."""
     data = text.encode("utf-8")
-    return len(data) > 24 and len(data) / len(zlib.compress(data)) > LOOP_RATIO
+    if len(data) > 24 and len(data) / len(zlib.compress(data)) > LOOP_RATIO:
+        return True
+    words = _norm(text).split()
+    return any(words[-2 * size : -size] == words[-size:] for size in range(3, len(words) // 2 + 1))
 
 
 @functools.cache
