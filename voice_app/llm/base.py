@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -16,6 +16,7 @@ class CancelToken:
     def __init__(self) -> None:
         self._event = threading.Event()
         self.cancelled_at: float | None = None
+        self._hooks: list[Callable[[], None]] = []
 
     def cancel(self) -> None:
         import time
@@ -23,6 +24,15 @@ class CancelToken:
         if not self._event.is_set():
             self.cancelled_at = time.perf_counter()
         self._event.set()
+        for hook in list(self._hooks):
+            hook()
+
+    def on_cancel(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Call `hook` when cancelled (at once if it already is); returns a function that removes it."""
+        self._hooks.append(hook)
+        if self.cancelled:
+            hook()
+        return lambda: self._hooks.remove(hook) if hook in self._hooks else None
 
     @property
     def cancelled(self) -> bool:

@@ -51,6 +51,34 @@ def _quiet_llama_log() -> None:
     llama_cpp.llama_log_set(_log_callback, None)
 
 
+class AbortFlag:
+    """A byte that llama.cpp's abort callback reads between the operations of a graph, without Python.
+
+    The callback is libc's `strlen` on a two-byte buffer: it returns 0 while the flag is clear and 1
+    once set, which the C ABI hands back as false/true. A Python callback would take the GIL at every
+    graph operation (~900 per token here), stalling the model whenever another thread runs Python.
+    """
+
+    def __init__(self) -> None:
+        import ctypes
+
+        import llama_cpp
+
+        self._byte = ctypes.create_string_buffer(2)
+        self.callback = llama_cpp.ggml_abort_callback(ctypes.cast(ctypes.CDLL(None).strlen, ctypes.c_void_p).value)
+        self.data = ctypes.cast(self._byte, ctypes.c_void_p)
+
+    def set(self) -> None:
+        self._byte[0] = b"\x01"
+
+    def clear(self) -> None:
+        self._byte[0] = b"\x00"
+
+    @property
+    def is_set(self) -> bool:
+        return self._byte[0] != b"\x00"
+
+
 class EmbeddedChat:
     """A GGUF chat model run by llama-cpp-python, with prefix reuse, trimming and cancellation."""
 
@@ -109,6 +137,11 @@ class EmbeddedChat:
         self._stop_ids = {self._llm.token_eos()}
         self._is_eog = llama_vocab_is_eog
         self._reply_waiting = threading.Event()  # a stream() wants the model: a running prefill yields
+        self._abort = AbortFlag()  # set: the graph being evaluated stops at its next operation
+        self._prefilling = False
+        import llama_cpp
+
+        llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort.callback, self._abort.data)
         self.last_prompt = {"tokens": 0, "read": 0}  # the latest reply's prompt, and how much of it was not cached
 
     @property
@@ -193,8 +226,11 @@ class EmbeddedChat:
         prompt, stops = self.render(messages)
         tokens = self.tokenize(prompt)
         self._reply_waiting.set()
+        if self._prefilling:
+            self._abort.set()  # the prefill in progress stops mid-chunk
         with self._lock:
             self._reply_waiting.clear()
+            self._abort.clear()
             self.last_prompt = {"tokens": len(tokens), "read": len(tokens) - self._common_prefix(tokens)}
             yield from self._generate(tokens, stops, options, cancel)
 
@@ -226,11 +262,12 @@ class EmbeddedChat:
         """Evaluate `messages` (the last one left open) into the KV cache ahead of the reply.
 
         Called while the user is still speaking, with the prompt as far as it is known. Runs in
-        chunks and gives way at once to a reply (or when `should_stop()`): llama.cpp's abort callback
-        stops the chunk being evaluated between two operations of its graph, so a reply never waits
-        for it; what earlier chunks evaluated stays, and the reply's own evaluation starts from it. It
-        runs on `threads` (default: half the model's), leaving the other cores to the speech
-        recognizer transcribing beside it. Returns how many tokens the cache holds.
+        chunks and gives way at once to a reply (or, between chunks, when `should_stop()`): the reply
+        sets the abort flag, which stops the chunk being evaluated between two operations of its
+        graph, so a reply never waits for it; what earlier chunks evaluated stays, and the reply's own
+        evaluation starts from it. It runs on `threads` (default: half the model's), leaving the
+        other cores to the speech recognizer transcribing beside it. Returns how many tokens the
+        cache holds.
         """
         try:
             tokens = self._open_tokens(self.fit(messages, max_tokens))  # trimmed as stream() will trim it
@@ -245,13 +282,12 @@ class EmbeddedChat:
 
         ctx = self._llm._ctx.ctx
         share = threads or max(1, self._llm.n_threads // 2)
-        abort = llama_cpp.ggml_abort_callback(lambda _data: give_way())
         try:
             same = self._common_prefix(tokens)
             if same < self._llm.n_tokens:
                 self._llm.n_tokens = same  # eval() drops the KV entries past it
             llama_cpp.llama_set_n_threads(ctx, share, share)
-            llama_cpp.llama_set_abort_callback(ctx, abort, None)
+            self._prefilling = True
             while self._llm.n_tokens < len(tokens) and not give_way():
                 start = self._llm.n_tokens
                 try:
@@ -260,7 +296,7 @@ class EmbeddedChat:
                     break
             return int(self._llm.n_tokens)
         finally:
-            llama_cpp.llama_set_abort_callback(ctx, llama_cpp.ggml_abort_callback(0), None)
+            self._prefilling = False
             llama_cpp.llama_set_n_threads(ctx, self._llm.n_threads, self._llm.n_threads_batch)
             self._lock.release()
 
@@ -280,32 +316,43 @@ class EmbeddedChat:
             self._llm.set_seed(options.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         held = ""  # text that might be the start of a stop string
-        # generate() reuses the longest common token prefix with what the KV cache already holds.
-        for produced, token in enumerate(
-            self._llm.generate(
-                tokens,
-                temp=options.temperature,
-                top_p=options.top_p,
-                repeat_penalty=options.repeat_penalty,
-                reset=True,
-            ),
-            start=1,
-        ):
-            if cancel is not None and cancel.cancelled:
-                return
-            if token in self._stop_ids or self._is_eog(self._llm._model.vocab, token):
-                break
-            held += decoder.decode(self._llm.detokenize([token], special=False))
-            cut = _stop_index(held, stops)
-            if cut is not None:
-                held = held[:cut]
-                break
-            safe = _safe_prefix(held, stops)
-            if safe:
-                yield safe
-                held = held[len(safe) :]
-            if produced >= options.max_tokens:
-                break
+        # A barge-in stops the token being computed, not only the next one (~0.1 s each here).
+        unhook = cancel.on_cancel(self._abort.set) if cancel is not None else None
+        try:
+            # generate() reuses the longest common token prefix with what the KV cache already holds.
+            for produced, token in enumerate(
+                self._llm.generate(
+                    tokens,
+                    temp=options.temperature,
+                    top_p=options.top_p,
+                    repeat_penalty=options.repeat_penalty,
+                    reset=True,
+                ),
+                start=1,
+            ):
+                if cancel is not None and cancel.cancelled:
+                    return
+                if token in self._stop_ids or self._is_eog(self._llm._model.vocab, token):
+                    break
+                held += decoder.decode(self._llm.detokenize([token], special=False))
+                cut = _stop_index(held, stops)
+                if cut is not None:
+                    held = held[:cut]
+                    break
+                safe = _safe_prefix(held, stops)
+                if safe:
+                    yield safe
+                    held = held[len(safe) :]
+                if produced >= options.max_tokens:
+                    break
+        except RuntimeError:  # llama_decode aborted mid-token: cancelled (its entries go at the next eval)
+            if cancel is None or not cancel.cancelled:
+                raise
+            return
+        finally:
+            if unhook is not None:
+                unhook()
+            self._abort.clear()
         held += decoder.decode(b"", final=True)
         if held and not (cancel is not None and cancel.cancelled):
             yield held
