@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from voice_app import care, config
 from voice_app.care import closure as closure_mod
+from voice_app.care.reply import ReplyScreen, replaced_reply_text
 from voice_app.llm import ChatModel, generation_options, open_chat_model
 from voice_app.llm.base import CancelToken, Message
 from voice_app.persona.guard import in_character
@@ -28,6 +29,7 @@ class TurnResult:
     cancelled: bool
     timeline: dict[str, float] = field(default_factory=dict)
     care: str | None = None  # "crisis" | "honesty" when the app stepped out of character
+    memories: list[dict[str, Any]] = field(default_factory=list)  # the real past exchanges it drew on
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,18 @@ class TurnPlan:
     messages: list[Message]  # empty when `care` answers instead of the model
     memories: list[dict[str, Any]]
     care: care.CareReply | None
+
+
+def _calling_once(pieces: Iterator[str], callback: Callable[[], None] | None) -> Iterator[str]:
+    """The same pieces, with `callback` called as the first one arrives."""
+    try:
+        for piece in pieces:
+            if callback is not None:
+                callback()
+                callback = None
+            yield piece
+    finally:
+        pieces.close()  # type: ignore[attr-defined]
 
 
 class ChatSession:
@@ -62,6 +76,8 @@ class ChatSession:
         self.started = time.monotonic()
         self.nudged = False
         self.closure_stage: int | None = 0 if closure else None
+        # The user's lines since the last crisis exit: the crisis check reads the new line with them.
+        self.recent_lines: list[str] = []
         if closure:
             store.update_session_meta(self.session_id, closure_stage=closure_mod.STAGES[0].key)
 
@@ -71,14 +87,26 @@ class ChatSession:
         self.model.warm_up(self.prompt.prefix)
         return time.perf_counter() - start
 
-    def plan_turn(self, user_line: str, memories: list[dict[str, Any]] | None = None) -> TurnPlan:
+    def plan_turn(
+        self, user_line: str, memories: list[dict[str, Any]] | None = None, heard: Sequence[str] = ()
+    ) -> TurnPlan:
         """What answers this line: an out-of-character care reply, or the messages for the model.
 
         Shared by text replies and voice turns (which pass the `memories` recalled while the user
-        spoke). The closure hint rides inside the new user message, so the history kept for the next
+        spoke, and in `heard` the partial transcripts of this utterance, which the crisis check reads
+        too). The closure hint rides inside the new user message, so the history kept for the next
         turn matches what the model saw and its KV cache stays valid.
         """
-        stepped_out = care.check_turn(user_line, them=self.prompt.them, country=self.settings.care.country)
+        stepped_out = care.check_turn(
+            user_line,
+            them=self.prompt.them,
+            country=self.settings.care.country,
+            recent=[*self.recent_lines, *heard],
+        )
+        if stepped_out is not None and stepped_out.kind == "crisis":
+            self.recent_lines = []  # what led here was answered: it does not flag the next line again
+        else:
+            self.recent_lines = [*self.recent_lines, user_line][-care.CONTEXT_LINES :]
         if stepped_out is not None:
             return TurnPlan(user_line, [], [], stepped_out)
         turn = self.prompt.turn(self.history, user_line, memories)
@@ -122,8 +150,13 @@ class ChatSession:
         on_piece: Callable[[str], None] | None = None,
         cancel: CancelToken | None = None,
         seed: int | None = None,
+        on_start: Callable[[], None] | None = None,
     ) -> TurnResult:
-        """Answer one line; the turn is stored before generation (partial) and completed after."""
+        """Answer one line; the turn is stored before generation (partial) and completed after.
+
+        `on_piece` gets the reply as it passes the reply check (a clause at a time); `on_start` is
+        called once when the model's first words arrive, before that check.
+        """
         start = time.perf_counter()
         turn_id = self.store.begin_turn(self.session_id, user_line)
         plan = self.plan_turn(user_line)
@@ -140,8 +173,12 @@ class ChatSession:
         first: float | None = None
         # An exception (model down, Ctrl-C) leaves the turn 'partial': the user's line is kept.
         options = generation_options(self.settings, seed)
-        # No "Name:" labels shown or kept, in their typing habits, a word behind the model.
-        stream = in_their_words(in_character(self.model, plan.messages, options, cancel, self.prompt.them), self.prompt)
+        # No "Name:" labels shown or kept, in their typing habits, a word behind the model; each clause
+        # checked for self-harm content before it is shown.
+        screen = ReplyScreen()
+        them = self.prompt.them
+        written = _calling_once(in_character(self.model, plan.messages, options, cancel, them), on_start)
+        stream = screen.screen(in_their_words(written, self.prompt))
         try:
             for piece in stream:
                 if first is None:
@@ -155,6 +192,23 @@ class ChatSession:
         text = "".join(pieces).strip()
         cancelled = bool(cancel and cancel.cancelled)
         timeline = {"first_token": round(first if first is not None else total, 4), "last_token": round(total, 4)}
+        if screen.harmful is not None:  # the model began to encourage or describe self-harm: stopped there
+            replaced = replaced_reply_text(user_line, self.settings.care.country, self.prompt.them)
+            if on_piece:
+                on_piece(("\n" if text else "") + replaced)
+            self.store.complete_turn(
+                turn_id,
+                reply_text=replaced,
+                reply_full=text,
+                backend=self.model.info.backend,
+                model=self.model.info.model,
+                timeline=timeline,
+                memories=plan.memories,
+                care="crisis",
+            )
+            self.recent_lines = []
+            ttft = first if first is not None else total
+            return TurnResult(turn_id, replaced, ttft, total, False, timeline, "crisis", plan.memories)
         self.store.complete_turn(
             turn_id,
             reply_text=text,
@@ -165,7 +219,8 @@ class ChatSession:
             memories=plan.memories,
         )
         self.remember(plan, text)
-        return TurnResult(turn_id, text, first if first is not None else total, total, cancelled, timeline)
+        ttft = first if first is not None else total
+        return TurnResult(turn_id, text, ttft, total, cancelled, timeline, memories=plan.memories)
 
     def nudge(self) -> str | None:
         """A gentle nudge once the session (or today in total) runs past `care.nudge_minutes`; once a session."""

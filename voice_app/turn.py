@@ -18,6 +18,7 @@ from typing import Any
 
 from voice_app import config
 from voice_app.care import check_turn, is_stop_word
+from voice_app.care.reply import ReplyScreen, replaced_reply_text
 from voice_app.chat import ChatSession, TurnPlan
 from voice_app.llm import ChatModel, generation_options
 from voice_app.llm.base import CancelToken, GenerationOptions
@@ -122,6 +123,8 @@ class VoiceTurnResult:
     reply_audio: str | None = None
     stt: dict[str, float] = field(default_factory=dict)
     error: BaseException | None = None
+    care: str | None = None  # "crisis" | "honesty" when the app stepped out of character
+    memories: list[dict[str, Any]] = field(default_factory=list)  # the real past exchanges it drew on
 
     def public(self) -> dict[str, Any]:
         return {
@@ -130,6 +133,7 @@ class VoiceTurnResult:
             "reply": self.reply,
             "reply_full": self.reply_full,
             "interrupted": self.interrupted,
+            "care": self.care,
             "timeline": self.timeline,
             "clauses": self.clauses,
             "user_audio": self.user_audio,
@@ -150,6 +154,7 @@ class VoiceTurn:
         self.clauses: list[Clause] = []
         self.transcript = ""
         self.reply_full = ""
+        self.replaced = False  # the reply check stopped the model: the care text was said instead
         self._clause_queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._done = threading.Event()
         self._result: VoiceTurnResult | None = None
@@ -213,7 +218,8 @@ class VoiceTurn:
         if is_stop_word(self.transcript):  # "stop" / "停": the reply it interrupted stays stopped, no new one
             return VoiceTurnResult(None, self.transcript, "", "", True, self.timeline.relative(), stt=stt_stats)
         memories = pipe.speculator.ready_memories() if isinstance(said, Utterance) else None
-        plan = pipe.chat.plan_turn(self.transcript, memories)  # crisis and honesty checks run before any LLM call
+        # Crisis and honesty checks run before any LLM call, on the transcript and what was heard on the way.
+        plan = pipe.chat.plan_turn(self.transcript, memories, pipe.take_partials(self.transcript))
         stt_stats = {**stt_stats, "examples": float(len(plan.memories))}
         playback = pipe.speaker.begin()
         pipe.speaker.on_first_sample = lambda at: self.timeline.mark("first_audio_out", at)
@@ -246,6 +252,7 @@ class VoiceTurn:
         if len(heard_audio):
             reply_audio = write_audio(heard_audio, pipe.speaker.rate, pipe.audio_path(turn_id, "reply"))
         timeline = self.timeline.relative()
+        care = plan.care.kind if plan.care else "crisis" if self.replaced else None
         pipe.store.complete_turn(
             turn_id,
             reply_text=heard,
@@ -256,10 +263,13 @@ class VoiceTurn:
             model=None if plan.care else pipe.chat.model.info.model,
             timeline=timeline,
             memories=plan.memories,
-            care=plan.care.kind if plan.care else None,
+            care=care,
         )
-        pipe.chat.remember(plan, heard, with_examples=not pipe.speculator.enabled)
-        pipe.speculator.after_turn(self.transcript if plan.care is None else "", heard)
+        if self.replaced:
+            pipe.chat.recent_lines = []
+        else:
+            pipe.chat.remember(plan, heard, with_examples=not pipe.speculator.enabled)
+        pipe.speculator.after_turn(self.transcript if care is None else "", heard)
         if self.errors:
             raise self.errors[0]
         return VoiceTurnResult(
@@ -273,6 +283,8 @@ class VoiceTurn:
             user_audio,
             reply_audio,
             stt_stats,
+            care=care,
+            memories=list(plan.memories),
         )
 
     def _llm(self, plan: TurnPlan) -> None:
@@ -281,7 +293,7 @@ class VoiceTurn:
             # would leave the user in silence: it is asked once more with the next seed.
             for attempt in range(EMPTY_REPLY_RETRIES + 1):
                 self._generate(plan, attempt)
-                if plan.care or self.cancel.cancelled or self.reply_full.strip():
+                if plan.care or self.replaced or self.cancel.cancelled or self.reply_full.strip():
                     break
         except BaseException as exc:  # noqa: BLE001 - reported by wait()
             self.errors.append(exc)
@@ -297,12 +309,16 @@ class VoiceTurn:
         options = self.options
         if attempt and options.seed is not None:
             options = dataclasses.replace(options, seed=options.seed + attempt)
-        # A care reply (crisis, honesty) is spoken as it is, out of character, without the model.
+        # A care reply (crisis, honesty) is spoken as it is, out of character, without the model; the
+        # model's reply is checked clause by clause before it is spoken.
+        screen = ReplyScreen()
         pieces = (
             iter([plan.care.text])
             if plan.care
-            else in_their_words(
-                in_character(chat.model, plan.messages, options, self.cancel, chat.prompt.them), chat.prompt
+            else screen.screen(
+                in_their_words(
+                    in_character(chat.model, plan.messages, options, self.cancel, chat.prompt.them), chat.prompt
+                )
             )
         )
         try:
@@ -317,6 +333,9 @@ class VoiceTurn:
                 self.timeline.mark("last_token", overwrite=True)
                 for clause in splitter.flush():
                     self._add_clause(clause)
+                if screen.harmful is not None:  # it began to encourage or describe self-harm: the care text instead
+                    self.replaced = True
+                    self._add_clause(replaced_reply_text(plan.user_line, chat.settings.care.country, chat.prompt.them))
         finally:
             if hasattr(pieces, "close"):
                 pieces.close()  # a stream left early releases the model now
@@ -514,11 +533,21 @@ class VoicePipeline:
         )
         self.options = options or generation_options(self.settings)
         self.current: VoiceTurn | None = None
+        self._partial = ""
         self.speculator = Speculator(self)
 
     def on_partial(self, partial: str) -> None:
         """Hand to a Recorder/HandsFree: each partial transcript prefills the reply's prompt."""
+        self._partial = partial
         self.speculator.feed(partial)
+
+    def take_partials(self, final: str) -> list[str]:
+        """The latest partial transcript, when it heard words the final one lost (the crisis check reads it)."""
+        partial, self._partial = self._partial, ""
+        lost = set(partial.lower().split()) - set(final.lower().split())
+        if " " not in partial.strip():  # CJK: characters, not words
+            lost = set(partial) - set(final)
+        return [partial] if partial.strip() and lost else []
 
     @property
     def session_id(self) -> int:

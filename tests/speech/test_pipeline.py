@@ -117,7 +117,7 @@ def test_barge_in_stops_playback_and_the_llm_at_once(pipeline) -> None:  # type:
     while not turn.timeline.has("first_audio_out") and time.monotonic() < deadline and not turn.done:
         time.sleep(0.01)
     assert turn.timeline.has("first_audio_out"), turn.timeline.relative()
-    time.sleep(0.4)
+    time.sleep(0.1)  # a little of the reply is heard; the model is still writing the rest
     assert not turn.timeline.has("llm_done"), "the reply finished before the barge-in; nothing to test"
     event = turn.barge_in()
     result = turn.wait(30)

@@ -41,7 +41,7 @@ async def test_typed_line_streams_reply_and_saves_the_turn(store: Store) -> None
 
 
 async def test_reply_streams_piece_by_piece_and_escape_interrupts(store: Store) -> None:
-    model = ScriptedModel("one two three four five six")
+    model = ScriptedModel("one, two three four five six")  # "one," is a whole clause: it passes the reply check
     model.gate = threading.Event()
     app = make_app(store, model=model, persona="demo", talk=True)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -50,7 +50,7 @@ async def test_reply_streams_piece_by_piece_and_escape_interrupts(store: Store) 
         await pilot.press(*"hello", "enter")
         await wait_until(pilot, lambda: screen.query_one(StateIndicator).state == "speaking")
         reply = screen.query_one(Transcript).bubbles[-1]
-        await wait_until(pilot, lambda: reply.text == "one")  # the first piece is on screen before the rest exists
+        await wait_until(pilot, lambda: reply.text == "one,")  # the first clause is on screen before the rest exists
         await pilot.press("escape")
         model.gate.set()
         await wait_until(pilot, lambda: len(screen.turns) == 1)
@@ -58,7 +58,7 @@ async def test_reply_streams_piece_by_piece_and_escape_interrupts(store: Store) 
         assert reply.border_subtitle == "interrupted"
         stored = store.turns(screen.engine.session_id)[0]
         assert stored["interrupted"] == 1
-        assert stored["reply_text"] == "one"
+        assert stored["reply_text"] == "one,"
 
 
 async def test_talk_key_without_microphone_points_to_typing(store: Store) -> None:

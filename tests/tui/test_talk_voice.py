@@ -103,3 +103,41 @@ async def test_hands_free_turn_on_a_virtual_microphone(store: Store) -> None:
         assert "remember" in screen.turns[0].user.lower()
         assert screen.turns[0].reply == "of course I do."
         await wait_until(pilot, lambda: screen.query_one(StateIndicator).state == "listening")
+
+
+async def test_a_crisis_said_aloud_is_answered_and_marked_out_of_character(store: Store) -> None:
+    speech = pytest.importorskip("voice_app.speech")
+    from voice_app.speech.audio import RATE
+    from voice_app.speech.tts import Synthesizer
+    from voice_app.tui.engine import VoiceEngine
+
+    settings = config.load()
+    settings.stt.model = "whisper-tiny.en"
+    synthesizer = Synthesizer.from_settings(settings)
+    said = "Sometimes I think everyone would be better off if I was not here anymore."
+    clip = speech.resample(synthesizer.synthesize(said), synthesizer.sample_rate, RATE)
+    source = speech.ArraySource(clip, leading_s=0.5, trailing_s=1.5)
+    model = ScriptedModel("of course I do.")
+    app = VoiceApp(
+        Services(store, settings),
+        persona="demo",
+        talk=True,
+        engine_factory=lambda p: VoiceEngine(
+            store, p, settings=settings, model=model, audio_source=source, synthesizer=synthesizer, hands_free=True
+        ),
+        status=STATUS,
+        doctor_rows=[],
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TalkScreen))
+        screen = app.screen
+        assert isinstance(screen, TalkScreen)
+        await wait_until(pilot, lambda: len(screen.turns) == 1, timeout=300)
+        view = screen.turns[0]
+        assert "better off" in view.user.lower()
+        assert view.care == "crisis"
+        assert "not Alex talking" in view.reply
+        reply = screen.query_one(Transcript).bubbles[-1]
+        assert reply.has_class("care") and "out of character: crisis" in str(reply.border_subtitle)
+        assert model.prompts == []  # the model never saw the line
+        assert store.turns(screen.engine.session_id)[0]["care"] == "crisis"

@@ -26,7 +26,7 @@ pytestmark = [
 
 STARTUP_TIMEOUT_S = 60
 REPLY_TIMEOUT_S = 600  # the model loads and reads the persona prefix first (slow on 2 shared cores)
-LINE = "hey, are you there?"
+LINE = "tell me what you remember about the lake house"  # greedy: a reply of two messages
 
 
 class Tmux:
@@ -86,7 +86,7 @@ def completed_reply(db: Path) -> str | None:
 
 
 def test_demo_in_a_real_terminal(isolated_home: Path) -> None:
-    (isolated_home / "config.toml").write_text("[llm]\nmax_reply_tokens = 12\n", encoding="utf-8")
+    (isolated_home / "config.toml").write_text("[llm]\nmax_reply_tokens = 12\ntemperature = 0.0\n", encoding="utf-8")
     root = Path(__file__).resolve().parents[2]
     env = {
         "VOICE_APP_HOME": str(isolated_home),

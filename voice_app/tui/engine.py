@@ -58,16 +58,6 @@ class TurnCallbacks:
     on_piece: Callable[[str], None] = lambda piece: None  # reply text as it streams
 
 
-def stored_memories(store: Store, session_id: int, turn_id: int | None) -> list[dict[str, Any]]:
-    """The real past messages a stored turn drew on (the `memories` column)."""
-    if turn_id is None:
-        return []
-    for turn in store.turns(session_id):
-        if turn["id"] == turn_id:
-            return list(turn.get("memories") or [])
-    return []
-
-
 class TextEngine:
     """Typed conversation through ChatSession; `respond` streams the reply piece by piece."""
 
@@ -151,19 +141,13 @@ class TextEngine:
             cancel = self._cancel = CancelToken()
             callbacks.on_user(str(said))
             callbacks.on_state(THINKING)
-            started = [False]
-
-            def piece(text: str) -> None:
-                if not started[0]:
-                    started[0] = True
-                    callbacks.on_state(SPEAKING)
-                callbacks.on_piece(text)
-
-            result = self.chat.reply(str(said), on_piece=piece, cancel=cancel)
+            result = self.chat.reply(
+                str(said),
+                on_piece=callbacks.on_piece,
+                cancel=cancel,
+                on_start=lambda: callbacks.on_state(SPEAKING),  # the model is writing (checked before shown)
+            )
             self._cancel = None
-        memories = getattr(result, "memories", None)
-        if memories is None:
-            memories = stored_memories(self.store, self.chat.session_id, result.turn_id)
         callbacks.on_state(READY)
         return TurnView(
             result.turn_id,
@@ -172,7 +156,7 @@ class TextEngine:
             result.cancelled,
             result.care,
             dict(result.timeline),
-            list(memories),
+            list(result.memories),
         )
 
     def interrupt(self) -> None:
@@ -337,17 +321,14 @@ class VoiceEngine(TextEngine):
             self._turn = None
             result = turn.wait()
         callbacks.on_state(READY)
-        memories = getattr(result, "memories", None)
-        if memories is None:
-            memories = stored_memories(self.store, self.pipeline.session_id, result.turn_id)
         return TurnView(
             result.turn_id,
             result.transcript,
             result.reply,
             result.interrupted,
-            None,
+            result.care,
             dict(result.timeline),
-            list(memories),
+            list(result.memories),
         )
 
     def interrupt(self) -> None:

@@ -1,0 +1,103 @@
+"""The reply side of the crisis check: what the model writes is checked before it is shown or spoken.
+
+`ReplyScreen.screen()` wraps a reply's stream. It holds the text back until a clause ends (a mark,
+a line break, or enough words), checks that clause with the one before it (patterns and the
+semantic layer, ~10 ms), and only then passes it on. At the first clause that encourages or
+describes self-harm it stops the model and records why; the turn then answers with the care text
+instead. A clause that passed is never taken back, so what was shown or spoken stays true.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+from voice_app.care.crisis import CrisisVerdict, assess, resources
+
+_CLAUSE_END = re.compile(r"[.!?;:,。！？；：，、…\n]")
+MAX_WORDS = 8  # an unpunctuated reply is checked every this many words
+MAX_CJK = 12  # …or this many CJK characters
+# A reply is stopped by the semantic layer only at even odds or more: the persona talking about
+# leaving, tiredness or the end of the relationship must not break the conversation, and replies
+# that truly encourage self-harm score far above this (0.9+ on the training data).
+REPLY_MIN_SCORE = 0.5
+
+Check = Callable[[str, Sequence[str]], CrisisVerdict]
+
+
+def check_reply(text: str, context: Sequence[str]) -> CrisisVerdict:
+    """The crisis check for what the model wrote: patterns as for the user, the semantic layer stricter."""
+    verdict = assess(text, context)
+    if verdict.by == "model" and (verdict.score or 0.0) < REPLY_MIN_SCORE:
+        return CrisisVerdict(False, None, verdict.score)
+    return verdict
+
+
+def _ready(held: str) -> int:
+    """Where the held text can be cut for checking (0: not yet)."""
+    for found in _CLAUSE_END.finditer(held):
+        end = found.end()
+        if end < len(held) or not held[found.start() - 1 : found.start()].isdigit():
+            return end  # a mark after a digit at the end ("3." of "3.5") waits for what follows
+    if len(held.split()) > MAX_WORDS:
+        return held.rstrip().rfind(" ") + 1
+    if sum(1 for ch in held if "\u4e00" <= ch <= "\u9fff") >= MAX_CJK:
+        return len(held)
+    return 0
+
+
+class ReplyScreen:
+    """Passes a streamed reply on clause by clause once the crisis check clears it."""
+
+    def __init__(self, check: Check | None = None) -> None:
+        self.check: Check = check or check_reply
+        self.harmful: CrisisVerdict | None = None
+        self.passed: list[str] = []
+
+    def screen(self, pieces: Iterable[str]) -> Iterator[str]:
+        held = ""
+        stream = iter(pieces)
+        try:
+            for piece in stream:
+                held += piece
+                while cut := _ready(held):
+                    clause, held = held[:cut], held[cut:]
+                    if not self._clear(clause):
+                        return
+                    yield clause
+            if held and self._clear(held):
+                yield held
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # a reply stopped here releases the model now
+
+    def _clear(self, clause: str) -> bool:
+        if not clause.strip():
+            return True
+        verdict = self.check(clause, self.passed[-1:])
+        if verdict.flagged:
+            self.harmful = verdict
+            return False
+        self.passed.append(clause)
+        return True
+
+
+def _is_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def replaced_reply_text(user_line: str, country: str, them: str) -> str:
+    """Said instead of a reply that began to encourage or describe self-harm, out of character."""
+    _, lines = resources(country)
+    body = " ".join(lines)
+    if _is_cjk(user_line):
+        return (
+            f"（暂停模拟：这不是{them}在说话。）模拟刚才开始说一些可能伤害你的话，所以我把它停下了。"
+            f"如果你有伤害自己的念头，现在就可以联系能帮助你的人：{body} 你想现在结束这次对话吗？"
+        )
+    return (
+        f"(Stepping out of the simulation: this is not {them} talking.) The simulation started to say something"
+        " that could hurt you, so I stopped it. If you are having thoughts of hurting yourself, you can reach"
+        f" someone right now: {body} Would you like to end this session here?"
+    )
