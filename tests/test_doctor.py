@@ -23,6 +23,7 @@ KEYS = {
     "llama_cpp",
     "ollama",
     "llm_backend",
+    "crisis_check",
     "data_dir",
 }
 
@@ -52,8 +53,10 @@ def test_doctor_json_loads_every_model_and_tells_the_truth_about_devices() -> No
     assert set(report) == KEYS
     for value in report.values():
         assert set(value) == {"ok", "detail", "fix"}
-    for key in ("python", "model_stt", "model_tts", "model_llm", "llama_cpp", "data_dir", "llm_backend"):
+    required = ("python", "model_stt", "model_tts", "model_llm", "llama_cpp", "data_dir", "llm_backend", "crisis_check")
+    for key in required:
         assert report[key]["ok"], (key, report[key])
+    assert "semantic layer" in report["crisis_check"]["detail"] and "ms a line" in report["crisis_check"]["detail"]
     for key in ("model_stt", "model_tts", "model_llm"):
         assert "loaded in" in report[key]["detail"]
     assert report["input_device"]["ok"] == (_devices("input") > 0)

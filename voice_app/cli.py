@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from voice_app import __version__, config
@@ -102,6 +103,25 @@ def _switch_encryption(on: bool) -> None:
             out.print("Encryption at rest is off: your data was decrypted in place.")
 
 
+# --- care -----------------------------------------------------------------------------------------
+
+
+def cmd_care(args: argparse.Namespace) -> int:
+    """`care check`: what the care checks make of each line (models loaded once)."""
+    from voice_app.care import check_line
+
+    lines = args.lines if args.lines else [line.rstrip("\r\n") for line in sys.stdin]
+    for line in lines:
+        result = check_line(line).public()
+        if args.json:
+            sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+        else:
+            score = "-" if result["score"] is None else f"{result['score']:.2f}"
+            out.print(f"{result['care'] or 'ok':8} {result['by'] or '':8} {score:>5}  {escape(line)}")
+    return 0
+
+
 # --- models ---------------------------------------------------------------------------------------
 
 
@@ -110,7 +130,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     if args.action == "prepare":
         for found in assets.prepare_defaults():
-            out.print(f"{found.role:4} {found.id:16} {found.path}  ({found.size_bytes / 1e6:.0f} MB)")
+            out.print(f"{found.role:5} {found.id:16} {found.path}  ({found.size_bytes / 1e6:.0f} MB)")
+        from voice_app.care import semantic
+
+        layer = semantic.shared()  # fitted once into the cache (~20 s), then loaded
+        out.print(f"care  crisis-model     {semantic.model_path(layer.model.fingerprint)}")
         return 0
     rows = []
     for spec in assets.MODELS.values():
@@ -483,6 +507,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
 
+    p = sub.add_parser("care", help="run the care checks (crisis, honesty) on lines: `care check [--json] [LINE ...]`")
+    care_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = care_sub.add_parser("check", help="what the crisis and honesty checks make of each line")
+    p.add_argument("lines", nargs="*", help="the lines to check (default: one per line on standard input)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line: text, care, by, score")
+    p.set_defaults(func=cmd_care)
     p = sub.add_parser("inspect", help="show what an export holds, without storing anything")
     p.add_argument("path")
     p.add_argument("--format", help="skip detection: one of the format ids")

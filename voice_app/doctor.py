@@ -38,6 +38,7 @@ def run_checks(load: bool = False, settings: config.Settings | None = None) -> d
     checks["llama_cpp"] = _llama_cpp()
     checks["ollama"] = _ollama(settings)
     checks["llm_backend"] = _backend(settings, checks)
+    checks["crisis_check"] = _crisis_check(load)
     checks["data_dir"] = _data_dir()
     return checks
 
@@ -202,6 +203,30 @@ def _backend(settings: config.Settings, checks: dict[str, Check]) -> Check:
         f"embedded llama.cpp ({checks['model_llm'].detail.split(' at ')[0]})"
         + (f"; backend setting is {settings.llm.backend!r}" if settings.llm.backend != "embedded" else ""),
         None if embedded_ok else "Fix the llm model and llama_cpp checks above.",
+    )
+
+
+def _crisis_check(load: bool) -> Check:
+    """The crisis check's semantic layer (its text model and fitted classifier); patterns always run."""
+    from voice_app import embedding
+
+    try:
+        embedder = embedding.shared()
+    except VoiceAppError as exc:
+        return Check(False, f"patterns only: {exc.message}", exc.fix, True)
+    if not load:
+        return Check(True, f"patterns + semantic layer (multilingual-e5-small at {embedder.model_path})", None, True)
+    from voice_app.care import semantic
+
+    start = time.perf_counter()
+    layer = semantic.shared()
+    layer.score("warm-up")
+    loaded = time.perf_counter() - start
+    start = time.perf_counter()
+    layer.score("I don't want to be here anymore")
+    per_line = time.perf_counter() - start
+    return Check(
+        True, f"patterns + semantic layer, loaded in {loaded:.1f} s, {per_line * 1000:.0f} ms a line", None, True
     )
 
 
