@@ -69,7 +69,7 @@ class ChatSession:
     ) -> None:
         self.store = store
         self.settings = settings or config.load()
-        self.model = model or open_chat_model(self.settings)
+        self.model = model or open_chat_model(self.settings, encrypted=store.encryption_state != "off")
         self.prompt: PersonaPrompt = build_prompt(store, persona)
         self.session_id = store.start_session(persona, mode, self.model.info.backend, self.model.info.model)
         self.history: list[tuple[str, str]] = []
@@ -262,7 +262,7 @@ class ChatSession:
             said = [user for user, _ in self.store.history(self.session_id)]
             persona = self.store.get_persona(self.prompt.persona)
             text = closure_mod.letter_text(persona.me_name or "me", self.prompt.them, said)
-            path = closure_mod.write_letter(self.prompt.persona, self.session_id, text)
+            path = closure_mod.write_letter(self.store.persona_dir(persona.id), self.session_id, text)
         self.store.update_session_meta(self.session_id, closure_stage="done", letter=str(path) if path else None)
         self.end()
         return path

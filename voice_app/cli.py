@@ -9,18 +9,19 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from voice_app import __version__, config
 from voice_app.errors import VoiceAppError
+from voice_app.textsafe import safe
 
 if TYPE_CHECKING:
     from voice_app.chat import ChatSession
     from voice_app.store import Store
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes (":skull:" in a message stays text); user-derived values go through `safe()`.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -48,7 +49,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     table.add_column("detail / fix", overflow="fold")
     for name, check in checks.items():
         mark = "[green]ok[/]" if check.ok else ("[red]FAIL[/]" if check.required else "[yellow]--[/]")
-        text = check.detail + (f"\n[cyan]fix:[/] {check.fix}" if check.fix and not check.ok else "")
+        text = safe(check.detail) + (f"\n[cyan]fix:[/] {safe(check.fix)}" if check.fix and not check.ok else "")
         table.add_row(name, mark, text)
     out.print(table)
     if healthy:
@@ -72,7 +73,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         if args.key == "care.encryption":
             _switch_encryption(settings.care.encryption)
         path = config.save(settings)
-        out.print(f"{args.key} = {settings.get(args.key)!r}  (saved to {path})")
+        out.print(f"{safe(args.key)} = {safe(repr(settings.get(args.key)))}  (saved to {safe(path)})")
         return 0
     if args.action == "path":
         out.print(str(config.config_path()))
@@ -81,11 +82,11 @@ def cmd_config(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"config_file": str(config.config_path()), "data_dir": str(config.data_dir()), **values})
         return 0
-    out.print(f"# settings file: {config.config_path()}")
-    out.print(f"# data dir:      {config.data_dir()}")
-    out.print(f"# ollama host:   {settings.ollama_host()}")
+    out.print(f"# settings file: {safe(config.config_path())}")
+    out.print(f"# data dir:      {safe(config.data_dir())}")
+    out.print(f"# ollama host:   {safe(settings.ollama_host())}")
     for key, value in values.items():
-        out.print(f"{key} = {value!r}")
+        out.print(f"{safe(key)} = {safe(repr(value))}")
     return 0
 
 
@@ -118,7 +119,7 @@ def cmd_care(args: argparse.Namespace) -> int:
             sys.stdout.flush()
         else:
             score = "-" if result["score"] is None else f"{result['score']:.2f}"
-            out.print(f"{result['care'] or 'ok':8} {result['by'] or '':8} {score:>5}  {escape(line)}")
+            out.print(f"{result['care'] or 'ok':8} {result['by'] or '':8} {score:>5}  {safe(line)}")
     return 0
 
 
@@ -130,11 +131,11 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     if args.action == "prepare":
         for found in assets.prepare_defaults():
-            out.print(f"{found.role:5} {found.id:16} {found.path}  ({found.size_bytes / 1e6:.0f} MB)")
+            out.print(f"{found.role:5} {found.id:16} {safe(found.path)}  ({found.size_bytes / 1e6:.0f} MB)")
         from voice_app.care import semantic
 
         layer = semantic.shared()  # fitted once into the cache (~20 s), then loaded
-        out.print(f"care  crisis-model     {semantic.model_path(layer.model.fingerprint)}")
+        out.print(f"care  crisis-model     {safe(semantic.model_path(layer.model.fingerprint))}")
         return 0
     rows = []
     for spec in assets.MODELS.values():
@@ -172,6 +173,11 @@ def open_store() -> Store:
     from voice_app.store import Store
 
     store = open_unlocked(Store.open_default())
+    settings = config.load()
+    encrypted = store.encryption_state != "off"
+    if settings.care.encryption != encrypted:  # the database is the truth (a conversion finished or was undone)
+        settings.care.encryption = encrypted
+        config.save(settings)
     ensure_demo(store)
     return store
 
@@ -198,15 +204,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
         return 0
-    out.print(f"[bold]{args.path}[/]: {chatlog.SUPPORTED_FORMATS.get(summary['format'], summary['format'])}")
+    out.print(
+        f"[bold]{safe(args.path)}[/]: {safe(chatlog.SUPPORTED_FORMATS.get(summary['format'], summary['format']))}"
+    )
     out.print(f"{summary['messages']} messages, {summary['first']} \u2192 {summary['last']}")
     table = Table("participant", "messages")
     for p in summary["participants"]:
-        table.add_row(p["name"], str(p["messages"]))
+        table.add_row(safe(p["name"]), str(p["messages"]))
     out.print(table)
-    out.print("kinds: " + ", ".join(f"{k} {v}" for k, v in summary["kinds"].items()))
+    out.print("kinds: " + ", ".join(f"{safe(k)} {v}" for k, v in summary["kinds"].items()))
     for warning in summary["warnings"][:20]:
-        out.print(f"[yellow]warning:[/] {warning}")
+        out.print(f"[yellow]warning:[/] {safe(warning)}")
     if len(summary["warnings"]) > 20:
         out.print(f"[yellow]... and {len(summary['warnings']) - 20} more warnings[/]")
     return 0
@@ -232,7 +240,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         transient=True,
         disable=args.json,
     ) as progress:
-        task = progress.add_task(f"reading {path.name}", total=None)
+        task = progress.add_task(f"reading {safe(path.name)}", total=None)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
@@ -256,13 +264,13 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 0
     verb = "created" if result.created else "extended"
     out.print(
-        f"Persona [bold]{result.persona}[/] {verb}: {result.added} new messages from {result.format}"
-        f" ({result.parsed} parsed; them = {result.them!r}, me = {result.me or '?'!r})."
+        f"Persona [bold]{safe(result.persona)}[/] {verb}: {result.added} new messages from {result.format}"
+        f" ({result.parsed} parsed; them = {safe(repr(result.them))}, me = {safe(repr(result.me or '?'))})."
     )
     if result.added == 0 and result.parsed:
         out.print("Nothing new: this history was already imported.")
     for warning in result.warnings[:10]:
-        out.print(f"[yellow]warning:[/] {warning}")
+        out.print(f"[yellow]warning:[/] {safe(warning)}")
     return 0
 
 
@@ -274,7 +282,7 @@ def cmd_personas(args: argparse.Namespace) -> int:
         return 0
     table = Table("persona", "them", "messages", "last session")
     for row in rows:
-        table.add_row(row["name"], row["them_name"], str(row["messages"]), row["last_session"] or "-")
+        table.add_row(safe(row["name"]), safe(row["them_name"]), str(row["messages"]), row["last_session"] or "-")
     out.print(table)
     return 0
 
@@ -320,12 +328,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
                     sys.stdout.write("\n")
                 return 0
             info = session.model.info
-            err.print(f"[yellow]{session_reminder(session.prompt.them)}[/]")
-            err.print(f"[dim]{args.persona} via {info.backend} ({info.model}); loading the persona...[/]")
+            err.print(f"[yellow]{safe(session_reminder(session.prompt.them))}[/]")
+            err.print(f"[dim]{safe(args.persona)} via {info.backend} ({safe(info.model)}); loading the persona...[/]")
             session.warm_up()
             err.print("[dim]Type a line and press Enter. Ctrl-C interrupts a reply; Ctrl-D or /quit ends.[/]")
             if args.closure:
-                err.print(f"[cyan]{session.closure_invitation()}[/]")
+                err.print(f"[cyan]{safe(session.closure_invitation())}[/]")
             while True:
                 try:
                     line = input("you> ").strip()
@@ -334,7 +342,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 if line in ("/quit", "/exit"):
                     break
                 if line == "/next" and args.closure:
-                    err.print(f"[cyan]{session.advance_closure()}[/]")
+                    err.print(f"[cyan]{safe(session.advance_closure())}[/]")
                     continue
                 if line == "/goodbye":
                     _goodbye(session, args)
@@ -342,15 +350,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 if not line:
                     continue
                 cancel = CancelToken()
-                out.print(f"[bold]{session.prompt.them}>[/] ", end="")
+                out.print(f"[bold]{safe(session.prompt.them)}>[/] ", end="")
                 try:
-                    session.reply(line, on_piece=lambda p: out.print(p, end=""), cancel=cancel)
+                    session.reply(line, on_piece=lambda p: out.print(safe(p), end=""), cancel=cancel)
                 except KeyboardInterrupt:
                     cancel.cancel()
                 out.print()
                 nudge = session.nudge()
                 if nudge:
-                    err.print(f"[cyan]{nudge}[/]")
+                    err.print(f"[cyan]{safe(nudge)}[/]")
         finally:
             session.end()
     return 0
@@ -363,7 +371,7 @@ def _goodbye(session: ChatSession, args: argparse.Namespace) -> None:
         write = input("Write a letter of what you said you needed? [y/N] ").strip().lower() in ("y", "yes")
     path = session.goodbye(write_letter=write)
     if path:
-        out.print(f"Your letter is at {path}")
+        out.print(f"Your letter is at {safe(path)}")
     out.print(
         f"Goodbye. When you are ready to let this go, `voice-app forget {args.persona}` deletes the persona,"
         " its sessions, audio and letters."
@@ -403,8 +411,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         for day, minutes in summary.days.items():
             out.print(f"  {day}  {'#' * min(60, round(minutes))} {minutes:.0f} min")
         for persona, minutes in summary.personas.items():
-            out.print(f"  {persona}: {minutes:.0f} min")
-        out.print(summary.message())
+            out.print(f"  {safe(persona)}: {minutes:.0f} min")
+        out.print(safe(summary.message()))
         return 0
     rows = [sessions.session_json(info) for info in infos]
     if args.json:
@@ -412,7 +420,9 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         return 0
     table = Table("id", "persona", "started", "duration", "turns")
     for row in rows:
-        table.add_row(str(row["id"]), row["persona"], row["started"], f"{row['duration_s']:.0f} s", str(row["turns"]))
+        table.add_row(
+            str(row["id"]), safe(row["persona"]), row["started"], f"{row['duration_s']:.0f} s", str(row["turns"])
+        )
     out.print(table)
     return 0
 
@@ -423,7 +433,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     player = None if args.no_audio else sessions.speaker_player(config.load().audio.output_device)
     with open_store() as store:
         sessions.replay(
-            store, args.session, start_turn=args.start_turn, speed=args.speed, printer=out.print, player=player
+            store,
+            args.session,
+            start_turn=args.start_turn,
+            speed=args.speed,
+            printer=lambda line: out.print(safe(line)),
+            player=player,
         )
     return 0
 
@@ -433,9 +448,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from voice_app import sessions
 
+    try:
+        mode = int(args.mode, 8)
+    except ValueError:
+        raise VoiceAppError(f"--mode {args.mode!r} is not an octal mode.", fix="For example --mode 644.") from None
+    if not 0 <= mode <= 0o777:
+        raise VoiceAppError(f"--mode {args.mode!r} is out of range.", fix="For example --mode 600 or --mode 644.")
     with open_store() as store:
-        path = sessions.export_session(store, args.session, args.format, Path(args.output) if args.output else None)
-    out.print(f"Exported session {args.session} to {path}")
+        output = Path(args.output) if args.output else None
+        path = sessions.export_session(store, args.session, args.format, output, mode=mode)
+    out.print(f"Exported session {args.session} to {safe(path)}")
     return 0
 
 
@@ -466,15 +488,20 @@ def cmd_forget(args: argparse.Namespace) -> int:
         print_json({**report.__dict__, "clean": report.clean})
     else:
         out.print(
-            f"Forgot {', '.join(report.personas)}: {report.messages} messages, {report.sessions} sessions,"
+            f"Forgot {safe(', '.join(report.personas))}: {report.messages} messages, {report.sessions} sessions,"
             f" {len(report.files)} files."
         )
         if report.clean:
             out.print(f"Scanned the data dir for {report.probes} of their texts: no trace left.")
         else:
-            out.print("[red]Traces are still on disk:[/]")
-            for line in report.leftovers:
-                out.print(f"  {line}")
+            if report.errors:
+                out.print("[red]Not everything could be removed or checked:[/]")
+                for line in report.errors:
+                    out.print(f"  {safe(line)}")
+            if report.leftovers:
+                out.print("[red]Traces are still on disk:[/]")
+                for line in report.leftovers:
+                    out.print(f"  {safe(line)}")
     return 0 if report.clean else 1
 
 
@@ -567,6 +594,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("session", type=int)
     p.add_argument("--format", choices=["md", "html", "json", "wav"], default="md")
     p.add_argument("-o", "--output", metavar="PATH")
+    p.add_argument(
+        "--mode", default="600", metavar="OCTAL", help="file permissions of the export (default 600: only you)"
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("forget", help="delete a persona (or --all) and verify nothing of it remains")
@@ -598,9 +628,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except VoiceAppError as exc:
         if args.debug:
             raise
-        err.print(f"[bold red]error:[/] {exc.message}")
+        err.print(f"[bold red]error:[/] {safe(exc.message)}")
         if exc.fix:
-            err.print(f"[cyan]fix:[/] {exc.fix}")
+            err.print(f"[cyan]fix:[/] {safe(exc.fix)}")
         return 2
     except KeyboardInterrupt:
         err.print("interrupted")

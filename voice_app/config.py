@@ -26,6 +26,7 @@ class LLMSettings:
     embedded_model: str = "qwen2.5-1.5b"  # id in voice_app.assets when gguf_path is empty
     ollama_model: str = "qwen2.5:1.5b-instruct"
     ollama_host: str = ""  # empty = $OLLAMA_HOST, else http://127.0.0.1:11434
+    allow_remote: bool = False  # a model server on another machine: the persona's messages would leave this one
     keep_alive: str = "30m"
     temperature: float = 0.8
     context_size: int = 4096
@@ -213,12 +214,10 @@ def load(path: Path | None = None) -> Settings:
 
 def save(settings: Settings, path: Path | None = None) -> Path:
     """Write settings atomically (temp file + rename)."""
+    from voice_app.files import write_private
+
     path = path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(dumps(settings), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_private(path, dumps(settings).encode("utf-8"), what=f"the settings file {path}")
 
 
 def dumps(settings: Settings) -> str:

@@ -169,9 +169,16 @@ def _llama_cpp() -> Check:
 
 
 def _ollama(settings: config.Settings) -> Check:
-    from voice_app.llm.backends import model_available, probe_ollama
+    from voice_app.llm.backends import is_local, model_available, probe_ollama
 
     host = settings.ollama_host()
+    if not is_local(host) and not settings.llm.allow_remote:
+        return Check(
+            False,
+            f"Ollama is set to {host}, another machine: not used, not even contacted (your data stays here)",
+            "To use it anyway: `voice-app config set llm.allow_remote on` (the persona's messages then leave"
+            " this machine); or unset OLLAMA_HOST.",
+        )
     status = probe_ollama(host)
     if not status.reachable:
         return Check(
@@ -186,7 +193,8 @@ def _ollama(settings: config.Settings) -> Check:
             f"Ollama at {host} has {', '.join(status.models) or 'no models'}, not {settings.llm.ollama_model}",
             f"Run `ollama pull {settings.llm.ollama_model}` or `voice-app config set llm.ollama_model NAME`.",
         )
-    return Check(True, f"Ollama at {host} with {', '.join(status.models)}")
+    where = "" if is_local(host) else " (ANOTHER MACHINE: the persona's messages leave this one)"
+    return Check(True, f"Ollama at {host}{where} with {', '.join(status.models)}")
 
 
 def _backend(settings: config.Settings, checks: dict[str, Check]) -> Check:

@@ -71,6 +71,18 @@ class PersonaNotFoundError(VoiceAppError):
     default_fix = "List personas with `voice-app personas`, or create one with `voice-app import`."
 
 
+class InvalidPersonaNameError(VoiceAppError):
+    """A persona name that cannot be a handle (empty, too long, control characters, a leading dash)."""
+
+    default_fix = "Pick a short name of letters, digits, spaces or - _ . (at most 64 characters), e.g. --persona alex."
+
+
+class UnsafePathError(DataDirError):
+    """A path derived from stored data points outside the data dir; nothing was read, written or deleted."""
+
+    default_fix = "The database may have been tampered with: check it, or restore it from a backup."
+
+
 class SessionNotFoundError(VoiceAppError):
     """No saved session with that id exists."""
 
@@ -124,6 +136,15 @@ class OllamaUnavailableError(LLMError):
 
     default_fix = (
         "Start it with `ollama serve`, or use the embedded model: `voice-app config set llm.backend embedded`."
+    )
+
+
+class RemoteServerNotAllowedError(LLMError):
+    """The configured model server is on another machine and the user has not allowed that."""
+
+    default_fix = (
+        "Use a server on this machine (e.g. `voice-app config set llm.ollama_host http://127.0.0.1:11434`), or"
+        " allow it with `voice-app config set llm.allow_remote on`: the persona's messages then leave this machine."
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from voice_app import chatlog
 from voice_app.chatlog.model import Conversation, Message
 from voice_app.errors import ConsentRequiredError
-from voice_app.store import Store
+from voice_app.store import Store, check_persona_name
 
 ProgressFn = Callable[[int, int], None]
 
@@ -131,6 +131,8 @@ def import_path(
     consent_at: str | None = None,
 ) -> ImportResult:
     """Parse the export at `path` and store it (see import_conversation)."""
+    if store.find_persona(persona) is None:
+        persona = check_persona_name(persona)  # before parsing: a bad name fails at once
     conv = chatlog.load(path, format=fmt, mapping=mapping, progress=progress)
     return import_conversation(store, conv, persona=persona, them=them, me=me, source=path, consent_at=consent_at)
 

@@ -6,7 +6,6 @@ import base64
 import html
 import io
 import json
-import os
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -18,6 +17,7 @@ import numpy as np
 from voice_app import config
 from voice_app.care import crypto
 from voice_app.errors import VoiceAppError
+from voice_app.files import write_private
 from voice_app.store import SessionInfo, Store
 
 EXPORT_FORMATS = ("md", "html", "json", "wav")
@@ -52,16 +52,13 @@ def write_audio(samples: np.ndarray, rate: int, relative: str) -> str:
     import soundfile as sf
 
     path = config.data_dir() / relative
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0), rate, format="FLAC", subtype="PCM_16")
     data = buffer.getvalue()
     cipher = crypto.active()
     if cipher is not None:
         data = crypto.FILE_MAGIC + cipher.encrypt_bytes(data)
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    write_private(path, data, what=f"the audio file {relative}")
     return relative
 
 
@@ -110,19 +107,19 @@ def _names(store: Store, info: SessionInfo) -> tuple[str, str]:
     return persona.them_name or info.persona, persona.me_name or "You"
 
 
-def export_session(store: Store, session_id: int, fmt: str, out: Path | None = None) -> Path:
-    """Write the session in `fmt`; returns the file written."""
+def export_session(store: Store, session_id: int, fmt: str, out: Path | None = None, mode: int = 0o600) -> Path:
+    """Write the session in `fmt` (mode 0600 unless asked otherwise); returns the file written."""
     if fmt not in EXPORT_FORMATS:
         raise VoiceAppError(f"Unknown export format {fmt!r}.", fix=f"Use one of: {', '.join(EXPORT_FORMATS)}.")
     info = store.get_session(session_id)
     turns = store.turns(session_id)
     out = out or Path.cwd() / f"voice_app-session-{session_id}.{fmt}"
     if fmt == "wav":
-        _export_wav(turns, out)
+        _export_wav(turns, out, mode)
         return out
     them, me = _names(store, info)
     text = {"md": _markdown, "html": _html, "json": _json}[fmt](info, turns, them, me)
-    out.write_text(text, encoding="utf-8")
+    write_private(out, text.encode("utf-8"), what=f"the export {out}", mode=mode, own_folder=False)
     return out
 
 
@@ -196,7 +193,7 @@ def _json(info: SessionInfo, turns: list[dict[str, Any]], them: str, me: str) ->
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
-def _export_wav(turns: list[dict[str, Any]], out: Path) -> None:
+def _export_wav(turns: list[dict[str, Any]], out: Path, mode: int) -> None:
     import soundfile as sf
 
     rate = 22050
@@ -212,7 +209,9 @@ def _export_wav(turns: list[dict[str, Any]], out: Path) -> None:
             "This session has no recorded audio to export as WAV.",
             fix="Export it as text instead: --format md, html or json.",
         )
-    sf.write(out, np.concatenate(pieces), rate, subtype="PCM_16")
+    buffer = io.BytesIO()
+    sf.write(buffer, np.concatenate(pieces), rate, format="WAV", subtype="PCM_16")
+    write_private(out, buffer.getvalue(), what=f"the export {out}", mode=mode, own_folder=False)
 
 
 # --- replay -------------------------------------------------------------------------------------

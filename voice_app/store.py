@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +17,16 @@ from typing import Any
 
 from voice_app import config
 from voice_app.care.crypto import Cipher, PassphraseRequiredError, is_encrypted_text
-from voice_app.errors import DataDirError, DiskFullError, PersonaNotFoundError, SessionNotFoundError, StoreError
+from voice_app.errors import (
+    DataDirError,
+    DiskFullError,
+    InvalidPersonaNameError,
+    PersonaNotFoundError,
+    SessionNotFoundError,
+    StoreError,
+    UnsafePathError,
+)
+from voice_app.files import private_dir
 
 DB_NAME = "voice_app.sqlite3"
 
@@ -100,6 +111,26 @@ MIGRATIONS: list[str] = [
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+PERSONA_NAME_MAX = 64
+
+
+def check_persona_name(name: str) -> str:
+    """The name as a handle, or InvalidPersonaNameError. Names are never used as paths (see persona_dir)."""
+    cleaned = name.strip()
+    if not cleaned:
+        raise InvalidPersonaNameError("A persona needs a name.")
+    if len(cleaned) > PERSONA_NAME_MAX:
+        raise InvalidPersonaNameError(
+            f"The persona name is {len(cleaned)} characters long; at most {PERSONA_NAME_MAX}."
+        )
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in cleaned):
+        raise InvalidPersonaNameError("The persona name holds control or invisible characters.")
+    if cleaned.startswith("-"):
+        raise InvalidPersonaNameError(f"The persona name {cleaned!r} starts with '-', which reads as an option.")
+    if cleaned in (".", "..") or cleaned[0] in "/~\\" or cleaned.startswith("../"):
+        raise InvalidPersonaNameError(f"The persona name {cleaned!r} looks like a path.")
+    return cleaned
 
 
 def now_iso() -> str:
@@ -196,6 +227,25 @@ class Store:
             return self.cipher.decrypt_text(value)
         return value
 
+    # --- files under the data dir ----------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        """The data dir: the database's folder; every file the app keeps lives under it."""
+        return self.path.parent
+
+    def inside(self, relative: str | Path) -> Path:
+        """`relative` under the data dir, resolved; UnsafePathError if it would leave it (`..`, absolute, links)."""
+        root = self.root.resolve()
+        candidate = (root / relative).resolve()
+        if candidate == root or root not in candidate.parents:
+            raise UnsafePathError(f"The stored path {str(relative)!r} points outside the data dir {root}.")
+        return candidate
+
+    def persona_dir(self, persona_id: int) -> Path:
+        """Per-persona files (letters): named by the persona's id, never by its name."""
+        return self.inside(Path("personas") / f"p{int(persona_id)}")
+
     # --- lifecycle -----------------------------------------------------------------------
 
     @classmethod
@@ -245,25 +295,40 @@ class Store:
                 raise StoreError(f"The database {self.path} is busy: {exc}.") from None
             try:
                 yield self._conn
+            except sqlite3.DatabaseError as exc:
+                self._rollback()
+                raise _map_write_error(exc, self.path) from exc
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             try:
                 self._conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
+                self._rollback()
+                raise _map_write_error(exc, self.path) from exc
+
+    def _rollback(self) -> None:
+        """Roll back what is still open: after a full disk or an I/O error SQLite may have done it itself."""
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.DatabaseError):  # the original error is the one to report
                 self._conn.execute("ROLLBACK")
-                raise _map_write_error(exc, self.path) from None
 
     def compact(self) -> None:
         """Rewrite the database without free pages and empty the WAL, so deleted text is gone from disk."""
         with self._lock:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._conn.execute("VACUUM")
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._conn.execute("VACUUM")
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.DatabaseError as exc:
+                raise _map_write_error(exc, self.path) from exc
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, tuple(params)).fetchall()
+            try:
+                return self._conn.execute(sql, tuple(params)).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise _map_write_error(exc, self.path) from exc
 
     # --- personas ------------------------------------------------------------------------
 
@@ -302,6 +367,7 @@ class Store:
         consent_at: str | None = None,
     ) -> int:
         """Insert a persona inside an open transaction; returns its id."""
+        name = check_persona_name(name)
         stamp = now_iso()
         cur = conn.execute(
             "INSERT INTO personas (name, them_name, me_name, consent_at, created_at, updated_at)"
@@ -518,10 +584,12 @@ class Store:
 def _prepare_file(path: Path) -> None:
     """Create the data dir (0700) and the database file (0600) before SQLite touches them."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)  # an existing data dir left open to others (0755) is closed too
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
         os.close(fd)
         os.chmod(path, 0o600)
+    except DataDirError:
+        raise
     except OSError as exc:
         raise DataDirError(f"Cannot create the database at {path}: {exc.strerror}.") from None
 
@@ -542,9 +610,18 @@ def _only_comments(statement: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in statement.splitlines())
 
 
-def _map_write_error(exc: sqlite3.OperationalError, path: Path) -> Exception:
-    if "full" in str(exc).lower():
-        return DiskFullError(f"The disk holding {path} is full; the last change was rolled back.")
+def _map_write_error(exc: sqlite3.DatabaseError, path: Path) -> Exception:
+    """A typed error with a fix for a failed write; the caller chains the original (`from exc`)."""
+    text = str(exc).lower()
+    if "full" in text:
+        return DiskFullError(f"The disk holding {path} is full; the last change was rolled back, nothing was lost.")
+    if "readonly" in text or "read-only" in text:
+        return DataDirError(
+            f"{path} is read-only; the last change was rolled back.",
+            fix="Make the data dir writable (or set VOICE_APP_HOME to a writable one) and try again.",
+        )
+    if "disk i/o" in text or "malformed" in text or "not a database" in text:
+        return StoreError(f"Reading or writing {path} failed ({exc}); the last change was rolled back.")
     return StoreError(f"Writing to {path} failed: {exc}.")
 
 

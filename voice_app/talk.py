@@ -20,6 +20,7 @@ import numpy as np
 
 from voice_app import config
 from voice_app.errors import AudioUnavailableError, VoiceAppError
+from voice_app.textsafe import printable
 
 INPUT_TAIL_S = 0.3  # silence after a --input-wav clip before the "key" is released, as a person would
 
@@ -65,7 +66,7 @@ def cmd_talk(args: argparse.Namespace) -> int:
 
 
 def _log(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(printable(text) + "\n")
     sys.stderr.flush()
 
 
@@ -122,7 +123,8 @@ def _turns_from_files(store: Any, args: argparse.Namespace, settings: config.Set
             result = pipeline.respond(utterance)
             results.append(result)
             if not args.json:
-                sys.stdout.write(f"you> {result.transcript}\n{pipeline.chat.prompt.them}> {result.reply}\n")
+                them = pipeline.chat.prompt.them
+                sys.stdout.write(printable(f"you> {result.transcript}\n{them}> {result.reply}") + "\n")
                 sys.stdout.flush()
                 v2v = result.timeline.get("first_audio_out")
                 if v2v is not None:
@@ -170,7 +172,7 @@ def _conversation(store: Any, args: argparse.Namespace, settings: config.Setting
                 _log("(nothing was heard)")
                 return
             cut = " [interrupted]" if result.interrupted else ""
-            sys.stdout.write(f"you> {result.transcript}\n{them}> {result.reply}{cut}\n")
+            sys.stdout.write(printable(f"you> {result.transcript}\n{them}> {result.reply}{cut}") + "\n")
             sys.stdout.flush()
 
     def answer(said: Any) -> None:

@@ -51,7 +51,7 @@ def test_guided_arc_goodbye_writes_the_letter_and_offers_forget(isolated_home: P
         "saying goodbye",
     ]
     assert "voice-app forget demo" in result.stdout
-    letters = list((isolated_home / "personas" / "demo" / "letters").glob("*.md"))
+    letters = list((isolated_home / "personas").glob("p*/letters/*.md"))  # the folder is named by the persona's id
     assert len(letters) == 1 and stat.S_IMODE(letters[0].stat().st_mode) == 0o600
     text = letters[0].read_text()
     assert (

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from voice_app import config, sessions
-from voice_app.care.forget import forget, persona_dir, scan
+from voice_app.care.forget import forget, scan
 from voice_app.cli import main
 from voice_app.store import Store
 
@@ -38,7 +38,7 @@ def populate(home: Path, capsys: pytest.CaptureFixture[str]) -> int:
         ref = sessions.write_audio(np.zeros(1600, dtype=np.float32), 16000, f"audio/session-{sid}/turn-0-user.flac")
         turn = store.begin_turn(sid, "why did you pick the lighthouse that day", ref)
         store.complete_turn(turn, reply_text="because the keeper's cat liked you more than me")
-    index = persona_dir("robin") / "memory.idx"
+        index = store.persona_dir(store.get_persona("robin").id) / "memory.idx"
     index.parent.mkdir(parents=True)
     index.write_text(SECRET_LINES[0], encoding="utf-8")
     capsys.readouterr()
@@ -53,7 +53,8 @@ def test_forget_persona_leaves_no_trace_and_keeps_the_others(
     report = json.loads(capsys.readouterr().out)
     assert report["clean"] is True and report["messages"] == 6 and report["sessions"] == 1
     assert report["probes"] >= 5 and len(report["files"]) == 2
-    assert not (config.data_dir() / "audio" / f"session-{sid}").exists() and not persona_dir("robin").exists()
+    assert not (config.data_dir() / "audio" / f"session-{sid}").exists()
+    assert not (config.data_dir() / "personas").exists() or not any((config.data_dir() / "personas").iterdir())
     for path in isolated_home.rglob("*"):
         if path.is_file():
             data = path.read_bytes()

@@ -23,10 +23,10 @@ async def test_home_lists_personas_sessions_and_status(store: Store) -> None:
         home = app.screen
         personas = home.query_one("#personas", DataTable)
         assert personas.row_count == 1
-        assert personas.get_row_at(0)[:3] == ["demo", "Alex", str(store.message_count("demo"))]
+        assert [str(cell) for cell in personas.get_row_at(0)[:3]] == ["demo", "Alex", str(store.message_count("demo"))]
         assert personas.get_row_at(0)[3] == "2024-05-04 18:30"
         sessions = home.query_one("#sessions", DataTable)
-        assert sessions.get_row_at(0)[:2] == [str(session), "demo"]
+        assert [str(cell) for cell in sessions.get_row_at(0)[:2]] == [str(session), "demo"]
         await wait_until(pilot, lambda: "backend: embedded" in str(home.query_one("#status-line", Static).render()))
         status = str(home.query_one("#status-line", Static).render())
         assert "mic: none" in status and "models loaded" in status

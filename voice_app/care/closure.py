@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from voice_app.care.forget import persona_dir
+from voice_app.files import write_private
 
 
 @dataclass(frozen=True)
@@ -93,12 +92,7 @@ def letter_text(me: str, them: str, lines: list[str], when: datetime | None = No
     return "\n".join(body)
 
 
-def write_letter(persona: str, session_id: int, text: str) -> Path:
-    """Save the letter (0600) in the persona's folder, which `forget` removes."""
-    folder = persona_dir(persona) / "letters"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / f"{datetime.now().strftime('%Y-%m-%d')}-session-{session_id}.md"
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    return path
+def write_letter(folder: Path, session_id: int, text: str) -> Path:
+    """Save the letter (0600) in the persona's folder (`Store.persona_dir`), which `forget` removes."""
+    path = folder / "letters" / f"{datetime.now().strftime('%Y-%m-%d')}-session-{session_id}.md"
+    return write_private(path, text.encode("utf-8"), what="your letter")

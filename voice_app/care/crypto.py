@@ -114,13 +114,9 @@ def is_encrypted_file(path: Path) -> bool:
 
 
 def _replace(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    from voice_app.files import write_private
+
+    write_private(path, data, what=f"the file {path.name}")
 
 
 _active: Cipher | None = None

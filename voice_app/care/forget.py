@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voice_app import config
+from voice_app.errors import UnsafePathError
 from voice_app.store import Store
 
 PROBE_MIN_CHARS = 12  # shorter texts ("ok", "haha") are not evidence of anything
@@ -23,37 +23,54 @@ class ForgetReport:
     files: list[str] = field(default_factory=list)
     probes: int = 0
     leftovers: list[str] = field(default_factory=list)  # "file: text" for any probe still found
+    errors: list[str] = field(default_factory=list)  # what could not be removed or checked
 
     @property
     def clean(self) -> bool:
-        return not self.leftovers
+        return not self.leftovers and not self.errors
 
 
-def persona_dir(name: str) -> Path:
-    """Per-persona files (retrieval index, letters): one folder, removed whole by forget."""
-    return config.data_dir() / "personas" / name
+def legacy_persona_dir(store: Store, name: str) -> Path | None:
+    """Where versions before persona ids kept a persona's letters (`personas/<name>`), if that is safe."""
+    parent = store.root / "personas"
+    if not name or name in (".", "..") or "/" in name or "\\" in name or len(name.encode()) > 200:
+        return None
+    try:
+        candidate = store.inside(Path("personas") / name)
+    except UnsafePathError:
+        return None
+    return candidate if candidate.parent == parent.resolve() else None
 
 
 def _probes(store: Store, persona_id: int) -> list[str]:
-    """Distinctive texts of this persona that no other persona holds: if any is still on disk, we failed."""
-    rows = store.query(
-        "SELECT DISTINCT text FROM messages WHERE persona_id = ? AND length(text) >= ?"
-        " AND text NOT IN (SELECT text FROM messages WHERE persona_id != ?)"
-        " UNION SELECT DISTINCT user_text FROM turns JOIN sessions ON sessions.id = turns.session_id"
-        " WHERE sessions.persona_id = ? AND length(user_text) >= ?"
-        " UNION SELECT DISTINCT reply_text FROM turns JOIN sessions ON sessions.id = turns.session_id"
-        " WHERE sessions.persona_id = ? AND length(reply_text) >= ?",
-        (persona_id, PROBE_MIN_CHARS, persona_id, persona_id, PROBE_MIN_CHARS, persona_id, PROBE_MIN_CHARS),
+    """Distinctive texts of this persona that no other persona holds: if any is still on disk, we failed.
+
+    Compared as plaintext (the store decrypts when encryption is on), so the scan looks for what a
+    reader of the disk would find, not for ciphertext that no reader could match.
+    """
+    own = store.query(
+        "SELECT text FROM messages WHERE persona_id = ?"
+        " UNION ALL SELECT user_text FROM turns JOIN sessions ON sessions.id = turns.session_id"
+        " WHERE sessions.persona_id = ?"
+        " UNION ALL SELECT reply_text FROM turns JOIN sessions ON sessions.id = turns.session_id"
+        " WHERE sessions.persona_id = ?",
+        (persona_id, persona_id, persona_id),
     )
-    texts = sorted({r[0] for r in rows}, key=len, reverse=True)
-    return texts[:MAX_PROBES]
+    texts = {t for t in (store.dec(r[0]) for r in own) if len(t) >= PROBE_MIN_CHARS}
+    others = store.query("SELECT text FROM messages WHERE persona_id != ?", (persona_id,))
+    texts -= {store.dec(r[0]) for r in others}
+    return sorted(texts, key=len, reverse=True)[:MAX_PROBES]
 
 
 def forget(store: Store, names: list[str]) -> ForgetReport:
-    """Delete the personas' rows, audio, indexes and letters, compact the database, then scan for traces."""
+    """Delete the personas' rows, audio, indexes and letters, compact the database, then scan for traces.
+
+    Every path comes from `store.inside()`: a stored reference that would leave the data dir is
+    refused (reported, never followed), and the report is clean only when nothing went wrong.
+    """
     report = ForgetReport(personas=list(names))
     probes: list[str] = []
-    audio: list[Path] = []
+    doomed: list[Path] = []
     for name in names:
         persona = store.get_persona(name)
         probes += _probes(store, persona.id)
@@ -62,23 +79,46 @@ def forget(store: Store, names: list[str]) -> ForgetReport:
         report.sessions += len(session_ids)
         for sid in session_ids:
             for row in store.query("SELECT user_audio, reply_audio FROM turns WHERE session_id = ?", (sid,)):
-                audio += [config.data_dir() / ref for ref in row if ref]
-            audio.append(config.data_dir() / "audio" / f"session-{sid}")
+                doomed += _safe(store, [ref for ref in row if ref], report)
+            doomed += _safe(store, [f"audio/session-{sid}"], report)
+        doomed.append(store.persona_dir(persona.id))
+        legacy = legacy_persona_dir(store, persona.name)
+        if legacy is not None:
+            doomed.append(legacy)
         with store.transaction() as conn:
             conn.execute("DELETE FROM personas WHERE id = ?", (persona.id,))  # cascades to everything else
-        audio.append(persona_dir(name))
-    audio.append(config.data_dir() / "cache")  # evaluated prompt prefixes: rebuilt on the next session
-    for path in audio:
-        if path.is_dir():
-            report.files += [str(p) for p in path.rglob("*") if p.is_file()]
-            shutil.rmtree(path, ignore_errors=True)
-        elif path.exists():
-            report.files.append(str(path))
-            path.unlink()
+    doomed.append(store.inside("cache"))  # evaluated prompt prefixes: rebuilt on the next session
+    for path in doomed:
+        _remove(path, report)
     store.compact()
     report.probes = len(probes)
-    report.leftovers = scan(config.data_dir(), probes)
+    try:
+        report.leftovers = scan(store.root, probes)
+    except OSError as exc:
+        report.errors.append(f"the trace scan failed: {exc}")
     return report
+
+
+def _safe(store: Store, refs: list[str], report: ForgetReport) -> list[Path]:
+    paths = []
+    for ref in refs:
+        try:
+            paths.append(store.inside(ref))
+        except UnsafePathError as exc:
+            report.errors.append(exc.message)
+    return paths
+
+
+def _remove(path: Path, report: ForgetReport) -> None:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            report.files += [str(p) for p in path.rglob("*") if p.is_file()]
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            report.files.append(str(path))
+            path.unlink()
+    except OSError as exc:
+        report.errors.append(f"could not remove {path}: {exc.strerror or exc}")
 
 
 def scan(root: Path, probes: list[str]) -> list[str]:

@@ -119,10 +119,15 @@ def _choose(src: Source, fmt: str | None) -> tuple[str, list[Member]]:
         names = src.all_names()
         shown = ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
         where = "zip archive" if src.kind == "zip" else "folder"
+        if src.notes:
+            detail = "; ".join(src.notes)
+        elif names:
+            detail = f"it holds: {shown}"
+        else:
+            detail = "it is empty"
         raise unknown(
-            f"{src.display}: the {where} contains no chat history"
-            + (f" (it holds: {shown})" if names else " (it is empty)"),
-            "Export the chat again, including the text of the conversation.",
+            f"{src.display}: the {where} contains no chat history ({detail})",
+            "Export the chat again, including the text of the conversation, or point at the chat's own folder.",
         )
     found: list[tuple[str, Member]] = []
     for m in src.members:
@@ -192,7 +197,13 @@ def load(
             conv = _importer(fmt)(members, opts)
         except ImportFormatError:
             raise
-        except (MemoryError, KeyboardInterrupt):
+        except MemoryError:
+            raise corrupt(
+                f"{members[0].display}: there is not enough memory to read this export"
+                f" ({sum(m.size for m in members) / 1e6:.0f} MB); nothing was stored",
+                "Close other programs, or split the export (many apps export a date range) and import each part.",
+            ) from None
+        except KeyboardInterrupt:
             raise
         except Exception as e:  # a damaged file must never crash the caller with a raw traceback
             raise corrupt(
@@ -201,6 +212,7 @@ def load(
             ) from e
     conv.format = fmt
     conv.source = str(path)
+    conv.warnings.extend(ImportWarning(note) for note in src.notes)
     if len(members) == 1:
         for w in conv.warnings:
             w.file = None  # the whole conversation comes from that one file

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import io
 import json
 import os
 import re
@@ -24,7 +23,11 @@ HEAD_BYTES = 64 * 1024
 CHUNK_BYTES = 1 << 20
 # Files inside a zip or folder that may hold a chat; everything else (photos, voice notes) is skipped.
 TEXT_SUFFIXES = {".txt", ".json", ".html", ".htm", ".csv", ".tsv", ".xml", ".md", ".jsonl", ".ndjson"}
-MAX_DIR_FILES = 20000
+MAX_DIR_FILES = 20000  # text files looked at in a folder (media are skipped by name and not counted)
+MAX_DIR_ENTRIES = 2_000_000  # every file a folder scan walks past, media included
+MAX_MEMBER_BYTES = 4 << 30  # one file inside a zip, decompressed
+MAX_ZIP_RATIO = 200  # decompressed / compressed above this (and above BOMB_MIN_BYTES) is a zip bomb
+BOMB_MIN_BYTES = 64 << 20
 
 _MAGIC = [
     (b"SQLite format 3\x00", "an SQLite database (export the chat to text with the app's exporter first)"),
@@ -71,6 +74,7 @@ class Source:
         self.path = Path(path)
         self.display = str(path)
         self.members: list[Member] = []
+        self.notes: list[str] = []  # what a folder or zip scan skipped, and why it stopped
         self.kind = "file"
         self._zip: zipfile.ZipFile | None = None
         p = self.path
@@ -95,16 +99,28 @@ class Source:
                 self.members.append(Member(p.name, self.display, size, lambda: p.open("rb")))
 
     def _scan_dir(self, root: Path) -> None:
-        count = 0
+        walked = looked = 0
+        skipped: dict[str, int] = {}
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
             for fn in sorted(filenames):
-                count += 1
-                if count > MAX_DIR_FILES:
+                walked += 1
+                if walked > MAX_DIR_ENTRIES:
+                    self.notes.append(f"the scan stopped after {MAX_DIR_ENTRIES:,} files in the folder")
+                    self._note_skipped(skipped)
                     return
                 fp = Path(dirpath) / fn
-                if fp.suffix.lower() not in TEXT_SUFFIXES:
+                suffix = fp.suffix.lower()
+                if suffix not in TEXT_SUFFIXES:
+                    skipped[suffix or "(none)"] = skipped.get(suffix or "(none)", 0) + 1
                     continue
+                looked += 1
+                if looked > MAX_DIR_FILES:
+                    self.notes.append(
+                        f"the scan stopped after {MAX_DIR_FILES:,} text files; point it at the chat's own folder"
+                    )
+                    self._note_skipped(skipped)
+                    return
                 try:
                     size = fp.stat().st_size
                 except OSError:
@@ -113,6 +129,13 @@ class Source:
                     continue
                 rel = fp.relative_to(root).as_posix()
                 self.members.append(Member(rel, str(fp), size, lambda fp=fp: fp.open("rb")))
+        self._note_skipped(skipped)
+
+    def _note_skipped(self, skipped: dict[str, int]) -> None:
+        if skipped:
+            total = sum(skipped.values())
+            kinds = ", ".join(f"{n:,} {suffix}" for suffix, n in sorted(skipped.items(), key=lambda kv: -kv[1])[:6])
+            self.notes.append(f"skipped {total:,} files that are not chat text (by name: {kinds})")
 
     def _scan_zip(self, p: Path) -> None:
         try:
@@ -129,6 +152,13 @@ class Source:
                 continue
             if os.path.splitext(name)[1].lower() not in TEXT_SUFFIXES:
                 continue
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > MAX_MEMBER_BYTES or (info.file_size > BOMB_MIN_BYTES and ratio > MAX_ZIP_RATIO):
+                raise corrupt(
+                    f"{self.display}: {name} would expand to {info.file_size / 1e9:.1f} GB"
+                    f" ({ratio:.0f}× its compressed size); this is not a chat export (a zip bomb?)",
+                    "Unpack the archive yourself and import the chat's own text file.",
+                )
             self.members.append(
                 Member(name, f"{self.display}:{name}", info.file_size, lambda info=info: self._open_zip(info))
             )
@@ -369,32 +399,43 @@ def iter_lines(member: Member, warnings: list[ImportWarning], progress: Progress
 def read_text(member: Member, progress: Progress = None, done_before: int = 0, total: int | None = None) -> str:
     """The whole member decoded (for JSON/HTML/CSV formats); a decoding error names the byte offset."""
     data = read_bytes(member, progress, done_before, total)
-    enc, bom = sniff_encoding(data[:HEAD_BYTES])
+    enc, bom = sniff_encoding(bytes(data[:HEAD_BYTES]))
     try:
-        text = data[bom:].decode(enc)
+        text = codecs.decode(memoryview(data)[bom:], enc)
     except UnicodeDecodeError as e:
+        del data
         raise corrupt(
             f"{member.display}: bytes at offset {e.start + bom} are not valid {enc.upper()}"
             " (mixed or unknown text encodings)",
             "Re-export the chat as UTF-8.",
         ) from e
+    del data  # the decoded text replaces the bytes
     if text.startswith("\ufeff"):
         text = text[1:]
     return text
 
 
-def read_bytes(member: Member, progress: Progress = None, done_before: int = 0, total: int | None = None) -> bytes:
+def read_bytes(member: Member, progress: Progress = None, done_before: int = 0, total: int | None = None) -> bytearray:
+    """The whole member, read into one buffer of its declared size (no growing copies)."""
     total = member.size if total is None else total
-    out = io.BytesIO()
+    if member.size > MAX_MEMBER_BYTES:
+        raise corrupt(f"{member.display} is {member.size / 1e9:.1f} GB; larger than any chat export this reads")
+    out = bytearray(member.size)
+    view = memoryview(out)
+    done = 0
     with member.open() as f:
-        while True:
-            chunk = f.read(CHUNK_BYTES * 4)
-            if not chunk:
+        while done < len(out):
+            n = f.readinto(view[done : done + CHUNK_BYTES * 4])  # type: ignore[attr-defined]
+            if not n:
                 break
-            out.write(chunk)
+            done += n
             if progress:
-                progress(done_before + out.tell(), total)
-    return out.getvalue()
+                progress(done_before + done, total)
+        if done == len(out) and f.read(1):  # longer than it said it was (a file that grew, a lying header)
+            raise corrupt(f"{member.display} changed while it was read, or its size is wrong")
+    view.release()
+    del out[done:]
+    return out
 
 
 def load_json(member: Member, progress: Progress = None, done_before: int = 0, total: int | None = None) -> Any:

@@ -19,6 +19,8 @@ _PM = {"p", "下午", "午後", "오후", "n"}
 _DATE_LOOSE = r"\d{1,4}(?P<sep>[./-])\s?\d{1,2}(?P=sep)\s?\d{1,4}\.?"
 _TIME = rf"(?:{AMPM}\s?)?\d{{1,2}}[:.]\d{{2}}(?:[:.]\d{{2}})?(?:\s?{AMPM})?"
 _LEAD = "[\u200e\u200f\u202a-\u202e]*"
+MAX_MESSAGE_CHARS = 64 * 1024  # longer continuations (pages of blank lines) are cut, so memory stays bounded
+
 # Any known header layout; used for detection and to tell a damaged header from a continuation line.
 LOOSE = re.compile(rf"^{_LEAD}(\[)?({_DATE_LOOSE}),?\s+(?:klo\s+)?({_TIME})(?(1)\]\s?|\s[-–]\s)(.*)$")
 _DIGITS = re.compile(r"\d+")
@@ -342,6 +344,7 @@ def parse(member: Member, progress: Progress = None, done_before: int = 0, total
     last: Message | None = None  # the message continuation lines belong to
     last_raw = ""
     extra: list[str] | None = None
+    extra_chars, cut = 0, False
     skipping: ImportWarning | None = None  # damaged header whose continuation lines are being skipped
     skipped_lines = 0
     preamble_start = 0
@@ -369,8 +372,18 @@ def parse(member: Member, progress: Progress = None, done_before: int = 0, total
                         )
                     elif extra is None:
                         extra = [line]
-                    else:
+                        extra_chars, cut = len(line), False
+                    elif extra_chars < MAX_MESSAGE_CHARS:
                         extra.append(line)
+                        extra_chars += len(line) + 1
+                    elif not cut:  # once per message
+                        cut = True
+                        warnings.append(
+                            ImportWarning(
+                                f"a message runs past {MAX_MESSAGE_CHARS:,} characters; the rest of it was cut",
+                                lineno,
+                            )
+                        )
                 elif skipping:
                     skipped_lines += 1
                 elif line.strip():

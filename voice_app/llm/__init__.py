@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from voice_app import assets, config
-from voice_app.llm.backends import choose_backend
+from voice_app.llm.backends import check_local, choose_backend
 from voice_app.llm.base import CancelToken, ChatModel, GenerationOptions, Message, ModelInfo
 
 __all__ = ["CancelToken", "ChatModel", "GenerationOptions", "Message", "ModelInfo", "open_chat_model"]
@@ -25,12 +25,17 @@ def _close_warm_models() -> None:
         _warm.clear()
 
 
-def open_chat_model(settings: config.Settings | None = None) -> ChatModel:
-    """The model the settings ask for; the embedded one is loaded once per process and kept warm."""
+def open_chat_model(settings: config.Settings | None = None, *, encrypted: bool = True) -> ChatModel:
+    """The model the settings ask for; the embedded one is loaded once per process and kept warm.
+
+    `encrypted`: the store's data is encrypted at rest (`Store.encryption_state`, the one source of
+    truth), so nothing derived from the plaintext prompt (the KV prefix cache) may be written.
+    """
     settings = settings or config.load()
     if choose_backend(settings) == "ollama":
         from voice_app.llm.ollama_chat import OllamaChat
 
+        check_local(settings.ollama_host(), settings)
         chat = OllamaChat(
             settings.llm.ollama_model,
             host=settings.ollama_host(),
@@ -53,7 +58,7 @@ def open_chat_model(settings: config.Settings | None = None) -> ChatModel:
             )
         model = _warm[key]
         # Derived from private messages: kept in the current data dir, and not at all once encryption is on.
-        model.use_prefix_cache(None if settings.care.encryption else prefix_cache_dir())
+        model.use_prefix_cache(None if encrypted else prefix_cache_dir())
         return model
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import codecs
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from voice_app.errors import LLMError, ModelLoadError
+from voice_app.errors import DataDirError, LLMError, ModelLoadError
 from voice_app.llm.base import CancelToken, GenerationOptions, Message, ModelInfo
+
+log = logging.getLogger(__name__)
 
 
 def physical_cores() -> int:
@@ -209,7 +212,10 @@ class EmbeddedChat:
             self._llm.reset()
             self._llm.eval(tokens)
             if self._prefix_cache is not None:
-                self._prefix_cache.save(self._llm, tokens)
+                try:
+                    self._prefix_cache.save(self._llm, tokens)
+                except DataDirError as exc:  # a full disk costs the next start its head start, not this chat
+                    log.warning("the persona prefix was not cached: %s", exc.message)
 
     def cached_tokens(self) -> int:
         """How many tokens the KV cache holds (the prefix after warm_up)."""
@@ -411,14 +417,10 @@ class PrefixStateCache:
         size = llama_cpp.llama_state_get_size(ctx)
         buffer = (ctypes.c_uint8 * int(size))()
         written = llama_cpp.llama_state_get_data(ctx, buffer, size)
-        target = self.path(tokens)
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(self.MAGIC + int(written).to_bytes(8, "little"))
-            handle.write(bytes(buffer)[: int(written)])
-        os.replace(tmp, target)
+        from voice_app.files import write_private
+
+        data = self.MAGIC + int(written).to_bytes(8, "little") + bytes(buffer)[: int(written)]
+        write_private(self.path(tokens), data, what="the evaluated persona prefix (a cache)")
 
     def restore(self, llm: object, tokens: list[int]) -> bool:
         import ctypes

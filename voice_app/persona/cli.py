@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from voice_app.errors import VoiceAppError
+from voice_app.files import scratch_dir
 from voice_app.persona.card import FIELD_HELP, LIST_FIELDS, CardError, PersonaCard, load_card, save_card
+from voice_app.textsafe import printable, safe
 
 InputFn = Callable[[str], str]
 
@@ -118,14 +120,13 @@ def guided(card: PersonaCard, ask: InputFn | None = None) -> PersonaCard:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    from voice_app import config
     from voice_app.cli import open_store, out
 
     with open_store() as store:
         card = load_card(store, args.name)
-        new = guided(card) if args.guided else edit_in_editor(card, config.data_dir())
+        new = guided(card) if args.guided else edit_in_editor(card, scratch_dir())
         save_card(store, args.name, new)
-    out.print(f"Saved the card of {args.name}. `voice-app persona show {args.name}` shows it.")
+    out.print(f"Saved the card of {safe(args.name)}. `voice-app persona show {safe(args.name)}` shows it.")
     return 0
 
 
@@ -168,7 +169,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(data)
     else:
-        sys.stdout.write(render_show(data) + "\n")
+        sys.stdout.write(printable(render_show(data)) + "\n")
     return 0
 
 
@@ -212,7 +213,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json == "-":
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
     else:
-        sys.stdout.write(render_eval(result) + "\n")
+        sys.stdout.write(printable(render_eval(result)) + "\n")
     return 0
 
 

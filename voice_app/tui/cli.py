@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from voice_app.errors import VoiceAppError
+from voice_app.textsafe import printable
 
 DEMO_PERSONA = "demo"
 
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args)) if getattr(args, "func", None) else run_app()
     except VoiceAppError as exc:
-        sys.stderr.write(f"error: {exc.message}\n" + (f"fix: {exc.fix}\n" if exc.fix else ""))
+        sys.stderr.write(printable(f"error: {exc.message}\n" + (f"fix: {exc.fix}\n" if exc.fix else "")))
         return 2
 
 

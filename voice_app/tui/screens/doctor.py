@@ -12,6 +12,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, LoadingIndicator, Static
 
+from voice_app.textsafe import printable
+
 if TYPE_CHECKING:
     from voice_app.tui.app import VoiceApp
 
@@ -50,7 +52,7 @@ class DoctorScreen(ModalScreen[None]):
         table.display = True
         for name, ok, required, detail, fix in rows:
             mark = Text("ok", "green") if ok else Text("FAIL", "red") if required else Text("--", "yellow")
-            text = detail + (f"\nfix: {fix}" if fix and not ok else "")
+            text = Text(printable(detail + (f"\nfix: {fix}" if fix and not ok else "")))
             table.add_row(name, mark, text, height=None)
         table.focus()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -11,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from voice_app.textsafe import printable
 from voice_app.tui.services import MachineStatus
 
 if TYPE_CHECKING:
@@ -80,7 +82,11 @@ class HomeScreen(Screen[None]):
         personas.clear()
         for row in services.personas():
             personas.add_row(
-                row["name"], row["them_name"], str(row["messages"]), short_stamp(row["last_session"]), key=row["name"]
+                Text(printable(row["name"])),
+                Text(printable(row["them_name"])),
+                str(row["messages"]),
+                short_stamp(row["last_session"]),
+                key=row["name"],
             )
         if selected is not None and selected in [str(k.value) for k in personas.rows]:
             personas.move_cursor(row=personas.get_row_index(selected))
@@ -89,7 +95,7 @@ class HomeScreen(Screen[None]):
         for info in services.sessions():
             sessions.add_row(
                 str(info.id),
-                info.persona,
+                Text(printable(info.persona)),
                 short_stamp(info.started_at),
                 str(info.turns),
                 f"{info.duration_s / 60:.0f}",

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, DirectoryTree, Footer, Input, Label, ProgressBar, Select, Static
 
+from voice_app.textsafe import safe
 from voice_app.tui.services import Preview
 
 if TYPE_CHECKING:
@@ -31,14 +32,14 @@ def preview_text(preview: Preview) -> str:
 
     s = preview.summary
     lines = [
-        f"[b]{preview.path.name}[/]: {SUPPORTED_FORMATS.get(s['format'], s['format'])}",
-        f"{s['messages']} messages, {(s['first'] or '?')[:10]} → {(s['last'] or '?')[:10]}",
-        "participants: " + ", ".join(f"{p['name']} ({p['messages']})" for p in s["participants"]),
-        "kinds: " + (", ".join(f"{k} {v}" for k, v in s["kinds"].items()) or "-"),
+        f"[b]{safe(preview.path.name)}[/]: {safe(SUPPORTED_FORMATS.get(s['format'], s['format']))}",
+        f"{s['messages']} messages, {safe((s['first'] or '?')[:10])} → {safe((s['last'] or '?')[:10])}",
+        "participants: " + ", ".join(f"{safe(p['name'])} ({p['messages']})" for p in s["participants"]),
+        "kinds: " + (", ".join(f"{safe(k)} {v}" for k, v in s["kinds"].items()) or "-"),
     ]
     warnings = s.get("warnings") or []
     for warning in warnings[:5]:
-        lines.append(f"[yellow]warning:[/] {warning}")
+        lines.append(f"[yellow]warning:[/] {safe(warning)}")
     if len(warnings) > 5:
         lines.append(f"[yellow]… and {len(warnings) - 5} more warnings[/]")
     return "\n".join(lines)
@@ -111,7 +112,7 @@ class ImportScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="inspect", exit_on_error=False)
     def inspect(self, path: Path) -> None:
-        self.vapp.later(self._progress, 0, None, f"reading {path.name}…")
+        self.vapp.later(self._progress, 0, None, f"reading {safe(path.name)}…")
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
@@ -125,7 +126,7 @@ class ImportScreen(Screen[None]):
         except Exception as exc:  # noqa: BLE001 - an unreadable file is shown, not raised
             message = getattr(exc, "message", None) or str(exc)
             fix = getattr(exc, "fix", None)
-            self.vapp.later(self._failed, message + (f"\n[cyan]fix:[/] {fix}" if fix else ""))
+            self.vapp.later(self._failed, safe(message) + (f"\n[cyan]fix:[/] {safe(fix)}" if fix else ""))
             return
         self.vapp.later(self.show_preview, preview)
 
@@ -178,9 +179,9 @@ class ImportScreen(Screen[None]):
         them = self._them()
         needs = bool(persona and them) and not self.vapp.services.persona_exists(persona)
         self.query_one("#consent").display = needs
-        text = self.vapp.services.consent_text(persona, them or "them") if needs else ""
+        text = safe(self.vapp.services.consent_text(persona, them or "them")) if needs else ""
         if persona and them and not needs:
-            text = f"'{persona}' exists: this import extends it (messages already stored are skipped)."
+            text = f"'{safe(persona)}' exists: this import extends it (messages already stored are skipped)."
         self.query_one("#consent-text", Static).update(text)
 
     # --- import ----------------------------------------------------------------------------------
@@ -222,7 +223,7 @@ class ImportScreen(Screen[None]):
         self.query_one("#progress", ProgressBar).update(total=100, progress=100)
         added = getattr(result, "added", 0)
         persona = str(getattr(result, "persona", ""))
-        self.notify(f"Imported {added} new messages into '{persona}'.")
+        self.notify(f"Imported {added} new messages into '{safe(persona)}'.")
         self.vapp.refresh_home()
         self.app.pop_screen()
         self.vapp.open_persona(persona)

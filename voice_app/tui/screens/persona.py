@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
+from voice_app.textsafe import safe
 from voice_app.tui.services import CardForm
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class PersonaScreen(Screen[None]):
         self.form = services.card(self.persona)
         consent = head["consent_at"] or "not recorded"
         yield Static(
-            f"[b]{head['name']}[/]: a simulation of {head['them'] or '?'}"
+            f"[b]{safe(head['name'])}[/]: a simulation of {safe(head['them'] or '?')}"
             f" · {head['messages']} messages · consent: {consent}",
             id="persona-title",
         )
@@ -73,7 +74,7 @@ class PersonaScreen(Screen[None]):
         try:
             text = self.vapp.services.style_summary(self.persona)
         except Exception as exc:  # noqa: BLE001
-            text = f"[red]The style profile could not be computed: {getattr(exc, 'message', exc)}[/]"
+            text = f"[red]The style profile could not be computed: {safe(getattr(exc, 'message', exc))}[/]"
         self.vapp.later(self.query_one("#style", Static).update, text)
 
     def values(self) -> dict[str, str | list[str]]:
@@ -91,7 +92,7 @@ class PersonaScreen(Screen[None]):
         try:
             self.vapp.services.save_card(self.persona, self.values())
         except Exception as exc:  # noqa: BLE001 - a bad value is shown, nothing is lost
-            self.notify(f"Not saved: {getattr(exc, 'message', exc)}", severity="error")
+            self.notify(f"Not saved: {safe(getattr(exc, 'message', exc))}", severity="error")
             return
         self.saved = True
         self.notify("Card saved. The next conversation uses it.")

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from voice_app.textsafe import printable, safe
 from voice_app.tui.screens.home import short_stamp
 from voice_app.tui.widgets import StageBar
 
@@ -83,12 +84,13 @@ class ReplayScreen(Screen[None]):
         self.them, self.me = services.names(info.persona)
         self.turns = services.turns(self.session_id)
         self.query_one("#replay-title", Static).update(
-            f"[b]Session {info.id}[/] · {self.them} [dim](persona {info.persona})[/] · {short_stamp(info.started_at)}"
-            f" · {info.turns} turns · {info.duration_s / 60:.0f} min · {info.model or '?'}"
+            f"[b]Session {info.id}[/] · {safe(self.them)} [dim](persona {safe(info.persona)})[/]"
+            f" · {short_stamp(info.started_at)} · {info.turns} turns · {info.duration_s / 60:.0f} min"
+            f" · {safe(info.model or '?')}"
         )
         from voice_app.sessions import SIMULATION_NOTE
 
-        self.query_one("#replay-note", Static).update(SIMULATION_NOTE.format(them=self.them))
+        self.query_one("#replay-note", Static).update(safe(SIMULATION_NOTE.format(them=self.them)))
         options = self.query_one("#turns", OptionList)
         for i, turn in enumerate(self.turns):
             options.add_option(Option(self._turn_text(turn), id=str(i)))
@@ -101,15 +103,15 @@ class ReplayScreen(Screen[None]):
 
     def _turn_text(self, turn: dict[str, Any]) -> Text:
         text = Text()
-        text.append(f"[{turn['idx']}] {self.me}: ", style="bold")
-        text.append((turn["user_text"] or "(no words recognised)") + "\n")
-        text.append(f"    {self.them}: ", style="bold")
+        text.append(printable(f"[{turn['idx']}] {self.me}: "), style="bold")
+        text.append(printable(turn["user_text"] or "(no words recognised)") + "\n")
+        text.append(printable(f"    {self.them}: "), style="bold")
         reply = turn["reply_text"] or ""
         if turn["status"] != "complete":
             reply += " (the session ended before this reply finished)"
         elif turn["interrupted"]:
             reply += " (you interrupted)"
-        text.append(reply or "(no reply)")
+        text.append(printable(reply or "(no reply)"))
         return text
 
     def _show(self, index: int) -> None:
@@ -220,10 +222,10 @@ class ReplayScreen(Screen[None]):
         try:
             path = self.vapp.services.export(self.session_id, fmt)
         except Exception as exc:  # noqa: BLE001
-            self.vapp.later(self.notify, f"Export failed: {getattr(exc, 'message', exc)}", severity="error")
+            self.vapp.later(self.notify, f"Export failed: {safe(getattr(exc, 'message', exc))}", severity="error")
             return
         self.exported = str(path)
-        self.vapp.later(self.notify, f"Exported to {path}")
+        self.vapp.later(self.notify, f"Exported to {safe(path)}")
 
     def action_back(self) -> None:
         self.app.pop_screen()

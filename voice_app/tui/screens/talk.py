@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from voice_app.textsafe import safe
 from voice_app.tui import engine as eng
 from voice_app.tui.widgets import Bubble, LevelMeter, MemoriesPanel, StageBar, StateIndicator, Transcript
 
@@ -102,7 +103,7 @@ class TalkScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         them, _ = self.vapp.services.names(self.persona)
         with Horizontal(id="talk-top"):
-            yield Static(f"[b]{them}[/] [dim](simulation · persona {self.persona})[/]", id="talk-title")
+            yield Static(f"[b]{safe(them)}[/] [dim](simulation · persona {safe(self.persona)})[/]", id="talk-title")
             yield StateIndicator(id="state")
             yield LevelMeter(id="level")
         with Horizontal(id="talk-main"):
@@ -172,7 +173,7 @@ class TalkScreen(Screen[None]):
         try:
             self.engine.start_hands_free(lambda utterance: self.post_message(self.Heard(utterance)))
         except Exception as exc:  # noqa: BLE001 - typed input still works
-            self.notify(f"Hands-free is unavailable: {_error_text(exc)}", severity="warning")
+            self.notify(f"Hands-free is unavailable: {safe(_error_text(exc))}", severity="warning")
             return
         self._set_state(eng.LISTENING)
 
@@ -187,7 +188,7 @@ class TalkScreen(Screen[None]):
         self.turn_running = False
         self._set_state("error")
         self.query_one(Transcript).note(message.text).add_class("error")
-        self.notify(message.text, severity="error", timeout=8)
+        self.notify(safe(message.text), severity="error", timeout=8)
 
     # --- typed input -----------------------------------------------------------------------------
 

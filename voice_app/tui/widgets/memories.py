@@ -8,6 +8,8 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from voice_app.textsafe import printable
+
 
 class MemoriesPanel(VerticalScroll):
     """Each memory is a real exchange: what you wrote, what they answered, and when."""
@@ -34,8 +36,8 @@ class MemoriesPanel(VerticalScroll):
             stamp = str(item.get("ts", ""))[:10]
             if stamp:
                 text.append(stamp + "\n", style="dim")
-            text.append(f"{self.me}: ", style="bold")
-            text.append(str(item.get("you", "")) + "\n")
-            text.append(f"{self.them}: ", style="bold")
-            text.append(str(item.get("them", "")))
+            text.append(printable(f"{self.me}: "), style="bold")
+            text.append(printable(str(item.get("you", ""))) + "\n")
+            text.append(printable(f"{self.them}: "), style="bold")
+            text.append(printable(str(item.get("them", ""))))
             self.mount(Static(text, classes="memory"))

@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from voice_app.textsafe import printable, safe
+
 
 class Bubble(Static):
     """One line of the transcript; a reply's text grows with `append`."""
@@ -15,7 +17,7 @@ class Bubble(Static):
         self.who = who
         self.text = text
         self.kind = kind
-        self.border_title = who if who else None
+        self.border_title = safe(who) if who else None
 
     def on_mount(self) -> None:
         self._refresh_text()
@@ -33,7 +35,7 @@ class Bubble(Static):
         self.border_subtitle = label
 
     def _refresh_text(self) -> None:
-        self.update(Text(self.text or "…"))
+        self.update(Text(printable(self.text) or "…"))
 
 
 class Transcript(VerticalScroll):
