@@ -16,7 +16,7 @@ import numpy as np
 
 from voice_app import config
 from voice_app.care import crypto
-from voice_app.errors import VoiceAppError
+from voice_app.errors import UnsafePathError, VoiceAppError
 from voice_app.files import write_private
 from voice_app.store import SessionInfo, Store
 
@@ -57,7 +57,7 @@ def write_audio(samples: np.ndarray, rate: int, relative: str) -> str:
     data = buffer.getvalue()
     cipher = crypto.active()
     if cipher is not None:
-        data = crypto.FILE_MAGIC + cipher.encrypt_bytes(data)
+        data = crypto.FILE_MAGIC + cipher.encrypt_bytes(data, crypto.file_aad(path))
     write_private(path, data, what=f"the audio file {relative}")
     return relative
 
@@ -76,11 +76,13 @@ def read_audio(relative: str | None) -> tuple[np.ndarray, int] | None:
 def audio_bytes(path: Path) -> bytes:
     """A stored audio file's plain bytes (decrypted when encryption is on)."""
     raw = path.read_bytes()
-    if raw.startswith(crypto.FILE_MAGIC):
-        cipher = crypto.active()
+    cipher = crypto.active()
+    if raw.startswith((crypto.FILE_MAGIC, crypto.LEGACY_FILE_MAGIC)):
         if cipher is None:
             raise crypto.PassphraseRequiredError(f"{path.name} is encrypted.")
-        return cipher.open_file_bytes(raw)
+        return cipher.open_file_bytes(raw, crypto.file_aad(path))
+    if cipher is not None:  # plaintext where an encrypted file must be: refused, not played
+        raise crypto.TamperedDataError(f"The audio file {path.name} is not encrypted, though encryption is on.")
     return raw
 
 
@@ -287,12 +289,14 @@ def delete_session(store: Store, session_id: int) -> list[Path]:
     """Remove the session's rows and audio files; returns the files removed."""
     store.get_session(session_id)
     refs = [ref for turn in store.turns(session_id) for ref in (turn["user_audio"], turn["reply_audio"]) if ref]
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+    store.delete_session_rows(session_id)
     removed = []
     for ref in refs:
-        path = audio_path(ref)
-        if path is not None and path.exists():
+        try:
+            path = store.inside(ref)  # a reference that leaves the data dir is never followed
+        except UnsafePathError:
+            continue
+        if path.exists():
             path.unlink()
             removed.append(path)
             if path.parent != config.data_dir() and not any(path.parent.iterdir()):

@@ -8,7 +8,7 @@ import os
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from voice_app import config
-from voice_app.care.crypto import Cipher, PassphraseRequiredError, is_encrypted_text
+from voice_app.care.crypto import (
+    LEGACY_TEXT_PREFIX,
+    TEXT_PREFIX,
+    Cipher,
+    LegacyCipher,
+    PassphraseRequiredError,
+    TamperedDataError,
+)
 from voice_app.errors import (
     DataDirError,
     DiskFullError,
@@ -112,6 +119,11 @@ MIGRATIONS: list[str] = [
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
+# The columns that carry message content or identity: encrypted (bound to their row) when encryption is on.
+PERSONA_ENC = ("them_name", "me_name", "card", "style")
+MESSAGE_ENC = ("sender", "text", "reply_to", "reactions")
+TURN_ENC = ("user_text", "reply_text", "reply_full", "memories")
+
 PERSONA_NAME_MAX = 64
 
 
@@ -198,6 +210,8 @@ class Store:
         self._migrate()
         _restrict_sidecars(path)
         self.cipher: Cipher | None = None  # set by unlock() when the data is encrypted at rest
+        self.legacy_cipher: LegacyCipher | None = None  # while a key-scheme-1 store is rekeyed
+        self._state = self.meta("encryption", "off") or "off"
 
     # --- encryption at rest (voice_app.care.encryption converts; the store reads and writes through it) ---
 
@@ -212,20 +226,121 @@ class Store:
 
     @property
     def encryption_state(self) -> str:
-        """off | on | converting-on | converting-off."""
-        return self.meta("encryption", "off") or "off"
+        """off | on | converting-on | converting-off | rekeying (kept in the database: the one source of truth)."""
+        return self._state
 
-    def enc(self, text: str) -> str:
-        return self.cipher.encrypt_text(text) if self.cipher else text
+    def set_encryption_state(self, conn: sqlite3.Connection, state: str) -> None:
+        """Inside a transaction: the new state, committed with the rows it describes."""
+        self.set_meta(conn, "encryption", state)
+        self._state = state
 
-    def dec(self, value: str | None) -> str:
-        if value is None:
+    def delete_meta(self, *keys: str) -> None:
+        with self.transaction() as conn:
+            conn.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k in keys])
+
+    def refresh_encryption_state(self) -> None:
+        self._state = self.meta("encryption", "off") or "off"
+
+    def enc(self, text: str, where: str) -> str:
+        """`text` for column `where` ("table.column:row"): ciphertext bound to it when unlocked."""
+        return self.cipher.encrypt_text(text, where) if self.cipher else text
+
+    def dec(self, value: str | None, where: str) -> str:
+        """A stored value back to text; plaintext where ciphertext must be is refused (TamperedDataError)."""
+        if not value:
             return ""
-        if is_encrypted_text(value):
+        if value.startswith(TEXT_PREFIX):
             if self.cipher is None:
                 raise PassphraseRequiredError(f"The data in {self.path.parent} is encrypted.")
-            return self.cipher.decrypt_text(value)
+            return self.cipher.decrypt_text(value, where)
+        if value.startswith(LEGACY_TEXT_PREFIX):
+            if self.legacy_cipher is not None:
+                return self.legacy_cipher.decrypt_text(value)
+            if self.cipher is None:
+                raise PassphraseRequiredError(f"The data in {self.path.parent} is encrypted.")
+            raise TamperedDataError(f"The value of {where} uses an old key the store no longer has.")
+        if self._state == "on":
+            raise TamperedDataError(f"The value of {where} is not encrypted, though encryption is on.")
         return value
+
+    def keyed(self, fingerprint: str) -> str:
+        """A duplicate-detection fingerprint as stored: a keyed hash when encryption is on."""
+        return self.cipher.keyed_hash(fingerprint) if self.cipher else fingerprint
+
+    def _enc_opt(self, value: str | None, where: str) -> str | None:
+        return None if value is None else self.enc(value, where)
+
+    def reencrypt(
+        self,
+        read: Callable[[str, str], str],
+        write: Callable[[str, str], str],
+        refingerprint: Callable[[int, str, dict[str, Any]], str],
+        rekey_source: Callable[[str], str],
+        final_state: str,
+    ) -> None:
+        """Every encrypted column read with `read(value, where)` and written with `write(text, where)`.
+
+        Fingerprints become `refingerprint(persona_id, old, plain row)` (their row binding follows),
+        source hashes `rekey_source(old)`. One transaction with the new state: a crash leaves all old
+        or all new. Used by `voice_app.care.encryption` to turn encryption on and off and to rekey.
+        """
+
+        def conv(value: str | None, old_where: str, new_where: str) -> str | None:
+            return value if not value else write(read(value, old_where), new_where)  # NULL and '' stay
+
+        with self.transaction() as conn:
+            for row in conn.execute("SELECT id, them_name, me_name, card, style FROM personas").fetchall():
+                pid = row[0]
+                values = [
+                    conv(row[i + 1], f"personas.{c}:{pid}", f"personas.{c}:{pid}") for i, c in enumerate(PERSONA_ENC)
+                ]
+                conn.execute(
+                    "UPDATE personas SET them_name = ?, me_name = ?, card = ?, style = ? WHERE id = ?", (*values, pid)
+                )
+            for row in conn.execute(
+                "SELECT id, source_name, participants, source_sha256 FROM conversations"
+            ).fetchall():
+                cid = row[0]
+                conn.execute(
+                    "UPDATE conversations SET source_name = ?, participants = ?, source_sha256 = ? WHERE id = ?",
+                    (
+                        conv(row[1], f"conversations.source_name:{cid}", f"conversations.source_name:{cid}"),
+                        conv(row[2], f"conversations.participants:{cid}", f"conversations.participants:{cid}"),
+                        rekey_source(row[3]),
+                        cid,
+                    ),
+                )
+            rows = conn.execute(
+                "SELECT id, persona_id, fingerprint, ts, kind, sender, text, reply_to, reactions"
+                " FROM messages ORDER BY id"
+            ).fetchall()
+            for row in rows:
+                mid, pid, fp = row[0], row[1], row[2]
+                old_at = f"{pid}:{fp}"
+                plain = {
+                    c: (row[5 + i] if not row[5 + i] else read(row[5 + i], f"messages.{c}:{old_at}"))
+                    for i, c in enumerate(MESSAGE_ENC)
+                }
+                plain.update(ts=row[3], kind=row[4])
+                new_fp = refingerprint(pid, fp, plain)
+                new_at = f"{pid}:{new_fp}"
+                values = [plain[c] if not plain[c] else write(plain[c], f"messages.{c}:{new_at}") for c in MESSAGE_ENC]
+                conn.execute(
+                    "UPDATE messages SET sender = ?, text = ?, reply_to = ?, reactions = ?, fingerprint = ?"
+                    " WHERE id = ?",
+                    (*values, new_fp, mid),
+                )
+            for row in conn.execute(
+                "SELECT id, session_id, idx, user_text, reply_text, reply_full, memories FROM turns"
+            ).fetchall():
+                at = f"{row[1]}:{row[2]}"
+                values = [conv(row[3 + i], f"turns.{c}:{at}", f"turns.{c}:{at}") for i, c in enumerate(TURN_ENC)]
+                conn.execute(
+                    "UPDATE turns SET user_text = ?, reply_text = ?, reply_full = ?, memories = ? WHERE id = ?",
+                    (*values, row[0]),
+                )
+            self.set_encryption_state(conn, final_state)
+        self.compact()  # the old plaintext (or ciphertext) pages leave the file and the WAL
 
     # --- files under the data dir ----------------------------------------------------------
 
@@ -355,7 +470,12 @@ class Store:
             FROM personas p ORDER BY p.name
             """
         )
-        return [dict(r) for r in rows]
+        out = []
+        for r in rows:
+            row = dict(r)
+            row["them_name"] = self.dec(row["them_name"], f"personas.them_name:{row['id']}")
+            out.append(row)
+        return out
 
     def create_persona(
         self,
@@ -370,18 +490,27 @@ class Store:
         name = check_persona_name(name)
         stamp = now_iso()
         cur = conn.execute(
-            "INSERT INTO personas (name, them_name, me_name, consent_at, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (name, them_name, me_name, consent_at, stamp, stamp),
+            "INSERT INTO personas (name, consent_at, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            (name, consent_at, stamp, stamp),
         )
-        return int(cur.lastrowid or 0)
+        persona_id = int(cur.lastrowid or 0)
+        conn.execute(
+            "UPDATE personas SET them_name = ?, me_name = ?, card = ? WHERE id = ?",
+            (
+                self.enc(them_name, f"personas.them_name:{persona_id}"),
+                self.enc(me_name, f"personas.me_name:{persona_id}"),
+                self.enc("{}", f"personas.card:{persona_id}"),
+                persona_id,
+            ),
+        )
+        return persona_id
 
     def update_card(self, name: str, card: dict[str, Any]) -> None:
         persona = self.get_persona(name)
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE personas SET card = ?, updated_at = ? WHERE id = ?",
-                (self.enc(json.dumps(card, ensure_ascii=False)), now_iso(), persona.id),
+                (self.enc(json.dumps(card, ensure_ascii=False), f"personas.card:{persona.id}"), now_iso(), persona.id),
             )
 
     def delete_persona(self, name: str) -> None:
@@ -389,13 +518,26 @@ class Store:
         with self.transaction() as conn:
             conn.execute("DELETE FROM personas WHERE id = ?", (persona.id,))
 
+    def cached_style(self, persona_id: int) -> str | None:
+        """The persona's cached style profile JSON, or None when it must be computed again."""
+        rows = self.query("SELECT style FROM personas WHERE id = ?", (persona_id,))
+        value = rows[0][0] if rows else None
+        return self.dec(value, f"personas.style:{persona_id}") if value else None
+
+    def save_style(self, persona_id: int, profile_json: str | None) -> None:
+        """Cache the style profile (None clears it: the next use computes it again)."""
+        value = None if profile_json is None else self.enc(profile_json, f"personas.style:{persona_id}")
+        with self.transaction() as conn:
+            conn.execute("UPDATE personas SET style = ? WHERE id = ?", (value, persona_id))
+
     def _persona(self, row: sqlite3.Row) -> Persona:
+        pid = row["id"]
         return Persona(
-            id=row["id"],
+            id=pid,
             name=row["name"],
-            them_name=row["them_name"],
-            me_name=row["me_name"],
-            card=json.loads(self.dec(row["card"]) or "{}"),
+            them_name=self.dec(row["them_name"], f"personas.them_name:{pid}"),
+            me_name=self.dec(row["me_name"], f"personas.me_name:{pid}"),
+            card=json.loads(self.dec(row["card"], f"personas.card:{pid}") or "{}"),
             consent_at=row["consent_at"],
             created_at=row["created_at"],
         )
@@ -418,41 +560,94 @@ class Store:
         Each row is (ts, sender, from_them, kind, text, edited, reply_to, reactions_json, fingerprint);
         a message already stored for this persona (same fingerprint) is skipped.
         """
+        source_key = self.keyed(source_sha256)
         existing = conn.execute(
             "SELECT id FROM conversations WHERE persona_id = ? AND source_sha256 = ?",
-            (persona_id, source_sha256),
+            (persona_id, source_key),
         ).fetchone()
         if existing:
             return int(existing[0]), 0
         cur = conn.execute(
-            "INSERT INTO conversations (persona_id, source_format, source_name, source_sha256,"
-            " participants, imported_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (persona_id, source_format, source_name, source_sha256, json.dumps(participants), now_iso()),
+            "INSERT INTO conversations (persona_id, source_format, source_name, source_sha256, imported_at)"
+            " VALUES (?, ?, '', ?, ?)",
+            (persona_id, source_format, source_key, now_iso()),
         )
         conversation_id = int(cur.lastrowid or 0)
+        conn.execute(
+            "UPDATE conversations SET source_name = ?, participants = ? WHERE id = ?",
+            (
+                self.enc(source_name, f"conversations.source_name:{conversation_id}"),
+                self.enc(json.dumps(participants, ensure_ascii=False), f"conversations.participants:{conversation_id}"),
+                conversation_id,
+            ),
+        )
         before = conn.total_changes
         conn.executemany(
             "INSERT OR IGNORE INTO messages (persona_id, conversation_id, ts, sender, from_them, kind, text,"
             " edited, reply_to, reactions, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((persona_id, conversation_id, *row[:4], self.enc(row[4]), *row[5:]) for row in rows),
+            (self._message_row(persona_id, conversation_id, row) for row in rows),
         )
         added = conn.total_changes - before
         conn.execute("UPDATE conversations SET messages_added = ? WHERE id = ?", (added, conversation_id))
         conn.execute("UPDATE personas SET updated_at = ?, style = NULL WHERE id = ?", (now_iso(), persona_id))
         return conversation_id, added
 
+    def _message_row(self, persona_id: int, conversation_id: int, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        ts, sender, from_them, kind, text, edited, reply_to, reactions, fingerprint = row
+        fp = self.keyed(fingerprint)
+        at = f"{persona_id}:{fp}"
+        return (
+            persona_id,
+            conversation_id,
+            ts,
+            self.enc(sender, f"messages.sender:{at}"),
+            from_them,
+            kind,
+            self.enc(text, f"messages.text:{at}"),
+            edited,
+            self._enc_opt(reply_to, f"messages.reply_to:{at}"),
+            self._enc_opt(reactions, f"messages.reactions:{at}"),
+            fp,
+        )
+
     def messages(self, persona_name: str) -> list[StoredMessage]:
         """All of a persona's imported messages in time order."""
         persona = self.get_persona(persona_name)
         rows = self.query(
-            "SELECT id, ts, sender, from_them, kind, text, conversation_id FROM messages"
+            "SELECT id, ts, sender, from_them, kind, text, conversation_id, fingerprint FROM messages"
             " WHERE persona_id = ? ORDER BY ts, id",
             (persona.id,),
         )
-        return [
-            StoredMessage(r["id"], r["ts"], r["sender"], bool(r["from_them"]), r["kind"], self.dec(r["text"]), r[6])
-            for r in rows
-        ]
+        out = []
+        for r in rows:
+            at = f"{persona.id}:{r['fingerprint']}"
+            sender, text = self.dec(r["sender"], f"messages.sender:{at}"), self.dec(r["text"], f"messages.text:{at}")
+            out.append(StoredMessage(r["id"], r["ts"], sender, bool(r["from_them"]), r["kind"], text, r[6]))
+        return out
+
+    def persona_texts(self, persona_id: int) -> list[str]:
+        """Every text of a persona (its messages, and what was said in its sessions), decrypted."""
+        texts = [m.text for m in self._messages_of(persona_id)]
+        for sid in self.session_ids(persona_id):
+            for turn in self.turns(sid):
+                texts += [turn["user_text"] or "", turn["reply_text"] or ""]
+        return texts
+
+    def other_personas_texts(self, persona_id: int) -> set[str]:
+        rows = self.query("SELECT DISTINCT persona_id FROM messages WHERE persona_id != ?", (persona_id,))
+        return {m.text for (other,) in rows for m in self._messages_of(int(other))}
+
+    def _messages_of(self, persona_id: int) -> list[StoredMessage]:
+        names = self.query("SELECT name FROM personas WHERE id = ?", (persona_id,))
+        return self.messages(names[0][0]) if names else []
+
+    def session_ids(self, persona_id: int) -> list[int]:
+        return [int(r[0]) for r in self.query("SELECT id FROM sessions WHERE persona_id = ?", (persona_id,))]
+
+    def audio_refs(self, session_id: int) -> list[str]:
+        """The audio file references of a session's turns (relative to the data dir, unchecked)."""
+        rows = self.query("SELECT user_audio, reply_audio FROM turns WHERE session_id = ?", (session_id,))
+        return [ref for row in rows for ref in row if ref]
 
     def message_count(self, persona_name: str) -> int:
         persona = self.get_persona(persona_name)
@@ -494,10 +689,32 @@ class Store:
                 "SELECT COALESCE(MAX(idx), -1) + 1 FROM turns WHERE session_id = ?", (session_id,)
             ).fetchone()[0]
             cur = conn.execute(
-                "INSERT INTO turns (session_id, idx, started_at, user_text, user_audio) VALUES (?, ?, ?, ?, ?)",
-                (session_id, idx, now_iso(), self.enc(user_text), user_audio),
+                "INSERT INTO turns (session_id, idx, started_at, user_text, user_audio, memories)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    idx,
+                    now_iso(),
+                    self.enc(user_text, f"turns.user_text:{session_id}:{idx}"),
+                    user_audio,
+                    self.enc("[]", f"turns.memories:{session_id}:{idx}"),
+                ),
             )
             return int(cur.lastrowid or 0)
+
+    def set_turn_audio(self, turn_id: int, user_audio: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE turns SET user_audio = ? WHERE id = ?", (user_audio, turn_id))
+
+    def delete_session_rows(self, session_id: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+    def _turn_at(self, turn_id: int) -> str:
+        rows = self.query("SELECT session_id, idx FROM turns WHERE id = ?", (turn_id,))
+        if not rows:
+            raise StoreError(f"No turn with id {turn_id}.")
+        return f"{rows[0][0]}:{rows[0][1]}"
 
     def complete_turn(
         self,
@@ -514,6 +731,7 @@ class Store:
         care: str | None = None,
     ) -> None:
         """Phase two: the reply as heard, its audio and timings; status 'complete'."""
+        at = self._turn_at(turn_id)
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE turns SET status = 'complete', completed_at = ?, reply_text = ?, reply_full = ?,"
@@ -521,14 +739,14 @@ class Store:
                 " WHERE id = ?",
                 (
                     now_iso(),
-                    self.enc(reply_text),
-                    self.enc(reply_full if reply_full is not None else reply_text),
+                    self.enc(reply_text, f"turns.reply_text:{at}"),
+                    self.enc(reply_full if reply_full is not None else reply_text, f"turns.reply_full:{at}"),
                     reply_audio,
                     int(interrupted),
                     backend,
                     model,
                     json.dumps(timeline or {}),
-                    self.enc(json.dumps(memories or [], ensure_ascii=False)),
+                    self.enc(json.dumps(memories or [], ensure_ascii=False), f"turns.memories:{at}"),
                     care,
                     turn_id,
                 ),
@@ -562,20 +780,27 @@ class Store:
         out = []
         for r in rows:
             turn = dict(r)
+            at = f"{turn['session_id']}:{turn['idx']}"
             for key in ("user_text", "reply_text", "reply_full"):
-                turn[key] = self.dec(turn[key]) if turn[key] is not None else None
+                turn[key] = self.dec(turn[key], f"turns.{key}:{at}") if turn[key] is not None else None
             turn["timeline"] = json.loads(turn["timeline"] or "{}")
-            turn["memories"] = json.loads(self.dec(turn["memories"]) or "[]")
+            turn["memories"] = json.loads(self.dec(turn["memories"], f"turns.memories:{at}") or "[]")
             out.append(turn)
         return out
 
     def history(self, session_id: int) -> list[tuple[str, str]]:
         """(user_text, reply_text) of the session's completed turns, oldest first."""
         rows = self.query(
-            "SELECT user_text, reply_text FROM turns WHERE session_id = ? AND status = 'complete' ORDER BY idx",
+            "SELECT idx, user_text, reply_text FROM turns WHERE session_id = ? AND status = 'complete' ORDER BY idx",
             (session_id,),
         )
-        return [(self.dec(r[0]), self.dec(r[1])) for r in rows]
+        return [
+            (
+                self.dec(r[1], f"turns.user_text:{session_id}:{r[0]}"),
+                self.dec(r[2], f"turns.reply_text:{session_id}:{r[0]}"),
+            )
+            for r in rows
+        ]
 
 
 # --- helpers ---------------------------------------------------------------------------------

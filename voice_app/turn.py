@@ -233,7 +233,7 @@ class VoiceTurn:
         turn_id = pipe.store.begin_turn(pipe.chat.session_id, self.transcript)
         if isinstance(said, Utterance) and len(said.audio):
             user_audio = write_audio(said.audio, RATE, pipe.audio_path(turn_id, "user"))
-            pipe.store.query("UPDATE turns SET user_audio = ? WHERE id = ?", (user_audio, turn_id))
+            pipe.store.set_turn_audio(turn_id, user_audio)
 
         self._llm_thread.join()
         self._tts_thread.join()

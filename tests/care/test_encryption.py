@@ -99,11 +99,11 @@ def test_a_crash_during_conversion_is_finished_on_the_next_unlock(
     calls = {"n": 0}
     real = crypto.Cipher.encrypt_file
 
-    def crash_after_first(self: crypto.Cipher, path: Path) -> None:
+    def crash_after_first(self: crypto.Cipher, path: Path, aad: bytes) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt("power cut")
-        real(self, path)
+        real(self, path, aad)
 
     with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
         patched.setattr(crypto.Cipher, "encrypt_file", crash_after_first)
@@ -141,3 +141,195 @@ def test_cli_turns_it_on_and_needs_the_passphrase_after(isolated_home: Path) -> 
     assert wrong.returncode == 2 and "does not open" in wrong.stderr
     ok = run("sessions", "--json", VOICE_APP_PASSPHRASE="s3cret")
     assert ok.returncode == 0 and json.loads(ok.stdout) == []
+
+
+# --- every column, bound to its place, keyed fingerprints, rekeying, no plaintext side files ---------
+
+SENDER = "Quillfeather"
+QUOTED = "the ferry leaves at nine sharp"
+
+
+def telegram_export(folder: Path) -> Path:
+    """A Telegram Desktop export (result.json) with a reply and a reaction: the columns beyond `text`."""
+    messages = [
+        {"id": 1, "type": "message", "date": "2024-03-01T10:00:00", "from": SENDER, "from_id": "user1", "text": QUOTED},
+        {
+            "id": 2,
+            "type": "message",
+            "date": "2024-03-01T10:01:00",
+            "from": "Sam",
+            "from_id": "user2",
+            "text": "ok",
+            "reply_to_message_id": 1,
+            "reactions": [{"type": "emoji", "count": 1, "emoji": "❤", "recent": [{"from": SENDER}]}],
+        },
+        {"id": 3, "type": "message", "date": "2024-03-01T10:02:00", "from": SENDER, "from_id": "user1", "text": "yes"},
+    ]
+    path = folder / "result.json"
+    path.write_text(
+        json.dumps({"name": SENDER, "type": "personal_chat", "id": 42, "messages": messages}), encoding="utf-8"
+    )
+    return path
+
+
+def imported(home: Path, folder: Path) -> Store:
+    from voice_app.importer import import_path
+
+    store = Store(home / "voice_app.sqlite3")
+    import_path(store, telegram_export(folder), persona="ferry", them=SENDER, consent_at="2024-01-01")
+    return store
+
+
+def test_every_column_with_content_or_identity_is_encrypted_and_fingerprints_are_keyed(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    store = imported(isolated_home, tmp_path)
+    plain_fps = {r[0] for r in store.query("SELECT fingerprint FROM messages")}
+    assert store.query("SELECT reply_to FROM messages WHERE reply_to IS NOT NULL")[0][0] == QUOTED
+    encryption.enable(store, "ferry pass")
+    store.close()
+    blob = raw_bytes(isolated_home)
+    for secret in (SENDER, QUOTED, "result.json", "❤"):
+        assert secret.encode() not in blob, secret
+    with Store(isolated_home / "voice_app.sqlite3") as again:
+        keyed = {r[0] for r in again.query("SELECT fingerprint FROM messages")}
+        assert not keyed & plain_fps and all(len(fp) == 48 for fp in keyed)
+        encryption.unlock(again, "ferry pass")
+        assert {m.sender for m in again.messages("ferry")} == {SENDER, "Sam"}
+        assert again.get_persona("ferry").them_name == SENDER
+        # The same export again adds nothing: the keyed fingerprints match.
+        from voice_app.importer import import_path
+
+        assert import_path(again, tmp_path / "result.json", persona="ferry", them=SENDER).added == 0
+        encryption.disable(again, "ferry pass")
+        assert {r[0] for r in again.query("SELECT fingerprint FROM messages")} == plain_fps
+        assert again.query("SELECT reply_to FROM messages WHERE reply_to IS NOT NULL")[0][0] == QUOTED
+
+
+def test_values_moved_between_rows_or_left_in_plaintext_are_refused(isolated_home: Path) -> None:
+    store, _sid, audio = populated(isolated_home)
+    encryption.enable(store, "pw")
+    rows = store.query("SELECT id, text FROM messages WHERE persona_id = 1 ORDER BY id LIMIT 2")
+    store.query("UPDATE messages SET text = ? WHERE id = ?", (rows[1]["text"], rows[0]["id"]))  # swapped in
+    with pytest.raises(crypto.TamperedDataError):
+        store.messages("demo")
+    store.query("UPDATE messages SET text = ? WHERE id = ?", ("injected plaintext", rows[0]["id"]))
+    with pytest.raises(crypto.TamperedDataError):
+        store.messages("demo")
+    audio[0].write_bytes(audio[1].read_bytes())  # one turn's audio copied over another's
+    with pytest.raises(crypto.TamperedDataError):
+        sessions.read_audio(str(audio[0].relative_to(isolated_home)))
+
+
+def test_an_interrupted_conversion_then_a_chat_writes_nothing_derived_from_the_plaintext(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, _, _ = populated(isolated_home)
+    real = crypto.Cipher.encrypt_file
+
+    def disk_full(self: crypto.Cipher, path: Path, aad: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched, pytest.raises(OSError):
+        patched.setattr(crypto.Cipher, "encrypt_file", disk_full)
+        encryption.enable(store, "pw")
+    assert real is crypto.Cipher.encrypt_file
+    store.close()
+    assert config.load().care.encryption is False  # the setting was never saved: the database is the truth
+    (isolated_home / "config.toml").write_text('[llm]\nbackend = "embedded"\nmax_reply_tokens = 4\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "voice_app", "chat", "demo", "--once", "hello", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "VOICE_APP_HOME": str(isolated_home), "VOICE_APP_PASSPHRASE": "pw"},
+    )
+    assert result.returncode == 0, result.stderr
+    cache = isolated_home / "cache"
+    assert not cache.exists() or not any(p.is_file() for p in cache.rglob("*"))
+    assert config.load().care.encryption is True  # and the settings file follows it now
+    assert SECRET.encode() not in raw_bytes(isolated_home)
+
+
+def _legacy_store(home: Path, passphrase: str) -> None:
+    """A store encrypted by the earlier key scheme (scrypt N=2^15 as the key, no associated data)."""
+    import base64
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    store, _sid, audio = populated(home)
+    salt = os.urandom(16)
+    aead = AESGCM(crypto.derive_key(passphrase, salt, crypto.LEGACY_SCRYPT_N))
+
+    def enc1(text: str) -> str:
+        nonce = os.urandom(12)
+        return "enc1:" + base64.b64encode(nonce + aead.encrypt(nonce, text.encode(), None)).decode()
+
+    with store.transaction() as conn:
+        for table, columns in (
+            ("messages", ("text",)),
+            ("personas", ("card",)),
+            ("turns", ("user_text", "reply_text", "reply_full", "memories")),
+        ):
+            for row in conn.execute(f"SELECT id, {', '.join(columns)} FROM {table}").fetchall():
+                values = [enc1(v) if v else v for v in row[1:]]
+                conn.execute(
+                    f"UPDATE {table} SET {', '.join(c + ' = ?' for c in columns)} WHERE id = ?", (*values, row[0])
+                )
+        store.set_meta(conn, "kdf_salt", salt.hex())
+        store.set_meta(conn, "kdf_verifier", enc1(crypto.VERIFIER_PLAINTEXT.decode()))
+        store.set_encryption_state(conn, "on")
+    for path in audio:
+        nonce = os.urandom(12)
+        path.write_bytes(crypto.LEGACY_FILE_MAGIC + nonce + aead.encrypt(nonce, path.read_bytes(), None))
+    store.close()
+
+
+def test_a_store_of_the_earlier_key_scheme_is_rekeyed_at_its_next_unlock(isolated_home: Path) -> None:
+    _legacy_store(isolated_home, "old pass")
+    with Store(isolated_home / "voice_app.sqlite3") as store:
+        with pytest.raises(WrongPassphraseError):
+            encryption.unlock(store, "not it")
+        assert store.meta("kdf_v2") is None  # a wrong passphrase changed nothing
+        encryption.unlock(store, "old pass")
+        assert store.encryption_state == "on" and store.meta("kdf_salt") is None
+        params = crypto.KeyParams.loads(store.meta("kdf_v2") or "")
+        assert params.n == crypto.SCRYPT_N == 2**17
+        assert all(r[0].startswith("enc2:") for r in store.query("SELECT text FROM messages") if r[0])
+        assert store.turns(1)[0]["user_text"] == SECRET
+        assert store.get_persona("demo").card == {"shared_memories": [SECRET]}
+    for path in (isolated_home / "audio").rglob("*.flac"):
+        assert path.read_bytes().startswith(crypto.FILE_MAGIC)
+    crypto.set_active(None)
+    with Store(isolated_home / "voice_app.sqlite3") as store:
+        encryption.unlock(store, "old pass")
+        assert sessions.read_audio("audio/session-1/turn-0-user.flac") is not None
+
+
+def test_a_crash_while_the_card_is_open_in_the_editor_leaves_no_plaintext_in_the_data_dir(
+    isolated_home: Path, tmp_path: Path
+) -> None:
+    store, _, _ = populated(isolated_home)
+    encryption.enable(store, "pw")
+    store.close()
+    editor = tmp_path / "crashing-editor"
+    editor.write_text("#!/bin/sh\nkill -9 $PPID\nsleep 5\n")
+    editor.chmod(0o755)
+    subprocess.run(
+        [sys.executable, "-m", "voice_app", "persona", "edit", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "VOICE_APP_HOME": str(isolated_home), "VOICE_APP_PASSPHRASE": "pw", "EDITOR": str(editor)},
+    )
+    assert SECRET.encode() not in raw_bytes(isolated_home)
+    assert not list(isolated_home.rglob("persona-*.toml"))
+    # Had it been left there, the forget scan (which looks for plaintext) would have found it.
+    (isolated_home / "persona-left.toml").write_text(f'shared_memories = ["{SECRET}"]\n')
+    from voice_app.care.forget import forget
+
+    with Store(isolated_home / "voice_app.sqlite3") as again:
+        encryption.unlock(again, "pw")
+        again.update_card("demo", {"shared_memories": [SECRET]})
+        report = forget(again, ["demo"])
+    assert not report.clean and any("persona-left.toml" in line for line in report.leftovers)

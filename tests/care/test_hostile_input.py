@@ -297,3 +297,61 @@ def test_a_model_server_on_another_machine_is_never_used_without_an_explicit_set
         isolated_home, "chat", "demo", "--once", "hi", "--backend", "ollama", OLLAMA_HOST="http://10.1.2.3:11434"
     )
     assert chat.returncode == 2 and "not on this machine" in chat.stderr and "allow_remote" in chat.stderr
+
+
+def _telegram(path: Path, count: int) -> Path:
+    messages = [
+        {
+            "id": i,
+            "type": "message",
+            "date": f"2024-03-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00",
+            "from": "Alex" if i % 2 else "Sam",
+            "from_id": "user1" if i % 2 else "user2",
+            "text": f"message {i} about the lake, the boat and the long drive home",
+            **({"reply_to_message_id": i - 1} if i % 7 == 0 and i else {}),
+        }
+        for i in range(count)
+    ]
+    path.write_text(
+        json.dumps({"name": "Alex", "type": "personal_chat", "id": 9, "messages": messages}, separators=(",", ":")),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_large_telegram_export_is_streamed_with_the_same_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voice_app import chatlog
+    from voice_app.chatlog import source, telegram
+    from voice_app.errors import CorruptExportError
+
+    path = _telegram(tmp_path / "result.json", 3000)
+    whole = chatlog.load(path)
+    monkeypatch.setattr(telegram, "STREAM_JSON_BYTES", 1000)
+    monkeypatch.setattr(source, "CHUNK_BYTES", 4096)  # many chunk boundaries inside elements
+    streamed = chatlog.load(path)
+    assert [(m.timestamp, m.sender, m.text, m.reply_to) for m in streamed.messages] == [
+        (m.timestamp, m.sender, m.text, m.reply_to) for m in whole.messages
+    ]
+    assert streamed.title == whole.title == "Alex"
+    broken = tmp_path / "broken" / "result.json"
+    broken.parent.mkdir()
+    data = path.read_text(encoding="utf-8")
+    broken.write_text(data[: len(data) // 2] + "}}}garbage" + data[len(data) // 2 :], encoding="utf-8")
+    with pytest.raises(CorruptExportError):
+        chatlog.load(broken)
+
+
+def test_importing_a_large_telegram_export_needs_at_most_twice_its_size_in_memory(tmp_path: Path) -> None:
+    path = _telegram(tmp_path / "result.json", 400_000)  # ~60 MB, streamed
+    probe = (
+        "import resource, sys; from voice_app import chatlog;"
+        " base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; c = chatlog.load(sys.argv[1]);"
+        " print(len(c.messages), base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    count, base_kb, peak_kb = map(int, out.stdout.split())
+    assert count == 400_000
+    assert (peak_kb - base_kb) * 1024 <= 2 * path.stat().st_size, (peak_kb - base_kb, path.stat().st_size)

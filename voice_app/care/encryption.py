@@ -1,47 +1,72 @@
-"""Turning encryption at rest on and off in place, crash-safely, and unlocking an encrypted store."""
+"""Turning encryption at rest on and off in place, crash-safely; unlocking, and rekeying an old store.
+
+States (the database's `meta.encryption`, the one source of truth): off → converting-on → on →
+converting-off → off, and rekeying (an old key-scheme-1 store moving to scheme 2). Each conversion
+first does the audio files (one atomic replacement each, already-converted ones skipped), then
+every encrypted column in one transaction together with the final state: a crash at any point is
+finished by the next unlock.
+"""
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from voice_app import config
 from voice_app.care import crypto
-from voice_app.care.crypto import Cipher, KeyParams, PassphraseRequiredError
+from voice_app.care.crypto import Cipher, KeyParams, LegacyCipher, LegacyKeyParams, PassphraseRequiredError
 from voice_app.store import Store
 
-# (table, key column, encrypted columns): message texts, session texts, the card and the style profile.
-ENCRYPTED_COLUMNS = (
-    ("messages", "id", ("text",)),
-    ("personas", "id", ("card", "style")),
-    ("turns", "id", ("user_text", "reply_text", "reply_full", "memories")),
-)
+KEY_META = "kdf_v2"  # KeyParams.dumps(): scrypt parameters and the wrapped data key
+LEGACY_META = ("kdf_salt", "kdf_verifier")
 
 
-def _params(store: Store) -> KeyParams:
-    salt, verifier = store.meta("kdf_salt"), store.meta("kdf_verifier")
-    if not salt or not verifier:
-        raise PassphraseRequiredError("This data dir has no encryption key material.")
-    return KeyParams(bytes.fromhex(salt), verifier)
-
-
-def audio_files(root: Path | None = None) -> Iterator[Path]:
-    """Every stored audio file (FLAC) under the data dir."""
-    root = root or config.data_dir() / "audio"
+def audio_files(root: Path) -> Iterator[Path]:
+    """Every stored audio file (FLAC) under the data dir's audio folder."""
     if root.exists():
         yield from (p for p in sorted(root.rglob("*.flac")) if p.is_file())
 
 
-def unlock(store: Store, passphrase: str) -> Cipher:
-    """Check the passphrase, finish any interrupted conversion, and let the store read and write."""
-    cipher = _params(store).unlock(passphrase)  # raises WrongPassphraseError before anything changes
+def _params(store: Store) -> KeyParams | None:
+    text = store.meta(KEY_META)
+    return KeyParams.loads(text) if text else None
+
+
+def _legacy_params(store: Store) -> LegacyKeyParams | None:
+    salt, verifier = store.meta(LEGACY_META[0]), store.meta(LEGACY_META[1])
+    return LegacyKeyParams(bytes.fromhex(salt), verifier) if salt and verifier else None
+
+
+def _attach(store: Store, cipher: Cipher | None) -> None:
     store.cipher = cipher
     crypto.set_active(cipher)
+
+
+def unlock(store: Store, passphrase: str) -> Cipher:
+    """Check the passphrase, finish any interrupted conversion or rekey, and let the store read and write."""
+    params, legacy = _params(store), _legacy_params(store)
+    if params is None and legacy is None:
+        raise PassphraseRequiredError("This data dir has no encryption key material.")
+    if params is None:  # key scheme 1: rekey now (the passphrase is checked first, nothing changes on a wrong one)
+        assert legacy is not None
+        old = legacy.unlock(passphrase)
+        params, cipher = KeyParams.new(passphrase)
+        with store.transaction() as conn:
+            store.set_meta(conn, KEY_META, params.dumps())
+            store.set_encryption_state(conn, "rekeying")
+        return _finish_rekey(store, old, cipher)
+    cipher = params.unlock(passphrase)  # raises WrongPassphraseError before anything changes
+    _attach(store, cipher)
     state = store.encryption_state
+    if state == "rekeying":
+        assert legacy is not None
+        return _finish_rekey(store, legacy.unlock(passphrase), cipher)
     if state == "converting-on":
         _finish_on(store, cipher)
     elif state == "converting-off":
@@ -51,16 +76,14 @@ def unlock(store: Store, passphrase: str) -> Cipher:
 
 def enable(store: Store, passphrase: str) -> None:
     """Encrypt existing data in place. Re-runnable: every step is idempotent and recorded in meta."""
-    if store.encryption_state in ("on", "converting-on"):
+    if store.encryption_state in ("on", "converting-on", "rekeying"):
         unlock(store, passphrase)
         return
     params, cipher = KeyParams.new(passphrase)
     with store.transaction() as conn:
-        store.set_meta(conn, "kdf_salt", params.salt.hex())
-        store.set_meta(conn, "kdf_verifier", params.verifier)
-        store.set_meta(conn, "encryption", "converting-on")
-    store.cipher = cipher
-    crypto.set_active(cipher)
+        store.set_meta(conn, KEY_META, params.dumps())
+        store.set_encryption_state(conn, "converting-on")
+    _attach(store, cipher)
     _finish_on(store, cipher)
 
 
@@ -68,39 +91,74 @@ def disable(store: Store, passphrase: str) -> None:
     """Decrypt everything back in place (after checking the passphrase)."""
     if store.encryption_state == "off":
         return
-    cipher = _params(store).unlock(passphrase)
+    cipher = unlock(store, passphrase)  # finishes any interrupted conversion first
+    if store.encryption_state == "off":
+        return
     with store.transaction() as conn:
-        store.set_meta(conn, "encryption", "converting-off")
+        store.set_encryption_state(conn, "converting-off")
     _finish_off(store, cipher)
-    store.cipher = None
-    crypto.set_active(None)
+    _attach(store, None)
 
 
 def _finish_on(store: Store, cipher: Cipher) -> None:
-    shutil.rmtree(config.data_dir() / "cache", ignore_errors=True)  # plain KV states of persona prefixes
-    for path in audio_files():  # each file is replaced atomically; encrypted ones are skipped
-        cipher.encrypt_file(path)
-    _rewrite_columns(store, cipher.encrypt_text, final_state="on")
+    shutil.rmtree(store.root / "cache", ignore_errors=True)  # plain KV states of persona prefixes
+    for path in audio_files(store.root / "audio"):  # each file is replaced atomically; encrypted ones skipped
+        cipher.encrypt_file(path, crypto.file_aad(path))
+    store.legacy_cipher = None
+    store.reencrypt(
+        read=lambda value, where: value,
+        write=cipher.encrypt_text,
+        refingerprint=lambda pid, old, row: cipher.keyed_hash(old),
+        rekey_source=cipher.keyed_hash,
+        final_state="on",
+    )
 
 
 def _finish_off(store: Store, cipher: Cipher) -> None:
-    for path in audio_files():
-        cipher.decrypt_file(path)
-    _rewrite_columns(store, cipher.decrypt_text, final_state="off")
-    with store.transaction() as conn:
-        conn.execute("DELETE FROM meta WHERE key IN ('kdf_salt', 'kdf_verifier')")
+    for path in audio_files(store.root / "audio"):
+        cipher.decrypt_file(path, crypto.file_aad(path))
+    seen: Counter[tuple[int, str]] = Counter()
+
+    def plain_fingerprint(persona_id: int, old: str, row: dict[str, Any]) -> str:
+        # The same fingerprint the importer computes (voice_app.chatlog.model.Message.fingerprint),
+        # so re-importing a file after decryption still finds its messages.
+        key = "\x1f".join((row["ts"], row["sender"] or "", row["text"] or "", row["kind"]))
+        base = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+        occurrence = seen[(persona_id, base)]
+        seen[(persona_id, base)] += 1
+        return f"{base}.{occurrence}" if occurrence else base
+
+    store.reencrypt(
+        read=cipher.decrypt_text,
+        write=lambda text, where: text,
+        refingerprint=plain_fingerprint,
+        rekey_source=lambda old: old,  # a keyed hash cannot be undone: a re-import of that exact file is
+        final_state="off",  # then recognised by its messages' fingerprints instead
+    )
+    store.delete_meta(KEY_META, *LEGACY_META)
 
 
-def _rewrite_columns(store: Store, transform: Callable[[str], str], final_state: str) -> None:
-    """All text columns in one transaction with the state flag: a crash leaves all old or all new."""
-    with store.transaction() as conn:
-        for table, key, columns in ENCRYPTED_COLUMNS:
-            rows = conn.execute(f"SELECT {key}, {', '.join(columns)} FROM {table}").fetchall()
-            updates = [(*[transform(v) if v is not None else None for v in row[1:]], row[0]) for row in rows]
-            assignments = ", ".join(f"{c} = ?" for c in columns)
-            conn.executemany(f"UPDATE {table} SET {assignments} WHERE {key} = ?", updates)
-        store.set_meta(conn, "encryption", final_state)
-    store.compact()  # the old plaintext (or ciphertext) pages leave the file and the WAL
+def _finish_rekey(store: Store, old: LegacyCipher, cipher: Cipher) -> Cipher:
+    """Key scheme 1 → 2: every value re-encrypted under the new random key, bound to its place."""
+    for path in audio_files(store.root / "audio"):
+        data = path.read_bytes()
+        if data.startswith(crypto.FILE_MAGIC):
+            continue  # done before a crash
+        plain = old.open_file_bytes(data)  # the plain bytes of an old file (or of one never encrypted)
+        crypto.replace_and_wipe(path, crypto.FILE_MAGIC + cipher.encrypt_bytes(plain, crypto.file_aad(path)))
+    store.legacy_cipher = old
+    store.cipher = None  # reading: legacy texts only; writing: the new key
+    store.reencrypt(
+        read=lambda value, where: old.decrypt_text(value),
+        write=cipher.encrypt_text,
+        refingerprint=lambda pid, fp, row: cipher.keyed_hash(fp),
+        rekey_source=cipher.keyed_hash,
+        final_state="on",
+    )
+    store.legacy_cipher = None
+    store.delete_meta(*LEGACY_META)
+    _attach(store, cipher)
+    return cipher
 
 
 # --- getting the passphrase ------------------------------------------------------------------

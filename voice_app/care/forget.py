@@ -48,17 +48,8 @@ def _probes(store: Store, persona_id: int) -> list[str]:
     Compared as plaintext (the store decrypts when encryption is on), so the scan looks for what a
     reader of the disk would find, not for ciphertext that no reader could match.
     """
-    own = store.query(
-        "SELECT text FROM messages WHERE persona_id = ?"
-        " UNION ALL SELECT user_text FROM turns JOIN sessions ON sessions.id = turns.session_id"
-        " WHERE sessions.persona_id = ?"
-        " UNION ALL SELECT reply_text FROM turns JOIN sessions ON sessions.id = turns.session_id"
-        " WHERE sessions.persona_id = ?",
-        (persona_id, persona_id, persona_id),
-    )
-    texts = {t for t in (store.dec(r[0]) for r in own) if len(t) >= PROBE_MIN_CHARS}
-    others = store.query("SELECT text FROM messages WHERE persona_id != ?", (persona_id,))
-    texts -= {store.dec(r[0]) for r in others}
+    texts = {t for t in store.persona_texts(persona_id) if len(t) >= PROBE_MIN_CHARS}
+    texts -= store.other_personas_texts(persona_id)
     return sorted(texts, key=len, reverse=True)[:MAX_PROBES]
 
 
@@ -74,19 +65,16 @@ def forget(store: Store, names: list[str]) -> ForgetReport:
     for name in names:
         persona = store.get_persona(name)
         probes += _probes(store, persona.id)
-        report.messages += store.query("SELECT COUNT(*) FROM messages WHERE persona_id = ?", (persona.id,))[0][0]
-        session_ids = [r[0] for r in store.query("SELECT id FROM sessions WHERE persona_id = ?", (persona.id,))]
+        report.messages += store.message_count(persona.name)
+        session_ids = store.session_ids(persona.id)
         report.sessions += len(session_ids)
         for sid in session_ids:
-            for row in store.query("SELECT user_audio, reply_audio FROM turns WHERE session_id = ?", (sid,)):
-                doomed += _safe(store, [ref for ref in row if ref], report)
-            doomed += _safe(store, [f"audio/session-{sid}"], report)
+            doomed += _safe(store, [*store.audio_refs(sid), f"audio/session-{sid}"], report)
         doomed.append(store.persona_dir(persona.id))
         legacy = legacy_persona_dir(store, persona.name)
         if legacy is not None:
             doomed.append(legacy)
-        with store.transaction() as conn:
-            conn.execute("DELETE FROM personas WHERE id = ?", (persona.id,))  # cascades to everything else
+        store.delete_persona(persona.name)  # cascades to everything else
     doomed.append(store.inside("cache"))  # evaluated prompt prefixes: rebuilt on the next session
     for path in doomed:
         _remove(path, report)

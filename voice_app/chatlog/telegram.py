@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from voice_app.chatlog.formats import corrupt
 from voice_app.chatlog.model import CALL, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import BAD_DATA, Options, clean, from_epoch, parse_iso, pick_chat, warn, warn_skipped
-from voice_app.chatlog.source import Member, load_json, read_text
+from voice_app.chatlog.source import STREAM_JSON_BYTES, Member, iter_json_array, load_json, read_text
 
 _MEDIA_KEYS = ("photo", "file", "media_type", "sticker_emoji", "location_information", "contact_information", "poll")
 
@@ -32,7 +33,7 @@ def _text_of(value: Any) -> str:
 
 def _chat_messages(chat: dict[str, Any], display: str, warnings: list[ImportWarning]) -> list[Message]:
     raw = chat.get("messages")
-    if not isinstance(raw, list):
+    if not isinstance(raw, list | Iterator):
         raise corrupt(f'{display}: the chat {chat.get("name")!r} has no "messages" list')
     by_id: dict[str, str] = {}
     out: list[Message] = []
@@ -96,8 +97,17 @@ def _chat_messages(chat: dict[str, Any], display: str, warnings: list[ImportWarn
 
 def parse_json(members: list[Member], opts: Options) -> Conversation:
     member = members[0]
+    if member.size > STREAM_JSON_BYTES:  # a single chat's export, streamed message by message
+        streamed = iter_json_array(member, "messages", opts.at(0))
+        if streamed is not None:
+            header, items = streamed
+            warnings: list[ImportWarning] = []
+            messages = _chat_messages({**header, "messages": items}, member.display, warnings)
+            return Conversation(
+                "telegram_json", [], messages, warnings, member.display, clean(header.get("name")) or None
+            )
     data = load_json(member, opts.at(0))
-    warnings: list[ImportWarning] = []
+    warnings = []
     if isinstance(data, dict) and isinstance(data.get("chats"), dict) and "list" in data["chats"]:
         chats: dict[str, list[Message]] = {}
         titles = {}

@@ -149,9 +149,7 @@ def load_card(store: Store, persona_name: str) -> PersonaCard:
 def save_card(store: Store, persona_name: str, card: PersonaCard) -> None:
     """Store the card; the cached style profile is dropped (it uses the card's pet names)."""
     store.update_card(persona_name, card.to_dict())
-    persona = store.get_persona(persona_name)
-    with store.transaction() as conn:
-        conn.execute("UPDATE personas SET style = NULL WHERE id = ?", (persona.id,))
+    store.save_style(store.get_persona(persona_name).id, None)
 
 
 # --- TOML writing (stdlib has a reader only) ------------------------------------------------------

@@ -434,8 +434,7 @@ def _delays(burst_list: Sequence[tx.Burst]) -> list[float | None]:
 def style_for(store: Store, persona_name: str, burst_list: Sequence[tx.Burst] | None = None) -> StyleProfile:
     """The cached profile from `personas.style`, computed and stored when missing or outdated."""
     persona = store.get_persona(persona_name)
-    row = store.query("SELECT style FROM personas WHERE id = ?", (persona.id,))
-    cached = store.dec(row[0][0]) if row and row[0][0] else None
+    cached = store.cached_style(persona.id)
     if cached:
         try:
             data = json.loads(cached)
@@ -449,6 +448,5 @@ def style_for(store: Store, persona_name: str, burst_list: Sequence[tx.Burst] | 
 
     card = PersonaCard.from_dict(persona.card)
     profile = compute_style(burst_list, pet_names=card.they_called_me)
-    with store.transaction() as conn:
-        conn.execute("UPDATE personas SET style = ? WHERE id = ?", (store.enc(profile.to_json()), persona.id))
+    store.save_style(persona.id, profile.to_json())
     return profile
