@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from voice_app.persona import fidelity
+from voice_app.evaluation import fidelity
 
 
 def main() -> int:

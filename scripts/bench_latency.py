@@ -91,7 +91,7 @@ def espeak(text: str, path: Path) -> np.ndarray | None:
     if shutil.which("espeak-ng") is None:
         return None
     subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
-    from voice_app.talk import load_wav
+    from voice_app.cli.talk import load_wav
 
     return load_wav(path)
 
@@ -136,15 +136,16 @@ def main() -> int:
     os.environ["VOICE_APP_HOME"] = str(home)
     pulse, why = (None, "--no-pulse") if args.no_pulse else start_pulse()
 
-    from voice_app import config
-    from voice_app.importer import ensure_demo
+    from voice_app.conversation.importing import ensure_demo
+    from voice_app.core import config
+    from voice_app.core.signal import resample
     from voice_app.llm.base import GenerationOptions
-    from voice_app.speech.audio import RATE, ArraySource, NullSpeaker, Speaker, resample
+    from voice_app.speech.audio import RATE, ArraySource, NullSpeaker, Speaker
     from voice_app.speech.recorder import Recorder
     from voice_app.speech.stt import Transcriber
     from voice_app.speech.tts import Synthesizer
     from voice_app.speech.vad import trim_silence
-    from voice_app.store import Store
+    from voice_app.storage.store import Store
     from voice_app.turn import VoicePipeline
 
     settings = config.Settings()

@@ -44,12 +44,13 @@ def main() -> int:
     parser.add_argument("--models", default="whisper-base,whisper-tiny.en")
     args = parser.parse_args()
 
-    from voice_app import config
-    from voice_app.speech.audio import RATE, resample
+    from voice_app.cli.talk import load_wav
+    from voice_app.core import config
+    from voice_app.core.signal import resample
+    from voice_app.speech.audio import RATE
     from voice_app.speech.stt import Transcriber
     from voice_app.speech.tts import Synthesizer
     from voice_app.speech.vad import trim_silence
-    from voice_app.talk import load_wav
 
     settings = config.Settings()
     synth = Synthesizer.from_settings(settings)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from voice_app import assets, config
-from voice_app.errors import ModelNotFoundError
+from voice_app.core import assets, config
+from voice_app.core.errors import ModelNotFoundError
 
 
 @pytest.fixture
@@ -127,7 +127,7 @@ def test_the_text_embedding_model_ships_in_its_wheel_with_the_recorded_sha256() 
     found = assets.resolve("embed")
     assert found.id == "e5-small" and found.source == "package"
     assert assets.sha256_file(found.path) == assets.MODELS["e5-small"].sha256
-    from voice_app import embedding
+    from voice_app.llm import embedding
 
     assert embedding.shared().model_path == found.path
     rows = embedding.shared().query(["你还记得那个湖吗", "do you remember the lake?", "the invoice is overdue"])

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.ollama_fake import FakeOllama
-from voice_app import config
 from voice_app.chat import ChatSession
-from voice_app.importer import ensure_demo
+from voice_app.conversation.importing import ensure_demo
+from voice_app.core import config
 from voice_app.llm.ollama_chat import OllamaChat
-from voice_app.store import Store
+from voice_app.storage.store import Store
 
 CHAT_KEYS = {"reply", "backend", "model", "ttft_s", "total_s", "session", "care", "warm_up_s"}
 

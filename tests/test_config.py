@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from voice_app import config
 from voice_app.cli import main
-from voice_app.errors import ConfigError
+from voice_app.core import config
+from voice_app.core.errors import ConfigError
 
 
 def test_defaults_when_no_file(isolated_home: Path) -> None:

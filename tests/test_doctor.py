@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from voice_app import doctor
+from voice_app.conversation import doctor
 
 KEYS = {
     "python",

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from voice_app.cli import main
-from voice_app.importer import demo_history
-from voice_app.store import Store
+from voice_app.conversation.importing import demo_history
+from voice_app.storage.store import Store
 
 DEMO_DIR = demo_history().parent
 INSPECT_KEYS = {"format", "participants", "messages", "first", "last", "kinds", "warnings"}

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from voice_app import assets
-from voice_app.errors import LLMError
-from voice_app.llm.base import CancelToken, ChatModel, GenerationOptions, Message
-from voice_app.llm.embedded import EmbeddedChat, physical_cores
+from voice_app.core import assets
+from voice_app.core.cancel import CancelToken
+from voice_app.core.cpu import physical_cores
+from voice_app.core.errors import LLMError
+from voice_app.llm.base import ChatModel, GenerationOptions, Message
+from voice_app.llm.embedded import EmbeddedChat
 
 pytestmark = pytest.mark.slow
 

@@ -8,11 +8,12 @@ import time
 import pytest
 
 from tests.ollama_fake import FakeOllama, FakeOllamaState
-from voice_app import config
-from voice_app.errors import LLMConnectionLostError, OllamaModelMissingError, OllamaUnavailableError
+from voice_app.core import config
+from voice_app.core.cancel import CancelToken
+from voice_app.core.errors import LLMConnectionLostError, OllamaModelMissingError, OllamaUnavailableError
 from voice_app.llm import open_chat_model
 from voice_app.llm.backends import choose_backend, probe_ollama
-from voice_app.llm.base import CancelToken, ChatModel, GenerationOptions
+from voice_app.llm.base import ChatModel, GenerationOptions
 from voice_app.llm.ollama_chat import OllamaChat
 
 MODEL = "qwen2.5:1.5b-instruct"

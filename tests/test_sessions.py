@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voice_app import assets, config, sessions
 from voice_app.cli import main
-from voice_app.importer import ensure_demo
-from voice_app.store import Store
+from voice_app.conversation import sessions
+from voice_app.conversation.importing import ensure_demo
+from voice_app.core import assets, config
+from voice_app.storage.store import Store
 
 LINES = [
     ("do you remember the goose?", "how could I forget, it chased me for a mile."),
@@ -42,9 +43,9 @@ def recorded_session(isolated_home: Path, voice: object) -> tuple[Store, int]:
     ensure_demo(store)
     sid = store.start_session("demo", "voice", "embedded", "qwen2.5-1.5b")
     for idx, (said, heard) in enumerate(LINES):
-        user_audio = sessions.write_audio(*speak(voice, said), f"audio/session-{sid}/turn-{idx}-user.flac")
+        user_audio = store.write_audio(*speak(voice, said), f"audio/session-{sid}/turn-{idx}-user.flac")
         turn = store.begin_turn(sid, said, user_audio)
-        reply_audio = sessions.write_audio(*speak(voice, heard), f"audio/session-{sid}/turn-{idx}-reply.flac")
+        reply_audio = store.write_audio(*speak(voice, heard), f"audio/session-{sid}/turn-{idx}-reply.flac")
         store.complete_turn(
             turn, reply_text=heard, reply_audio=reply_audio, timeline={"first_audio_out": 0.5 + idx / 10}
         )

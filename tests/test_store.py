@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from voice_app import store as store_mod
-from voice_app.errors import PersonaNotFoundError, StoreError
-from voice_app.store import Store
+from voice_app.core.errors import PersonaNotFoundError, StoreError
+from voice_app.storage import db as db_mod
+from voice_app.storage import store as store_mod
+from voice_app.storage.store import Store
 
 
 def _mode(path: Path) -> int:
@@ -46,10 +47,10 @@ def test_migration_steps_run_in_order_and_only_once(tmp_path: Path, monkeypatch:
     db = tmp_path / "voice_app.sqlite3"
     Store(db).close()
     extra = "ALTER TABLE personas ADD COLUMN colour TEXT; CREATE TABLE later (x INTEGER)"
-    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, extra])
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", len(store_mod.MIGRATIONS))
+    monkeypatch.setattr(db_mod, "MIGRATIONS", [*db_mod.MIGRATIONS, extra])
+    monkeypatch.setattr(db_mod, "SCHEMA_VERSION", len(db_mod.MIGRATIONS))
     with Store(db) as s:
-        assert s.schema_version == len(store_mod.MIGRATIONS)
+        assert s.schema_version == len(db_mod.MIGRATIONS)
         columns = {r[1] for r in s.query("PRAGMA table_info(personas)")}
         assert "colour" in columns
     Store(db).close()  # a second open must not re-run the step (it would fail on the duplicate column)

@@ -8,14 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voice_app import care, config
+from voice_app import care
 from voice_app.care import closure as closure_mod
 from voice_app.care.reply import ReplyScreen, replaced_reply_text
+from voice_app.conversation.persona_data import build_prompt
+from voice_app.core import config
+from voice_app.core.cancel import CancelToken
 from voice_app.llm import ChatModel, generation_options, open_chat_model
-from voice_app.llm.base import CancelToken, Message
+from voice_app.llm.base import Message
 from voice_app.persona.guard import in_character
-from voice_app.persona.prompt import PersonaPrompt, build_prompt, in_their_words
-from voice_app.store import Store
+from voice_app.persona.prompt import PersonaPrompt, in_their_words
+from voice_app.storage.store import Store
 
 
 @dataclass

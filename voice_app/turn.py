@@ -16,20 +16,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from voice_app import config
 from voice_app.care import check_turn, is_stop_word
 from voice_app.care.reply import ReplyScreen, replaced_reply_text
 from voice_app.chat import ChatSession, TurnPlan
+from voice_app.core import config
+from voice_app.core.cancel import CancelToken
 from voice_app.llm import ChatModel, generation_options
-from voice_app.llm.base import CancelToken, GenerationOptions
+from voice_app.llm.base import GenerationOptions
 from voice_app.persona.guard import in_character
 from voice_app.persona.prompt import in_their_words
-from voice_app.sessions import write_audio
 from voice_app.speech.audio import RATE, NullSpeaker, _Playback, open_speaker
 from voice_app.speech.recorder import Utterance
 from voice_app.speech.stt import Transcriber
 from voice_app.speech.tts import ClauseSplitter, Synthesizer
-from voice_app.store import Store
+from voice_app.storage.store import Store
 
 # The events a turn stamps, in the order they normally happen.
 EVENTS = (
@@ -232,7 +232,7 @@ class VoiceTurn:
         user_audio = None
         turn_id = pipe.store.begin_turn(pipe.chat.session_id, self.transcript)
         if isinstance(said, Utterance) and len(said.audio):
-            user_audio = write_audio(said.audio, RATE, pipe.audio_path(turn_id, "user"))
+            user_audio = pipe.store.write_audio(said.audio, RATE, pipe.audio_path(turn_id, "user"))
             pipe.store.set_turn_audio(turn_id, user_audio)
 
         self._llm_thread.join()
@@ -250,7 +250,7 @@ class VoiceTurn:
         reply_audio = None
         heard_audio = playback.heard_audio()
         if len(heard_audio):
-            reply_audio = write_audio(heard_audio, pipe.speaker.rate, pipe.audio_path(turn_id, "reply"))
+            reply_audio = pipe.store.write_audio(heard_audio, pipe.speaker.rate, pipe.audio_path(turn_id, "reply"))
         timeline = self.timeline.relative()
         care = plan.care.kind if plan.care else "crisis" if self.replaced else None
         pipe.store.complete_turn(
@@ -590,7 +590,7 @@ class VoicePipeline:
 
     def audio_path(self, turn_id: int, side: str) -> str:
         """Where a turn's audio goes, relative to the data dir."""
-        return f"audio/session-{self.session_id}/turn-{turn_id}-{side}.flac"
+        return self.store.audio_ref(self.session_id, turn_id, side)
 
     def close(self) -> None:
         if self.current is not None and not self.current.done:

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.ollama_fake import FakeOllama
 from tests.test_chat import voice_app
 from voice_app.care.closure import letter_text, needs_from
-from voice_app.store import Store
+from voice_app.storage.store import Store
 
 
 def test_needs_are_the_users_own_words() -> None:

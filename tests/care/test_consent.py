@@ -9,9 +9,9 @@ import pytest
 
 from tests.test_chat import voice_app
 from voice_app.care.consent import obtain_consent
-from voice_app.errors import ConsentRequiredError
-from voice_app.importer import demo_history
-from voice_app.store import Store
+from voice_app.conversation.importing import demo_history
+from voice_app.core.errors import ConsentRequiredError
+from voice_app.storage.store import Store
 
 
 def test_import_without_consent_and_without_a_terminal_is_a_clear_error(isolated_home: Path) -> None:

@@ -10,14 +10,14 @@ import pytest
 
 from tests.ollama_fake import FakeOllama, FakeOllamaState
 from tests.test_chat import voice_app
-from voice_app import config
 from voice_app.care import check_turn, semantic
 from voice_app.care.crisis import CrisisVerdict, assess, detect_crisis
 from voice_app.care.reply import ReplyScreen, check_reply
 from voice_app.chat import ChatSession
-from voice_app.importer import ensure_demo
+from voice_app.conversation.importing import ensure_demo
+from voice_app.core import config
 from voice_app.llm.ollama_chat import OllamaChat
-from voice_app.store import Store
+from voice_app.storage.store import Store
 
 ROOT = Path(__file__).parents[2]
 FROZEN_USER = Path(__file__).with_name("crisis_frozen_test.tsv")

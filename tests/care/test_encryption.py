@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voice_app import config, sessions
-from voice_app.care import crypto, encryption
-from voice_app.care.crypto import FILE_MAGIC, PassphraseRequiredError, WrongPassphraseError
-from voice_app.importer import ensure_demo
-from voice_app.store import Store
+from voice_app.conversation.importing import ensure_demo
+from voice_app.core import config
+from voice_app.storage import crypto, encryption
+from voice_app.storage.crypto import FILE_MAGIC, PassphraseRequiredError, WrongPassphraseError
+from voice_app.storage.store import Store
 
 SECRET = "the blue umbrella on platform nine"
 REPLY = "you always forgot it on the train"
@@ -23,9 +23,7 @@ REPLY = "you always forgot it on the train"
 
 @pytest.fixture(autouse=True)
 def no_active_cipher() -> None:
-    crypto.set_active(None)
     yield
-    crypto.set_active(None)
 
 
 def populated(home: Path) -> tuple[Store, int, list[Path]]:
@@ -34,7 +32,7 @@ def populated(home: Path) -> tuple[Store, int, list[Path]]:
     store.update_card("demo", {"shared_memories": [SECRET]})
     sid = store.start_session("demo", "voice", "embedded", "qwen")
     tone = np.sin(np.linspace(0, 440 * 2 * np.pi, 16000)).astype(np.float32) * 0.3
-    refs = [sessions.write_audio(tone, 16000, f"audio/session-{sid}/turn-0-{side}.flac") for side in ("user", "reply")]
+    refs = [store.write_audio(tone, 16000, f"audio/session-{sid}/turn-0-{side}.flac") for side in ("user", "reply")]
     turn = store.begin_turn(sid, SECRET, refs[0])
     store.complete_turn(turn, reply_text=REPLY, reply_audio=refs[1], memories=[{"them": SECRET}])
     return store, sid, [home / r for r in refs]
@@ -47,7 +45,7 @@ def raw_bytes(home: Path) -> bytes:
 def test_round_trip_encrypts_texts_and_audio_and_reads_them_back(isolated_home: Path) -> None:
     store, sid, audio = populated(isolated_home)
     plain_messages = [m.text for m in store.messages("demo")]
-    before = sessions.read_audio(f"audio/session-{sid}/turn-0-user.flac")
+    before = store.read_audio(f"audio/session-{sid}/turn-0-user.flac")
     encryption.enable(store, "correct horse")
     assert store.encryption_state == "on"
     store.close()
@@ -55,7 +53,6 @@ def test_round_trip_encrypts_texts_and_audio_and_reads_them_back(isolated_home: 
     for text in (SECRET, REPLY, "my dignity is not"):
         assert text.encode() not in blob, text
     assert all(p.read_bytes().startswith(FILE_MAGIC) for p in audio)
-    crypto.set_active(None)
     with Store(isolated_home / "voice_app.sqlite3") as locked:
         with pytest.raises(PassphraseRequiredError):
             locked.messages("demo")
@@ -64,7 +61,7 @@ def test_round_trip_encrypts_texts_and_audio_and_reads_them_back(isolated_home: 
         assert locked.get_persona("demo").card == {"shared_memories": [SECRET]}
         turn = locked.turns(sid)[0]
         assert (turn["user_text"], turn["reply_text"], turn["memories"]) == (SECRET, REPLY, [{"them": SECRET}])
-        after = sessions.read_audio(f"audio/session-{sid}/turn-0-user.flac")
+        after = store.read_audio(f"audio/session-{sid}/turn-0-user.flac")
         assert after is not None and before is not None and np.allclose(after[0], before[0], atol=1e-4)
         sid2 = locked.start_session("demo", "text", "embedded", "qwen")
         locked.begin_turn(sid2, "a new line written while encrypted")
@@ -109,7 +106,6 @@ def test_a_crash_during_conversion_is_finished_on_the_next_unlock(
         patched.setattr(crypto.Cipher, "encrypt_file", crash_after_first)
         encryption.enable(store, "pass")
     store.close()
-    crypto.set_active(None)
     with Store(isolated_home / "voice_app.sqlite3") as again:
         assert again.encryption_state == "converting-on"
         assert [m.text for m in again.messages("demo")][:1]  # texts are still all plain, readable
@@ -173,7 +169,7 @@ def telegram_export(folder: Path) -> Path:
 
 
 def imported(home: Path, folder: Path) -> Store:
-    from voice_app.importer import import_path
+    from voice_app.conversation.importing import import_path
 
     store = Store(home / "voice_app.sqlite3")
     import_path(store, telegram_export(folder), persona="ferry", them=SENDER, consent_at="2024-01-01")
@@ -198,7 +194,7 @@ def test_every_column_with_content_or_identity_is_encrypted_and_fingerprints_are
         assert {m.sender for m in again.messages("ferry")} == {SENDER, "Sam"}
         assert again.get_persona("ferry").them_name == SENDER
         # The same export again adds nothing: the keyed fingerprints match.
-        from voice_app.importer import import_path
+        from voice_app.conversation.importing import import_path
 
         assert import_path(again, tmp_path / "result.json", persona="ferry", them=SENDER).added == 0
         encryption.disable(again, "ferry pass")
@@ -218,7 +214,7 @@ def test_values_moved_between_rows_or_left_in_plaintext_are_refused(isolated_hom
         store.messages("demo")
     audio[0].write_bytes(audio[1].read_bytes())  # one turn's audio copied over another's
     with pytest.raises(crypto.TamperedDataError):
-        sessions.read_audio(str(audio[0].relative_to(isolated_home)))
+        store.read_audio(str(audio[0].relative_to(isolated_home)))
 
 
 def test_an_interrupted_conversion_then_a_chat_writes_nothing_derived_from_the_plaintext(
@@ -300,10 +296,9 @@ def test_a_store_of_the_earlier_key_scheme_is_rekeyed_at_its_next_unlock(isolate
         assert store.get_persona("demo").card == {"shared_memories": [SECRET]}
     for path in (isolated_home / "audio").rglob("*.flac"):
         assert path.read_bytes().startswith(crypto.FILE_MAGIC)
-    crypto.set_active(None)
     with Store(isolated_home / "voice_app.sqlite3") as store:
         encryption.unlock(store, "old pass")
-        assert sessions.read_audio("audio/session-1/turn-0-user.flac") is not None
+        assert store.read_audio("audio/session-1/turn-0-user.flac") is not None
 
 
 def test_a_crash_while_the_card_is_open_in_the_editor_leaves_no_plaintext_in_the_data_dir(
@@ -326,7 +321,7 @@ def test_a_crash_while_the_card_is_open_in_the_editor_leaves_no_plaintext_in_the
     assert not list(isolated_home.rglob("persona-*.toml"))
     # Had it been left there, the forget scan (which looks for plaintext) would have found it.
     (isolated_home / "persona-left.toml").write_text(f'shared_memories = ["{SECRET}"]\n')
-    from voice_app.care.forget import forget
+    from voice_app.conversation.forget import forget
 
     with Store(isolated_home / "voice_app.sqlite3") as again:
         encryption.unlock(again, "pw")

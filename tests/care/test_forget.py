@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voice_app import config, sessions
-from voice_app.care.forget import forget, scan
 from voice_app.cli import main
-from voice_app.store import Store
+from voice_app.conversation.forget import forget, scan
+from voice_app.core import config
+from voice_app.storage.store import Store
 
 SECRET_LINES = [
     "the blue umbrella on platform nine",
@@ -35,7 +35,7 @@ def populate(home: Path, capsys: pytest.CaptureFixture[str]) -> int:
     assert main(["import", str(export), "--persona", "robin", "--them", "Robin", "--consent"]) == 0
     with Store(home / "voice_app.sqlite3") as store:
         sid = store.start_session("robin", "voice", "embedded", "qwen")
-        ref = sessions.write_audio(np.zeros(1600, dtype=np.float32), 16000, f"audio/session-{sid}/turn-0-user.flac")
+        ref = store.write_audio(np.zeros(1600, dtype=np.float32), 16000, f"audio/session-{sid}/turn-0-user.flac")
         turn = store.begin_turn(sid, "why did you pick the lighthouse that day", ref)
         store.complete_turn(turn, reply_text="because the keeper's cat liked you more than me")
         index = store.persona_dir(store.get_persona("robin").id) / "memory.idx"

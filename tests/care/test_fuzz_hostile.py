@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voice_app.cli import main
-from voice_app.store import Store
+from voice_app.storage.store import Store
 
 # What hostile names and texts are made of: markup, escapes, path pieces, bidi controls, CJK, emoji.
 PIECES = [
@@ -101,7 +101,7 @@ def anyio_backend() -> str:
 @pytest.mark.anyio
 async def test_the_tui_home_shows_hostile_names_as_they_are(isolated_home: Path, tmp_path: Path) -> None:
     from tests.tui.conftest import make_app
-    from voice_app.importer import import_path
+    from voice_app.conversation.importing import import_path
     from voice_app.tui.screens import HomeScreen
 
     rng = random.Random(7)

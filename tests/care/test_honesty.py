@@ -7,9 +7,9 @@ from pathlib import Path
 
 from tests.ollama_fake import FakeOllama
 from tests.test_chat import voice_app
-from voice_app.importer import ensure_demo
-from voice_app.persona.prompt import build_prompt
-from voice_app.store import Store
+from voice_app.conversation.importing import ensure_demo
+from voice_app.conversation.persona_data import build_prompt
+from voice_app.storage.store import Store
 
 DENIAL = re.compile(
     r"(deny|never (admit|reveal|say)|pretend to be (human|real)"

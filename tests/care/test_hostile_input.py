@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 
 from tests.test_chat import voice_app
-from voice_app import config, sessions
-from voice_app.care.forget import forget
 from voice_app.cli import main
-from voice_app.errors import InvalidPersonaNameError, UnsafePathError
+from voice_app.conversation.forget import forget
+from voice_app.core import config
+from voice_app.core.errors import InvalidPersonaNameError, UnsafePathError
+from voice_app.core.records import check_persona_name
+from voice_app.core.textsafe import printable
 from voice_app.llm.backends import choose_backend, is_local
-from voice_app.store import Store, check_persona_name
-from voice_app.textsafe import printable
+from voice_app.storage.store import Store
 
 ESCAPES = "\x1b[2J\x1b]52;c;cGF5bG9hZA==\x07\x1b]8;;http://evil.example\x1b\\click\x1b]8;;\x1b\\"
 
@@ -90,14 +91,14 @@ def test_forget_reports_an_error_instead_of_clean_when_a_file_cannot_be_removed(
     assert main(["import", str(whatsapp(tmp_path)), "--persona", "robin", "--them", "Robin", "--consent"]) == 0
     with Store(isolated_home / "voice_app.sqlite3") as store:
         sid = store.start_session("robin", "voice", "embedded", "qwen")
-        ref = sessions.write_audio(np.zeros(1600, np.float32), 16000, f"audio/session-{sid}/turn-0-user.flac")
+        ref = store.write_audio(np.zeros(1600, np.float32), 16000, f"audio/session-{sid}/turn-0-user.flac")
         turn = store.begin_turn(sid, "why the lighthouse of all places", ref)
         store.complete_turn(turn, reply_text="because you asked me to")
 
     def refuse(path: object, *args: object, **kwargs: object) -> None:  # a busy or read-only file system
         raise PermissionError(13, "Permission denied", str(path))
 
-    import voice_app.care.forget as forget_module
+    import voice_app.conversation.forget as forget_module
 
     monkeypatch.setattr(forget_module.shutil, "rmtree", refuse)
     capsys.readouterr()
@@ -204,9 +205,9 @@ def test_a_zip_bomb_is_refused_without_expanding_it(isolated_home: Path, tmp_pat
         for _ in range(1024):  # 1 GB of blank lines
             member.write(block)
     assert bomb.stat().st_size < 3 << 20
-    probe = (
-        "import resource, sys; from voice_app.cli import main; code = main(['inspect', sys.argv[1]]);"
-        " print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)"
+    probe = (  # VmHWM: this process's own peak (ru_maxrss would carry pytest's over the exec)
+        "import re, sys; from voice_app.cli import main; code = main(['inspect', sys.argv[1]]);"
+        " print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)); sys.exit(code)"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe, str(bomb)],
@@ -265,7 +266,7 @@ def test_everything_the_app_creates_is_private_even_in_an_existing_open_data_dir
     assert main(["import", str(whatsapp(tmp_path)), "--persona", "robin", "--them", "Robin", "--consent"]) == 0
     with Store(isolated_home / "voice_app.sqlite3") as store:
         sid = store.start_session("robin", "voice", "embedded", "qwen")
-        ref = sessions.write_audio(np.zeros(1600, np.float32), 16000, f"audio/session-{sid}/turn-0-user.flac")
+        ref = store.write_audio(np.zeros(1600, np.float32), 16000, f"audio/session-{sid}/turn-0-user.flac")
         turn = store.begin_turn(sid, "a line", ref)
         store.complete_turn(turn, reply_text="a reply")
     out = tmp_path / "exported.md"
@@ -307,7 +308,11 @@ def _telegram(path: Path, count: int) -> Path:
             "date": f"2024-03-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00",
             "from": "Alex" if i % 2 else "Sam",
             "from_id": "user1" if i % 2 else "user2",
+            "date_unixtime": str(1709287200 + i),  # what Telegram Desktop writes beside each message
             "text": f"message {i} about the lake, the boat and the long drive home",
+            "text_entities": [
+                {"type": "plain", "text": f"message {i} about the lake, the boat and the long drive home"}
+            ],
             **({"reply_to_message_id": i - 1} if i % 7 == 0 and i else {}),
         }
         for i in range(count)
@@ -324,7 +329,7 @@ def test_a_large_telegram_export_is_streamed_with_the_same_result(
 ) -> None:
     from voice_app import chatlog
     from voice_app.chatlog import source, telegram
-    from voice_app.errors import CorruptExportError
+    from voice_app.core.errors import CorruptExportError
 
     path = _telegram(tmp_path / "result.json", 3000)
     whole = chatlog.load(path)
@@ -338,17 +343,18 @@ def test_a_large_telegram_export_is_streamed_with_the_same_result(
     broken = tmp_path / "broken" / "result.json"
     broken.parent.mkdir()
     data = path.read_text(encoding="utf-8")
-    broken.write_text(data[: len(data) // 2] + "}}}garbage" + data[len(data) // 2 :], encoding="utf-8")
+    cut = data.index("},{", len(data) // 2) + 2  # between two messages
+    broken.write_text(data[:cut] + "}}}garbage," + data[cut:], encoding="utf-8")
     with pytest.raises(CorruptExportError):
         chatlog.load(broken)
 
 
 def test_importing_a_large_telegram_export_needs_at_most_twice_its_size_in_memory(tmp_path: Path) -> None:
     path = _telegram(tmp_path / "result.json", 400_000)  # ~60 MB, streamed
-    probe = (
-        "import resource, sys; from voice_app import chatlog;"
-        " base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; c = chatlog.load(sys.argv[1]);"
-        " print(len(c.messages), base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    probe = (  # VmHWM: this process's own peak (ru_maxrss would carry pytest's over the exec)
+        "import re, sys; from voice_app import chatlog;"
+        " hwm = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1));"
+        " base = hwm(); c = chatlog.load(sys.argv[1]); print(len(c.messages), base, hwm())"
     )
     out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.ollama_fake import FakeOllama
-from voice_app.importer import demo_history
+from voice_app.conversation.importing import demo_history
 
 ROOT = Path(__file__).resolve().parents[2]
 

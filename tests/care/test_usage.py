@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.ollama_fake import FakeOllama
-from voice_app import config
 from voice_app.care.usage import nudge_text, weekly_summary
 from voice_app.chat import ChatSession
 from voice_app.cli import main
-from voice_app.importer import ensure_demo
+from voice_app.conversation.importing import ensure_demo
+from voice_app.core import config
 from voice_app.llm.ollama_chat import OllamaChat
-from voice_app.store import Store
+from voice_app.storage.store import Store
 
 
 def add_session(store: Store, start: datetime, minutes: float, turns: int = 1) -> None:

@@ -21,7 +21,7 @@ from voice_app.chatlog import (
     resolve_participant,
     summarize,
 )
-from voice_app.errors import CorruptExportError, ImportFormatError, ParticipantNotFoundError, UnknownFormatError
+from voice_app.core.errors import CorruptExportError, ImportFormatError, ParticipantNotFoundError, UnknownFormatError
 
 DEMO = Path(__file__).resolve().parents[2] / "voice_app" / "data" / "demo"
 WA = "13/01/2022, 21:05 - Alex: hi there\n13/01/2022, 21:06 - Sam: hey 😀\n13/01/2022, 21:07 - Alex: 你好\n"

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voice_app.chatlog import Conversation, load, summarize
-from voice_app.errors import ImportFormatError
+from voice_app.core.errors import ImportFormatError
 
 DEMO = Path(__file__).resolve().parents[2] / "voice_app" / "data" / "demo"
 FIX = Path(__file__).parent / "fixtures"

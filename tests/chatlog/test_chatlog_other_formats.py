@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from voice_app.chatlog import detect, load
-from voice_app.errors import UnknownFormatError
+from voice_app.core.errors import UnknownFormatError
 
 DEMO = Path(__file__).resolve().parents[2] / "voice_app" / "data" / "demo"
 
@@ -367,7 +367,7 @@ def test_sms_backup_restore_xml_with_mms(write):
 
 
 def test_sms_truncated_xml_names_line(write):
-    from voice_app.errors import CorruptExportError
+    from voice_app.core.errors import CorruptExportError
 
     p = write("sms.xml", SMS_XML[: SMS_XML.index("<mms")])
     with pytest.raises(CorruptExportError, match=r"sms\.xml: broken XML at line \d+"):

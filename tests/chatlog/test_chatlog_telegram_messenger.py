@@ -222,7 +222,7 @@ def test_instagram_style_without_thread_path(write):
 
 @pytest.mark.parametrize("fmt", ["telegram_json", "messenger"])
 def test_json_without_messages_is_corrupt(write, fmt):
-    from voice_app.errors import CorruptExportError
+    from voice_app.core.errors import CorruptExportError
 
     p = write("x.json", json.dumps({"name": "A", "type": "personal_chat", "sender_name": "x"}))
     with pytest.raises(CorruptExportError, match=r"x\.json"):

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from voice_app.chatlog import detect, load
-from voice_app.errors import CorruptExportError
+from voice_app.core.errors import CorruptExportError
 
 LRM = "\u200e"
 NNBSP = "\u202f"

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from voice_app import config
-from voice_app.store import Store
+from voice_app.core import config
+from voice_app.storage.store import Store
 
 Line = tuple[bool, str]  # (from_them, text)
 MakePersona = Callable[..., Store]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
-from voice_app.llm.base import CancelToken, GenerationOptions, Message, ModelInfo
+from voice_app.core.cancel import CancelToken
+from voice_app.llm.base import GenerationOptions, Message, ModelInfo
 
 
 class EchoModel:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.persona.conftest import EN_CHAT, add_persona
-from voice_app.errors import PersonaNotFoundError
-from voice_app.persona.card import CardError, PersonaCard, load_card, save_card
-from voice_app.store import Store
+from voice_app.conversation.persona_data import load_card, save_card
+from voice_app.core.errors import PersonaNotFoundError
+from voice_app.persona.card import CardError, PersonaCard
+from voice_app.storage.store import Store
 
 
 def full_card() -> PersonaCard:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from voice_app.errors import VoiceAppError
-from voice_app.persona import cli as persona_cli
+from voice_app.cli import persona as persona_cli
+from voice_app.core.errors import VoiceAppError
 from voice_app.persona.card import CardError
-from voice_app.store import Store
+from voice_app.storage.store import Store
 
 
 def parser() -> argparse.ArgumentParser:

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.persona.fakes import EchoModel
-from voice_app.importer import ensure_demo
-from voice_app.persona import fidelity
+from voice_app.conversation.importing import ensure_demo
+from voice_app.core.records import StoredMessage
+from voice_app.evaluation import fidelity
 from voice_app.persona.adapt import adapt_reply
-from voice_app.store import Store, StoredMessage
+from voice_app.storage.store import Store
 
 
 def conv(number: int, lines: list[tuple[bool, str]]) -> list[StoredMessage]:
@@ -103,7 +104,7 @@ def test_real_model_eval_is_deterministic() -> None:
 
 
 def test_eval_report_shows_ceiling_adapter_and_baseline() -> None:
-    from voice_app.persona.cli import render_eval
+    from voice_app.cli.persona import render_eval
 
     result = fidelity.run_chitchat(EchoModel(), speakers=3, contexts=2, seed=7)
     text = render_eval(result)

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from voice_app import assets
-from voice_app.llm.base import CancelToken, GenerationOptions, Message, ModelInfo
+from voice_app.core import assets
+from voice_app.core.cancel import CancelToken
+from voice_app.llm.base import GenerationOptions, Message, ModelInfo
 from voice_app.persona.guard import in_character, refusal_state
 
 

@@ -7,11 +7,12 @@ import json
 from tests.persona.conftest import EN_CHAT, ZH_CHAT, add_persona
 from tests.persona.fakes import EchoModel
 from voice_app.chat import ChatSession
-from voice_app.importer import ensure_demo
+from voice_app.conversation.importing import ensure_demo
+from voice_app.conversation.persona_data import build_prompt, save_card
 from voice_app.persona import text as tx
-from voice_app.persona.card import PersonaCard, save_card
-from voice_app.persona.prompt import build_prompt, clean_reply, neutral_prompt
-from voice_app.store import Store
+from voice_app.persona.card import PersonaCard
+from voice_app.persona.prompt import clean_reply, neutral_prompt
+from voice_app.storage.store import Store
 
 
 def test_prefix_is_byte_identical_across_turns_and_builds(store: Store) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 from tests.persona.conftest import EN_CHAT, ZH_CHAT, add_persona
+from voice_app.conversation.persona_data import style_for
+from voice_app.core.records import StoredMessage
 from voice_app.persona import text as tx
-from voice_app.persona.style import StyleProfile, compute_style, end_class, style_for
-from voice_app.store import Store, StoredMessage
+from voice_app.persona.style import StyleProfile, compute_style, end_class
+from voice_app.storage.store import Store
 
 
 def messages(lines: list[tuple[bool, str]], gap_s: int = 60) -> list[StoredMessage]:

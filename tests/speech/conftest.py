@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voice_app import config
+from voice_app.core import config
 
 RATE = 16000
 
@@ -177,7 +177,7 @@ def tiny_en():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def say(synthesizer):  # type: ignore[no-untyped-def]
     """Text → 16 kHz speech with the Piper voice."""
-    from voice_app.speech.audio import resample
+    from voice_app.core.signal import resample
 
     cache: dict[str, np.ndarray] = {}
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from tests.speech.conftest import Pulse, read_wav, word_error_rate, write_wav
-from voice_app.errors import AudioUnavailableError
+from voice_app.core.errors import AudioUnavailableError
+from voice_app.core.signal import resample
 from voice_app.speech import audio
 from voice_app.speech.audio import (
     Microphone,
@@ -20,7 +21,6 @@ from voice_app.speech.audio import (
     find_device,
     level,
     list_devices,
-    resample,
 )
 from voice_app.speech.recorder import Recorder
 

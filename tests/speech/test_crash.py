@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 
 from tests.speech.conftest import write_wav
-from voice_app import sessions
 from voice_app.cli import main
-from voice_app.store import Store
+from voice_app.storage.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,7 +86,7 @@ def test_sigkill_mid_reply_keeps_completed_turns_and_marks_the_cut_one_partial(
         assert done["status"] == "complete" and done["user_text"].lower().startswith("hi")
         assert done["reply_text"] and done["timeline"].get("first_audio_out") is not None
         for ref in (done["user_audio"], done["reply_audio"]):
-            audio = sessions.read_audio(ref)
+            audio = store.read_audio(ref)
             assert audio is not None and len(audio[0]) / audio[1] > 0.3, ref
         assert cut["status"] == "partial" and cut["user_text"].lower().startswith("tell me") and cut["reply_text"] == ""
     capsys.readouterr()

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from tests.speech.conftest import Pulse, read_wav, word_error_rate, write_wav
-from voice_app import config
-from voice_app.importer import ensure_demo
+from voice_app.conversation.importing import ensure_demo
+from voice_app.core import config
 from voice_app.llm.base import GenerationOptions
 from voice_app.speech.audio import Microphone, NullSpeaker, Speaker
 from voice_app.speech.recorder import Recorder
-from voice_app.store import Store
+from voice_app.storage.store import Store
 from voice_app.turn import Timeline, VoicePipeline
 
 pytestmark = pytest.mark.slow
@@ -91,7 +91,7 @@ def test_spoken_turn_through_the_virtual_devices(  # type: ignore[no-untyped-def
     heard = read_wav(heard_file)
     voiced = np.flatnonzero(np.abs(heard) > 0.02)
     assert len(voiced), "nothing was played on vspeaker"
-    reply_audio = isolated_home / result.reply_audio
+    reply_audio = pipeline.store.root / result.reply_audio  # under the store's own folder
     import soundfile as sf
 
     stored, rate = sf.read(str(reply_audio))
@@ -102,9 +102,9 @@ def test_spoken_turn_through_the_virtual_devices(  # type: ignore[no-untyped-def
     assert turn["user_audio"] == result.user_audio and turn["reply_audio"] == result.reply_audio
     assert turn["timeline"]["first_audio_out"] == line["first_audio_out"]
     for rel in (result.user_audio, result.reply_audio):
-        path = isolated_home / rel
+        path = pipeline.store.root / rel
         assert path.read_bytes()[:4] == b"fLaC" and stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    user_audio, user_rate = sf.read(str(isolated_home / result.user_audio))
+    user_audio, user_rate = sf.read(str(pipeline.store.root / result.user_audio))
     assert user_rate == 16000 and len(user_audio) == len(utterance.audio)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.speech.conftest import word_error_rate, write_wav
 from voice_app import cli
-from voice_app.store import Store
+from voice_app.storage.store import Store
 
 
 def run(argv: list[str]) -> int:
@@ -19,7 +19,7 @@ def run(argv: list[str]) -> int:
 
 
 def test_talk_without_no_tui_opens_the_app_on_the_talk_screen(monkeypatch: pytest.MonkeyPatch) -> None:
-    from voice_app.tui import cli as tui_cli
+    from voice_app.cli import app as tui_cli
 
     opened: list[tuple[str | None, bool]] = []
     monkeypatch.setattr(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.speech.conftest import word_error_rate
-from voice_app import config
+from voice_app.core import config
 from voice_app.speech import stt
 from voice_app.speech.audio import ArraySource
 from voice_app.speech.recorder import Recorder

@@ -13,11 +13,11 @@ import pytest
 
 from tests.ollama_fake import FakeOllama
 from tests.speech.conftest import write_wav
-from voice_app import config
-from voice_app.importer import ensure_demo
+from voice_app.conversation.importing import ensure_demo
+from voice_app.core import config
 from voice_app.llm.ollama_chat import OllamaChat
 from voice_app.speech.audio import NullSpeaker
-from voice_app.store import Store
+from voice_app.storage.store import Store
 from voice_app.turn import VoicePipeline
 
 ROOT = Path(__file__).resolve().parents[2]

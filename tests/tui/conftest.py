@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from voice_app.llm.base import CancelToken, GenerationOptions, Message, ModelInfo
-from voice_app.store import Store
+from voice_app.core.cancel import CancelToken
+from voice_app.llm.base import GenerationOptions, Message, ModelInfo
+from voice_app.storage.store import Store
 from voice_app.tui.app import VoiceApp
 from voice_app.tui.engine import TextEngine
 from voice_app.tui.services import MachineStatus, Services
@@ -74,7 +75,7 @@ def utc(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def store(isolated_home: Path) -> Iterator[Store]:
-    from voice_app.importer import ensure_demo
+    from voice_app.conversation.importing import ensure_demo
 
     with Store.open_default() as s:
         ensure_demo(s)

@@ -8,8 +8,8 @@ import pytest
 from textual.widgets import Checkbox, DataTable, Input, OptionList, Select, Static, TextArea
 
 from tests.tui.conftest import add_session, make_app, wait_until
-from voice_app.importer import demo_history
-from voice_app.store import Store
+from voice_app.conversation.importing import demo_history
+from voice_app.storage.store import Store
 from voice_app.tui.screens import DoctorScreen, HomeScreen, ImportScreen, PersonaScreen, ReplayScreen, TalkScreen
 
 pytestmark = pytest.mark.anyio

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.tui.conftest import add_session, make_app, wait_until
-from voice_app.importer import demo_history
-from voice_app.store import Store
+from voice_app.conversation.importing import demo_history
+from voice_app.storage.store import Store
 from voice_app.tui.screens import DoctorScreen, ImportScreen, PersonaScreen, ReplayScreen, TalkScreen
 from voice_app.tui.widgets import StageBar
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.tui.conftest import STATUS, wait_until
-from voice_app import config
-from voice_app.store import Store
+from voice_app.core import config
+from voice_app.storage.store import Store
 from voice_app.tui.app import VoiceApp
 from voice_app.tui.engine import TextEngine
 from voice_app.tui.screens import HomeScreen, TalkScreen

@@ -8,7 +8,7 @@ import pytest
 from textual.widgets import Input
 
 from tests.tui.conftest import ScriptedModel, make_app, wait_until
-from voice_app.store import Store
+from voice_app.storage.store import Store
 from voice_app.tui.screens import TalkScreen
 from voice_app.tui.widgets import MemoriesPanel, StageBar, StateIndicator, Transcript
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from tests.tui.conftest import STATUS, ScriptedModel, wait_until
-from voice_app import config
-from voice_app.store import Store
+from voice_app.core import config
+from voice_app.storage.store import Store
 from voice_app.tui.app import VoiceApp
 from voice_app.tui.screens import TalkScreen
 from voice_app.tui.services import Services

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from voice_app.store import DB_NAME, Store
+from voice_app.storage.store import DB_NAME, Store
 
 pytestmark = [
     pytest.mark.slow,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from voice_app.files import write_private
+from voice_app.core.files import write_private
 
 
 @dataclass(frozen=True)

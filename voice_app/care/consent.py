@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from voice_app.errors import ConsentRequiredError
-from voice_app.store import now_iso
+from voice_app.core.errors import ConsentRequiredError
+from voice_app.core.records import now_iso
 
 
 def consent_text(persona: str, them: str) -> str:

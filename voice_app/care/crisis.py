@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from voice_app.care import semantic
-from voice_app.errors import VoiceAppError
+from voice_app.core.errors import VoiceAppError
 
 log = logging.getLogger(__name__)
 

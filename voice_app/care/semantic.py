@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from voice_app import config
-from voice_app.embedding import Embedder
-from voice_app.embedding import shared as shared_embedder
+from voice_app.core import config
+from voice_app.llm.embedding import Embedder
+from voice_app.llm.embedding import shared as shared_embedder
 
 log = logging.getLogger(__name__)
 

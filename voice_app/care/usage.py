@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from voice_app.store import SessionInfo
+from voice_app.core.records import SessionInfo
 
 
 def _local_day(stamp: str) -> date:

@@ -33,7 +33,7 @@ from voice_app.chatlog.model import (
 )
 from voice_app.chatlog.options import Options
 from voice_app.chatlog.source import Member, Source
-from voice_app.errors import ImportFormatError, ParticipantNotFoundError
+from voice_app.core.errors import ImportFormatError, ParticipantNotFoundError
 
 __all__ = [
     "CALL",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voice_app.errors import CorruptExportError, UnknownFormatError
+from voice_app.core.errors import CorruptExportError, UnknownFormatError
 
 SUPPORTED_FORMATS: dict[str, str] = {
     "whatsapp": "WhatsApp chat export (.txt or .zip, Android and iOS)",

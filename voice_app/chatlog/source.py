@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from voice_app.chatlog.formats import corrupt, unknown
 from voice_app.chatlog.model import ImportWarning
-from voice_app.errors import ImportFormatError
+from voice_app.core.errors import ImportFormatError
 
 Progress = Callable[[int, int], Any] | None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from html.parser import HTMLParser
@@ -78,7 +79,7 @@ def _chat_messages(chat: dict[str, Any], display: str, warnings: list[ImportWarn
                 else:
                     msg = Message(ts, "", text or f"{sender} {action.replace('_', ' ')}".strip(), SYSTEM)
             else:
-                sender = clean(m.get("from") or m.get("actor") or "")
+                sender = sys.intern(clean(m.get("from") or m.get("actor") or ""))  # one string per person
                 kind = TEXT
                 if any(k in m for k in _MEDIA_KEYS):
                     kind = MEDIA

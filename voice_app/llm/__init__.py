@@ -6,9 +6,10 @@ import atexit
 import threading
 from pathlib import Path
 
-from voice_app import assets, config
+from voice_app.core import assets, config
+from voice_app.core.cancel import CancelToken
 from voice_app.llm.backends import check_local, choose_backend
-from voice_app.llm.base import CancelToken, ChatModel, GenerationOptions, Message, ModelInfo
+from voice_app.llm.base import ChatModel, GenerationOptions, Message, ModelInfo
 
 __all__ = ["CancelToken", "ChatModel", "GenerationOptions", "Message", "ModelInfo", "open_chat_model"]
 

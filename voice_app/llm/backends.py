@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from voice_app import config
-from voice_app.errors import RemoteServerNotAllowedError
+from voice_app.core import config
+from voice_app.core.errors import RemoteServerNotAllowedError
 
 
 @dataclass

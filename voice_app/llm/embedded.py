@@ -4,35 +4,16 @@ from __future__ import annotations
 
 import codecs
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from voice_app.errors import DataDirError, LLMError, ModelLoadError
-from voice_app.llm.base import CancelToken, GenerationOptions, Message, ModelInfo
+from voice_app.core.cancel import CancelToken
+from voice_app.core.cpu import physical_cores
+from voice_app.core.errors import DataDirError, LLMError, ModelLoadError
+from voice_app.llm.base import GenerationOptions, Message, ModelInfo
 
 log = logging.getLogger(__name__)
-
-
-def physical_cores() -> int:
-    """Physical cores (llama.cpp slows down on hyper-threads); falls back to the logical count."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return os.cpu_count() or 1
-    cores: set[tuple[str, str]] = set()
-    physical = core = ""
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        key, value = key.strip(), value.strip()
-        if key == "physical id":
-            physical = value
-        elif key == "core id":
-            core = value
-            cores.add((physical, core))
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(len(cores) or usable, usable))
 
 
 _log_callback = None  # kept alive: llama.cpp holds a pointer to it
@@ -417,7 +398,7 @@ class PrefixStateCache:
         size = llama_cpp.llama_state_get_size(ctx)
         buffer = (ctypes.c_uint8 * int(size))()
         written = llama_cpp.llama_state_get_data(ctx, buffer, size)
-        from voice_app.files import write_private
+        from voice_app.core.files import write_private
 
         data = self.MAGIC + int(written).to_bytes(8, "little") + bytes(buffer)[: int(written)]
         write_private(self.path(tokens), data, what="the evaluated persona prefix (a cache)")

@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import ollama
 
-from voice_app.errors import LLMConnectionLostError, LLMError, OllamaModelMissingError, OllamaUnavailableError
-from voice_app.llm.base import CancelToken, GenerationOptions, Message, ModelInfo
+from voice_app.core.cancel import CancelToken
+from voice_app.core.errors import LLMConnectionLostError, LLMError, OllamaModelMissingError, OllamaUnavailableError
+from voice_app.llm.base import GenerationOptions, Message, ModelInfo
 
 
 class OllamaChat:

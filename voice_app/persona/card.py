@@ -1,4 +1,4 @@
-"""PersonaCard: what the user remembers about the ex, edited as TOML and stored as JSON in the store."""
+"""PersonaCard: what the user remembers about the ex, edited as TOML (stored as JSON by the conversation layer)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from voice_app.errors import VoiceAppError
-from voice_app.store import Store
+from voice_app.core.errors import VoiceAppError
 
 
 class CardError(VoiceAppError):
@@ -135,21 +134,6 @@ class PersonaCard:
 
     def is_empty(self) -> bool:
         return not any(v for v in self.to_dict().values())
-
-
-def load_card(store: Store, persona_name: str) -> PersonaCard:
-    """The stored card, with the names defaulting to how they appear in the imports."""
-    persona = store.get_persona(persona_name)
-    card = PersonaCard.from_dict(persona.card)
-    card.them_name = card.them_name or persona.them_name
-    card.me_name = card.me_name or persona.me_name
-    return card
-
-
-def save_card(store: Store, persona_name: str, card: PersonaCard) -> None:
-    """Store the card; the cached style profile is dropped (it uses the card's pet names)."""
-    store.update_card(persona_name, card.to_dict())
-    store.save_style(store.get_persona(persona_name).id, None)
 
 
 # --- TOML writing (stdlib has a reader only) ------------------------------------------------------

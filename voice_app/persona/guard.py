@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
-from voice_app.llm.base import CancelToken, ChatModel, GenerationOptions, Message
+from voice_app.core.cancel import CancelToken
+from voice_app.llm.base import ChatModel, GenerationOptions, Message
 
 # How assistant refusals and "as an AI" asides open, lowercased with straight apostrophes.
 OPENINGS = (

@@ -15,10 +15,9 @@ from typing import Any
 from voice_app.llm.base import Message
 from voice_app.persona import text as tx
 from voice_app.persona.adapt import StyleAdapter
-from voice_app.persona.card import PersonaCard, load_card
+from voice_app.persona.card import PersonaCard
 from voice_app.persona.memory import MEMORY_TOKENS, MemoryIndex
-from voice_app.persona.style import StyleProfile, compute_style, style_for
-from voice_app.store import Store, StoredMessage
+from voice_app.persona.style import StyleProfile, compute_style
 
 SAMPLE_SIZE = 10  # typical real exchanges in the prefix (replayed as earlier turns: the strongest style signal)
 SAMPLE_SIDE_CHARS = 120
@@ -205,17 +204,6 @@ def compose_prompt(
         memory=MemoryIndex(exchanges),
         style=style,
     )
-
-
-def build_prompt(store: Store, persona_name: str) -> PersonaPrompt:
-    """The persona prompt from the store: card, cached style profile, sampled and retrievable exchanges."""
-    card = load_card(store, persona_name)
-    messages: list[StoredMessage] = store.messages(persona_name)
-    them = card.them_name or "them"
-    me = card.me_name or "me"
-    burst_list = tx.bursts(messages)
-    style = style_for(store, persona_name, burst_list)
-    return compose_prompt(persona_name, card, messages, them=them, me=me, style=style)
 
 
 def neutral_prompt(them: str = "them", me: str = "me") -> PersonaPrompt:

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from voice_app.persona import text as tx
-from voice_app.store import Store
 
 STYLE_VERSION = 1
 
@@ -426,27 +425,3 @@ def _answers(burst_list: Sequence[tx.Burst]) -> dict[str, float]:
 
 def _delays(burst_list: Sequence[tx.Burst]) -> list[float | None]:
     return [ex.delay_s for ex in tx.exchanges(burst_list)]
-
-
-# --- cache in the store --------------------------------------------------------------------------
-
-
-def style_for(store: Store, persona_name: str, burst_list: Sequence[tx.Burst] | None = None) -> StyleProfile:
-    """The cached profile from `personas.style`, computed and stored when missing or outdated."""
-    persona = store.get_persona(persona_name)
-    cached = store.cached_style(persona.id)
-    if cached:
-        try:
-            data = json.loads(cached)
-            if data.get("version") == STYLE_VERSION:
-                return StyleProfile.from_dict(data)
-        except (ValueError, TypeError):
-            pass
-    if burst_list is None:
-        burst_list = tx.bursts(store.messages(persona_name))
-    from voice_app.persona.card import PersonaCard
-
-    card = PersonaCard.from_dict(persona.card)
-    profile = compute_style(burst_list, pet_names=card.they_called_me)
-    store.save_style(persona.id, profile.to_json())
-    return profile

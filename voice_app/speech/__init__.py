@@ -6,6 +6,7 @@ starts, and falls back to typed input, on machines without PortAudio or a sound 
 
 from __future__ import annotations
 
+from voice_app.core.signal import resample
 from voice_app.speech.audio import (
     ArraySource,
     Microphone,
@@ -15,7 +16,6 @@ from voice_app.speech.audio import (
     level,
     list_devices,
     open_speaker,
-    resample,
 )
 from voice_app.speech.recorder import HandsFree, Recorder, Utterance
 from voice_app.speech.stt import StreamingTranscriber, Transcriber, is_hallucination

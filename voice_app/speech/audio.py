@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voice_app.errors import AudioUnavailableError
+from voice_app.core.errors import AudioUnavailableError
+from voice_app.core.signal import lowpass_kernel
 
 RATE = 16000
 BLOCK = 512
@@ -117,31 +118,12 @@ def level(samples: np.ndarray) -> float:
     return min(1.0, max(0.0, (20 * math.log10(rms) + 60) / 60))
 
 
-def _lowpass_kernel(cutoff: float, taps: int = 63) -> np.ndarray:
-    """Windowed-sinc low-pass; `cutoff` as a fraction of the sample rate (0..0.5)."""
-    n = np.arange(taps) - (taps - 1) / 2
-    kernel = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(taps)
-    return (kernel / kernel.sum()).astype(np.float32)
-
-
-def resample(audio: np.ndarray, src: int, dst: int) -> np.ndarray:
-    """Resample mono float32 audio (low-pass first when going down, then linear interpolation)."""
-    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-    if src == dst or len(audio) == 0:
-        return audio
-    if dst < src:
-        audio = np.convolve(audio, _lowpass_kernel(0.45 * dst / src), mode="same").astype(np.float32)
-    count = round(len(audio) * dst / src)
-    positions = np.arange(count, dtype=np.float64) * (src / dst)
-    return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
-
-
 class StreamResampler:
     """Block-by-block resampling for a capture device that cannot run at 16 kHz."""
 
     def __init__(self, src: int, dst: int) -> None:
         self.src, self.dst = src, dst
-        self._kernel = _lowpass_kernel(0.45 * dst / src) if dst < src else None
+        self._kernel = lowpass_kernel(0.45 * dst / src) if dst < src else None
         self._history = np.zeros(0 if self._kernel is None else len(self._kernel) - 1, dtype=np.float32)
         self._pos = 0.0  # next output position, in input samples relative to the buffer start
         self._tail = np.zeros(0, dtype=np.float32)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from voice_app import assets, config
-from voice_app.errors import ModelLoadError
+from voice_app.core import assets, config
+from voice_app.core.errors import ModelLoadError
 from voice_app.speech.vad import RATE, WINDOW, SileroVAD, speech_bounds
 
 # What Whisper says over silence or noise (YouTube captions it was trained on), normalized.
@@ -144,7 +144,7 @@ class Transcriber:
         self.path = Path(path)
         self.language = "" if language in ("", "auto") else language
         if threads <= 0:  # CTranslate2's default (4) oversubscribes a small CPU; physical cores measured faster
-            from voice_app.llm.embedded import physical_cores
+            from voice_app.core.cpu import physical_cores
 
             threads = physical_cores()
         key = (str(self.path), compute_type, threads)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from voice_app import assets, config
-from voice_app.errors import ModelLoadError
-from voice_app.llm.base import CancelToken
+from voice_app.core import assets, config
+from voice_app.core.cancel import CancelToken
+from voice_app.core.errors import ModelLoadError
 
 # --- clause splitting ---------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voice_app.errors import ModelLoadError, ModelNotFoundError
+from voice_app.core.errors import ModelLoadError, ModelNotFoundError
 
 RATE = 16000
 WINDOW = 512  # samples per VAD step at 16 kHz (32 ms)

@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 
-from voice_app import config
+from voice_app.core import config
 from voice_app.tui.engine import TextEngine
 from voice_app.tui.screens import DoctorScreen, HomeScreen, ImportScreen, PersonaScreen, ReplayScreen, TalkScreen
 from voice_app.tui.services import MachineStatus, Services

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from voice_app import config
-from voice_app.llm.base import CancelToken
-from voice_app.store import Store
+from voice_app.core import config
+from voice_app.core.cancel import CancelToken
+from voice_app.storage.store import Store
 
 # The states the talk screen shows.
 LOADING, READY, LISTENING, TRANSCRIBING, THINKING, SPEAKING = (

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voice_app import config
-from voice_app.store import SessionInfo, Store
+from voice_app.core import config
+from voice_app.core.records import SessionInfo
+from voice_app.storage.store import Store
 
 
 @dataclass
@@ -83,7 +84,7 @@ class Services:
 
     def doctor(self) -> list[tuple[str, bool, bool, str, str | None]]:
         """(name, ok, required, detail, fix) for each `voice-app doctor` check."""
-        from voice_app import doctor
+        from voice_app.conversation import doctor
 
         checks = doctor.run_checks(settings=self.settings)
         return [(name, c.ok, c.required, c.detail, c.fix) for name, c in checks.items()]
@@ -100,9 +101,9 @@ class Services:
         return self.store.find_persona(name) is not None
 
     def import_preview(self, preview: Preview, *, persona: str, them: str, me: str | None, consent: bool) -> Any:
-        """Store the previewed conversation; returns voice_app.importer.ImportResult."""
-        from voice_app.importer import import_conversation
-        from voice_app.store import now_iso
+        """Store the previewed conversation; returns voice_app.conversation.importing.ImportResult."""
+        from voice_app.conversation.importing import import_conversation
+        from voice_app.core.records import now_iso
 
         consent_at = now_iso() if consent else None
         return import_conversation(
@@ -123,21 +124,23 @@ class Services:
     # --- persona card and style -----------------------------------------------------------------------
 
     def card(self, persona: str) -> CardForm:
-        from voice_app.persona.card import FIELD_HELP, LIST_FIELDS, load_card
+        from voice_app.conversation.persona_data import load_card
+        from voice_app.persona.card import FIELD_HELP, LIST_FIELDS
 
         card = load_card(self.store, persona)
         data = card.to_dict()
         return CardForm({name: data.get(name, "") for name in FIELD_HELP}, dict(FIELD_HELP), set(LIST_FIELDS))
 
     def save_card(self, persona: str, values: dict[str, str | list[str]]) -> None:
-        from voice_app.persona.card import PersonaCard, load_card, save_card
+        from voice_app.conversation.persona_data import load_card, save_card
+        from voice_app.persona.card import PersonaCard
 
         current = load_card(self.store, persona).to_dict()
         current.update(values)
         save_card(self.store, persona, PersonaCard.from_dict(current))
 
     def style_summary(self, persona: str) -> str:
-        from voice_app.persona.style import style_for
+        from voice_app.conversation.persona_data import style_for
 
         them = self.store.get_persona(persona).them_name or persona
         profile = style_for(self.store, persona)
@@ -166,23 +169,21 @@ class Services:
         return p.them_name or persona, p.me_name or "You"
 
     def export(self, session_id: int, fmt: str) -> Path:
-        from voice_app import sessions
+        from voice_app.conversation import sessions
 
         folder = self.export_dir or Path.cwd()
         return sessions.export_session(self.store, session_id, fmt, folder / f"voice_app-session-{session_id}.{fmt}")
 
     def audio_player(self) -> Callable[[Any, int], None] | None:
         """Plays a clip through the speaker (blocking), or None when there is no output device."""
-        from voice_app import sessions
+        from voice_app.conversation import sessions
 
         if output_name(self.settings) is None:
             return None
         return sessions.speaker_player(self.settings.audio.output_device)
 
     def read_audio(self, ref: str | None) -> Any:
-        from voice_app import sessions
-
-        return sessions.read_audio(ref)
+        return self.store.read_audio(ref)
 
 
 def _devices(kind: str) -> list[dict[str, Any]]:

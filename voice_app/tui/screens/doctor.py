@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, LoadingIndicator, Static
 
-from voice_app.textsafe import printable
+from voice_app.core.textsafe import printable
 
 if TYPE_CHECKING:
     from voice_app.tui.app import VoiceApp

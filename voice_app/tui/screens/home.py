@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from voice_app.textsafe import printable
+from voice_app.core.textsafe import printable
 from voice_app.tui.services import MachineStatus
 
 if TYPE_CHECKING:

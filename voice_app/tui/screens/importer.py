@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, DirectoryTree, Footer, Input, Label, ProgressBar, Select, Static
 
-from voice_app.textsafe import safe
+from voice_app.core.textsafe import safe
 from voice_app.tui.services import Preview
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
-from voice_app.textsafe import safe
+from voice_app.core.textsafe import safe
 from voice_app.tui.services import CardForm
 
 if TYPE_CHECKING:

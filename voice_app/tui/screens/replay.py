@@ -14,7 +14,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from voice_app.textsafe import printable, safe
+from voice_app.core.textsafe import printable, safe
 from voice_app.tui.screens.home import short_stamp
 from voice_app.tui.widgets import StageBar
 
@@ -88,7 +88,7 @@ class ReplayScreen(Screen[None]):
             f" · {short_stamp(info.started_at)} · {info.turns} turns · {info.duration_s / 60:.0f} min"
             f" · {safe(info.model or '?')}"
         )
-        from voice_app.sessions import SIMULATION_NOTE
+        from voice_app.conversation.sessions import SIMULATION_NOTE
 
         self.query_one("#replay-note", Static).update(safe(SIMULATION_NOTE.format(them=self.them)))
         options = self.query_one("#turns", OptionList)

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from voice_app.textsafe import safe
+from voice_app.core.textsafe import safe
 from voice_app.tui import engine as eng
 from voice_app.tui.widgets import Bubble, LevelMeter, MemoriesPanel, StageBar, StateIndicator, Transcript
 

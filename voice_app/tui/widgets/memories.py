@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from voice_app.textsafe import printable
+from voice_app.core.textsafe import printable
 
 
 class MemoriesPanel(VerticalScroll):

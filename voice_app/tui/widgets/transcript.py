@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from voice_app.textsafe import printable, safe
+from voice_app.core.textsafe import printable, safe
 
 
 class Bubble(Static):

@@ -6,7 +6,7 @@ import errno
 import os
 from pathlib import Path
 
-from voice_app.errors import DataDirError, DiskFullError
+from voice_app.core.errors import DataDirError, DiskFullError
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700

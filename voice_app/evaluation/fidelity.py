@@ -30,15 +30,17 @@ from typing import Any
 
 import numpy as np
 
-from voice_app.errors import VoiceAppError
+from voice_app.conversation.persona_data import load_card
+from voice_app.core.errors import VoiceAppError
+from voice_app.core.records import StoredMessage
 from voice_app.llm.base import ChatModel, GenerationOptions
 from voice_app.persona import text as tx
 from voice_app.persona.adapt import adapt_reply
-from voice_app.persona.card import PersonaCard, load_card
+from voice_app.persona.card import PersonaCard
 from voice_app.persona.guard import in_character
 from voice_app.persona.prompt import PersonaPrompt, clean_reply, compose_prompt, neutral_prompt
 from voice_app.persona.style import END_CLASSES, message_stats
-from voice_app.store import Store, StoredMessage
+from voice_app.storage.store import Store
 
 HOLDOUT = 0.2
 HISTORY_BURSTS = 2  # bursts of the conversation shown before the line being answered
@@ -533,7 +535,7 @@ def write_result(result: dict[str, Any], path: Path) -> None:
 
 def open_eval_model() -> ChatModel:
     """The embedded model with the settings' context size (evaluation is always local and greedy)."""
-    from voice_app import assets, config
+    from voice_app.core import assets, config
     from voice_app.llm.embedded import EmbeddedChat
 
     settings = config.load()

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from voice_app import config
-from voice_app.care import crypto
-from voice_app.errors import UnsafePathError, VoiceAppError
-from voice_app.files import write_private
-from voice_app.store import SessionInfo, Store
+from voice_app.core.errors import UnsafePathError, VoiceAppError
+from voice_app.core.files import write_private
+from voice_app.core.records import SessionInfo
+from voice_app.core.signal import resample
+from voice_app.storage.store import Store
 
 EXPORT_FORMATS = ("md", "html", "json", "wav")
 SIMULATION_NOTE = (
@@ -37,62 +37,6 @@ def session_json(info: SessionInfo) -> dict[str, Any]:
         "duration_s": round(info.duration_s, 1),
         "turns": info.turns,
     }
-
-
-def audio_path(relative: str | None) -> Path | None:
-    """A turn's audio reference resolved under the data dir."""
-    return config.data_dir() / relative if relative else None
-
-
-# --- audio files ------------------------------------------------------------------------------
-
-
-def write_audio(samples: np.ndarray, rate: int, relative: str) -> str:
-    """Write FLAC under the data dir with mode 0600 (encrypted when encryption is on); returns its reference."""
-    import soundfile as sf
-
-    path = config.data_dir() / relative
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0), rate, format="FLAC", subtype="PCM_16")
-    data = buffer.getvalue()
-    cipher = crypto.active()
-    if cipher is not None:
-        data = crypto.FILE_MAGIC + cipher.encrypt_bytes(data, crypto.file_aad(path))
-    write_private(path, data, what=f"the audio file {relative}")
-    return relative
-
-
-def read_audio(relative: str | None) -> tuple[np.ndarray, int] | None:
-    """(mono float32 samples, rate) of a stored audio file, or None when there is none."""
-    import soundfile as sf
-
-    path = audio_path(relative)
-    if path is None or not path.exists():
-        return None
-    data, rate = sf.read(io.BytesIO(audio_bytes(path)), dtype="float32", always_2d=True)
-    return data.mean(axis=1), int(rate)
-
-
-def audio_bytes(path: Path) -> bytes:
-    """A stored audio file's plain bytes (decrypted when encryption is on)."""
-    raw = path.read_bytes()
-    cipher = crypto.active()
-    if raw.startswith((crypto.FILE_MAGIC, crypto.LEGACY_FILE_MAGIC)):
-        if cipher is None:
-            raise crypto.PassphraseRequiredError(f"{path.name} is encrypted.")
-        return cipher.open_file_bytes(raw, crypto.file_aad(path))
-    if cipher is not None:  # plaintext where an encrypted file must be: refused, not played
-        raise crypto.TamperedDataError(f"The audio file {path.name} is not encrypted, though encryption is on.")
-    return raw
-
-
-def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
-    """Linear-interpolation resampling (good enough for speech playback and exports)."""
-    if rate == target or len(samples) == 0:
-        return samples.astype(np.float32)
-    count = round(len(samples) * target / rate)
-    positions = np.linspace(0, len(samples) - 1, count)
-    return np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
 
 
 # --- export -------------------------------------------------------------------------------------
@@ -117,10 +61,13 @@ def export_session(store: Store, session_id: int, fmt: str, out: Path | None = N
     turns = store.turns(session_id)
     out = out or Path.cwd() / f"voice_app-session-{session_id}.{fmt}"
     if fmt == "wav":
-        _export_wav(turns, out, mode)
+        _export_wav(store, turns, out, mode)
         return out
     them, me = _names(store, info)
-    text = {"md": _markdown, "html": _html, "json": _json}[fmt](info, turns, them, me)
+    if fmt == "html":
+        text = _html(info, turns, them, me, lambda ref: _data_uri(store, ref))
+    else:
+        text = {"md": _markdown, "json": _json}[fmt](info, turns, them, me)
     write_private(out, text.encode("utf-8"), what=f"the export {out}", mode=mode, own_folder=False)
     return out
 
@@ -150,14 +97,18 @@ def _markdown(info: SessionInfo, turns: list[dict[str, Any]], them: str, me: str
     return "\n".join(lines)
 
 
-def _data_uri(relative: str | None) -> str | None:
-    path = audio_path(relative)
-    if path is None or not path.exists():
+def _data_uri(store: Store, relative: str | None) -> str | None:
+    if not relative:
         return None
-    return "data:audio/flac;base64," + base64.b64encode(audio_bytes(path)).decode("ascii")
+    path = store.inside(relative)
+    if not path.exists():
+        return None
+    return "data:audio/flac;base64," + base64.b64encode(store.audio_bytes(path)).decode("ascii")
 
 
-def _html(info: SessionInfo, turns: list[dict[str, Any]], them: str, me: str) -> str:
+def _html(
+    info: SessionInfo, turns: list[dict[str, Any]], them: str, me: str, audio_uri: Callable[[str | None], str | None]
+) -> str:
     def block(who: str, cls: str, text: str, stamp: str | None, audio: str | None) -> str:
         player = f'<audio controls preload="metadata" src="{audio}"></audio>' if audio else ""
         return (
@@ -168,9 +119,9 @@ def _html(info: SessionInfo, turns: list[dict[str, Any]], them: str, me: str) ->
 
     body = []
     for turn in turns:
-        body.append(block(me, "me", turn["user_text"], turn["started_at"], _data_uri(turn["user_audio"])))
+        body.append(block(me, "me", turn["user_text"], turn["started_at"], audio_uri(turn["user_audio"])))
         reply = turn["reply_text"] or ("(interrupted)" if turn["status"] != "complete" else "")
-        body.append(block(f"{them} (simulated)", "them", reply, turn["completed_at"], _data_uri(turn["reply_audio"])))
+        body.append(block(f"{them} (simulated)", "them", reply, turn["completed_at"], audio_uri(turn["reply_audio"])))
     title = html.escape(f"Conversation with {them} (simulation)")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
@@ -195,7 +146,7 @@ def _json(info: SessionInfo, turns: list[dict[str, Any]], them: str, me: str) ->
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
-def _export_wav(turns: list[dict[str, Any]], out: Path, mode: int) -> None:
+def _export_wav(store: Store, turns: list[dict[str, Any]], out: Path, mode: int) -> None:
     import soundfile as sf
 
     rate = 22050
@@ -203,7 +154,7 @@ def _export_wav(turns: list[dict[str, Any]], out: Path, mode: int) -> None:
     gap = np.zeros(int(GAP_S * rate), dtype=np.float32)
     for turn in turns:
         for ref in (turn["user_audio"], turn["reply_audio"]):
-            audio = read_audio(ref)
+            audio = store.read_audio(ref)
             if audio is not None:
                 pieces += [resample(audio[0], audio[1], rate), gap]
     if not pieces:
@@ -248,7 +199,7 @@ def replay(
                 continue
             printer(f"[{turn['idx']}] {who}: {text}{timing}")
             shown += 1
-            audio = read_audio(ref) if player else None
+            audio = store.read_audio(ref) if player else None
             if player and audio is not None:
                 samples, rate = audio
                 player(samples, int(rate * speed))
@@ -264,7 +215,7 @@ def _timing(timeline: dict[str, float]) -> str:
 
 def speaker_player(device: str = "") -> Player:
     """Plays through the configured output device, blocking until each clip ends."""
-    from voice_app.errors import AudioUnavailableError
+    from voice_app.core.errors import AudioUnavailableError
 
     try:
         import sounddevice as sd
@@ -299,6 +250,6 @@ def delete_session(store: Store, session_id: int) -> list[Path]:
         if path.exists():
             path.unlink()
             removed.append(path)
-            if path.parent != config.data_dir() and not any(path.parent.iterdir()):
+            if path.parent != store.root and not any(path.parent.iterdir()):
                 path.parent.rmdir()
     return removed

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from voice_app.errors import VoiceAppError
+from voice_app.core.errors import VoiceAppError
 
 TEXT_PREFIX = "enc2:"
 LEGACY_TEXT_PREFIX = "enc1:"
@@ -220,7 +220,7 @@ def replace_and_wipe(path: Path, data: bytes) -> None:
     The old file is held open across the rename, so its blocks can still be overwritten once the new
     file is safely in place: a crash at any point leaves either the old or the new file whole.
     """
-    from voice_app.files import write_private
+    from voice_app.core.files import write_private
 
     try:
         old = path.open("r+b")
@@ -237,16 +237,3 @@ def replace_and_wipe(path: Path, data: bytes) -> None:
     finally:
         if old is not None:
             old.close()
-
-
-_active: Cipher | None = None
-
-
-def set_active(cipher: Cipher | None) -> None:
-    """The unlocked cipher of this process's data dir (audio files are read and written through it)."""
-    global _active
-    _active = cipher
-
-
-def active() -> Cipher | None:
-    return _active

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from voice_app.errors import ModelLoadError, ModelNotFoundError
+from voice_app.core.errors import ModelLoadError, ModelNotFoundError
 
 DIM = 384
 MODEL_ID = "e5-small"

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from voice_app import config
-from voice_app.errors import AudioUnavailableError, VoiceAppError
-from voice_app.textsafe import printable
+from voice_app.core import config
+from voice_app.core.errors import AudioUnavailableError, VoiceAppError
+from voice_app.core.textsafe import printable
 
 INPUT_TAIL_S = 0.3  # silence after a --input-wav clip before the "key" is released, as a person would
 
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def cmd_talk(args: argparse.Namespace) -> int:
     if not args.no_tui and args.input_wav is None:
-        from voice_app.tui.cli import run_app
+        from voice_app.cli.app import run_app
 
         return run_app(args.persona, talk=True)
     settings = config.load()
@@ -55,7 +55,7 @@ def cmd_talk(args: argparse.Namespace) -> int:
         settings.set("llm.backend", args.backend)
     if args.max_tokens:
         settings.set("llm.max_reply_tokens", args.max_tokens)
-    from voice_app.cli import open_store
+    from voice_app.cli.common import open_store
 
     with open_store() as store:
         persona = store.get_persona(args.persona)  # a clear error before any model loads
@@ -74,7 +74,8 @@ def load_wav(path: Path) -> np.ndarray:
     """A sound file as 16 kHz mono float32."""
     import soundfile as sf
 
-    from voice_app.speech.audio import RATE, resample
+    from voice_app.core.signal import resample
+    from voice_app.speech.audio import RATE
 
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
@@ -132,7 +133,7 @@ def _turns_from_files(store: Any, args: argparse.Namespace, settings: config.Set
     finally:
         pipeline.close()
     if args.json:
-        from voice_app.cli import print_json
+        from voice_app.cli.common import print_json
 
         objects = [_turn_json(result, pipeline) for result in results]
         print_json(objects[0] if len(objects) == 1 else {"session": pipeline.session_id, "turns": objects})

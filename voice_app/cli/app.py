@@ -1,6 +1,6 @@
 """Entry points of the Textual app: `voice-app demo`, `voice-app ui`, and `run_app` for bare `voice-app`/`talk`.
 
-Until voice_app/cli.py wires them, `python -m voice_app.tui.cli demo` (or `ui`, `talk PERSONA`) runs them.
+`python -m voice_app.cli.app demo` (or `ui`, `talk PERSONA`) runs them.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from voice_app.errors import VoiceAppError
-from voice_app.textsafe import printable
+from voice_app.core.errors import VoiceAppError
+from voice_app.core.textsafe import printable
 
 DEMO_PERSONA = "demo"
 
@@ -40,8 +40,8 @@ def run_app(persona: str | None = None, talk: bool = False, demo: bool = False) 
     `demo` talks with the shipped fictional persona on the embedded model (no server, nothing downloaded).
     Errors before the app starts (unknown persona, locked data) raise VoiceAppError for the CLI to print.
     """
-    from voice_app import config
-    from voice_app.cli import open_store
+    from voice_app.cli.common import open_store
+    from voice_app.core import config
     from voice_app.tui.app import VoiceApp
     from voice_app.tui.services import Services
 
@@ -93,7 +93,7 @@ def native_output_to(log: Path) -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m voice_app.tui.cli demo | ui | talk PERSONA`."""
+    """`python -m voice_app.cli.app demo | ui | talk PERSONA`."""
     parser = argparse.ArgumentParser(prog="voice-app")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     register(sub)

@@ -6,8 +6,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voice_app.errors import UnsafePathError
-from voice_app.store import Store
+from voice_app.core.errors import UnsafePathError
+from voice_app.storage.store import Store
 
 PROBE_MIN_CHARS = 12  # shorter texts ("ok", "haha") are not evidence of anything
 MAX_PROBES = 200

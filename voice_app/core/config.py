@@ -11,7 +11,7 @@ from typing import Any
 
 import platformdirs
 
-from voice_app.errors import ConfigError
+from voice_app.core.errors import ConfigError
 
 APP_NAME = "voice_app"
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
@@ -23,7 +23,7 @@ class LLMSettings:
 
     backend: str = "auto"  # auto | ollama | embedded
     gguf_path: str = ""  # explicit GGUF file; empty = the embedded default package
-    embedded_model: str = "qwen2.5-1.5b"  # id in voice_app.assets when gguf_path is empty
+    embedded_model: str = "qwen2.5-1.5b"  # id in voice_app.core.assets when gguf_path is empty
     ollama_model: str = "qwen2.5:1.5b-instruct"
     ollama_host: str = ""  # empty = $OLLAMA_HOST, else http://127.0.0.1:11434
     allow_remote: bool = False  # a model server on another machine: the persona's messages would leave this one
@@ -214,7 +214,7 @@ def load(path: Path | None = None) -> Settings:
 
 def save(settings: Settings, path: Path | None = None) -> Path:
     """Write settings atomically (temp file + rename)."""
-    from voice_app.files import write_private
+    from voice_app.core.files import write_private
 
     path = path or config_path()
     return write_private(path, dumps(settings).encode("utf-8"), what=f"the settings file {path}")

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from voice_app import chatlog
 from voice_app.chatlog.model import Conversation, Message
-from voice_app.errors import ConsentRequiredError
-from voice_app.store import Store, check_persona_name
+from voice_app.core.errors import ConsentRequiredError
+from voice_app.core.records import check_persona_name
+from voice_app.storage.store import Store
 
 ProgressFn = Callable[[int, int], None]
 
@@ -145,7 +146,7 @@ DEMO_ME = "Sam"
 
 
 def demo_history() -> Path:
-    return Path(__file__).parent / "data" / "demo" / "whatsapp_chat.txt"
+    return Path(__file__).resolve().parents[1] / "data" / "demo" / "whatsapp_chat.txt"
 
 
 def ensure_demo(store: Store) -> None:

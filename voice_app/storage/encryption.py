@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from voice_app.care import crypto
-from voice_app.care.crypto import Cipher, KeyParams, LegacyCipher, LegacyKeyParams, PassphraseRequiredError
-from voice_app.store import Store
+from voice_app.storage import crypto
+from voice_app.storage.crypto import Cipher, KeyParams, LegacyCipher, LegacyKeyParams, PassphraseRequiredError
+from voice_app.storage.store import Store
 
 KEY_META = "kdf_v2"  # KeyParams.dumps(): scrypt parameters and the wrapped data key
 LEGACY_META = ("kdf_salt", "kdf_verifier")
@@ -44,8 +44,7 @@ def _legacy_params(store: Store) -> LegacyKeyParams | None:
 
 
 def _attach(store: Store, cipher: Cipher | None) -> None:
-    store.cipher = cipher
-    crypto.set_active(cipher)
+    store.cipher = cipher  # the one place the key is held
 
 
 def unlock(store: Store, passphrase: str) -> Cipher:

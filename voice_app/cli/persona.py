@@ -14,10 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from voice_app.errors import VoiceAppError
-from voice_app.files import scratch_dir
-from voice_app.persona.card import FIELD_HELP, LIST_FIELDS, CardError, PersonaCard, load_card, save_card
-from voice_app.textsafe import printable, safe
+from voice_app.conversation.persona_data import load_card, save_card
+from voice_app.core.errors import VoiceAppError
+from voice_app.core.files import scratch_dir
+from voice_app.core.textsafe import printable, safe
+from voice_app.persona.card import FIELD_HELP, LIST_FIELDS, CardError, PersonaCard
 
 InputFn = Callable[[str], str]
 
@@ -120,7 +121,7 @@ def guided(card: PersonaCard, ask: InputFn | None = None) -> PersonaCard:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    from voice_app.cli import open_store, out
+    from voice_app.cli.common import open_store, out
 
     with open_store() as store:
         card = load_card(store, args.name)
@@ -134,7 +135,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def show_data(store: Any, name: str) -> dict[str, Any]:
-    from voice_app.persona.style import style_for
+    from voice_app.conversation.persona_data import style_for
 
     card = load_card(store, name)
     style = style_for(store, name)
@@ -162,7 +163,7 @@ def render_show(data: dict[str, Any]) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from voice_app.cli import open_store, print_json
+    from voice_app.cli.common import open_store, print_json
 
     with open_store() as store:
         data = show_data(store, args.name)
@@ -177,7 +178,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from voice_app.persona import fidelity
+    from voice_app.evaluation import fidelity
 
     if bool(args.dataset) == bool(args.name):
         raise VoiceAppError(
@@ -195,7 +196,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             model, speakers=args.speakers, contexts=contexts, seed=args.seed, progress=progress
         )
     else:
-        from voice_app.cli import open_store
+        from voice_app.cli.common import open_store
 
         with open_store() as store:
             result = fidelity.run_persona(

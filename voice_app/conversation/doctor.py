@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from voice_app import assets, config
-from voice_app.errors import VoiceAppError
+from voice_app.core import assets, config
+from voice_app.core.errors import VoiceAppError
 
 
 @dataclass
@@ -216,7 +216,7 @@ def _backend(settings: config.Settings, checks: dict[str, Check]) -> Check:
 
 def _crisis_check(load: bool) -> Check:
     """The crisis check's semantic layer (its text model and fitted classifier); patterns always run."""
-    from voice_app import embedding
+    from voice_app.llm import embedding
 
     try:
         embedder = embedding.shared()

@@ -11,8 +11,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from voice_app import config
-from voice_app.errors import DiskFullError, ModelCorruptError, ModelNotFoundError
+from voice_app.core import config
+from voice_app.core.errors import DiskFullError, ModelCorruptError, ModelNotFoundError
 
 CHUNK = 8 * 1024 * 1024
 

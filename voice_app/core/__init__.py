@@ -1,0 +1,1 @@
+"""The ground layer: errors, settings, files, safe text, model resolution, cancellation (imports nothing above)."""

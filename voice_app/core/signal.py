@@ -1,0 +1,24 @@
+"""Sample-rate conversion for speech: one resampler for playback, STT input and exports."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def lowpass_kernel(cutoff: float, taps: int = 63) -> np.ndarray:
+    """Windowed-sinc low-pass; `cutoff` as a fraction of the sample rate (0..0.5)."""
+    n = np.arange(taps) - (taps - 1) / 2
+    kernel = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(taps)
+    return (kernel / kernel.sum()).astype(np.float32)
+
+
+def resample(audio: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """Resample mono float32 audio (low-pass first when going down, then linear interpolation)."""
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if src == dst or len(audio) == 0:
+        return audio
+    if dst < src:
+        audio = np.convolve(audio, lowpass_kernel(0.45 * dst / src), mode="same").astype(np.float32)
+    count = round(len(audio) * dst / src)
+    positions = np.arange(count, dtype=np.float64) * (src / dst)
+    return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
