@@ -101,8 +101,8 @@ def whole_reply(pipe, messages, options) -> str:  # type: ignore[no-untyped-def]
     from voice_app.persona.guard import in_character
     from voice_app.persona.prompt import in_their_words
 
-    prompt = pipe.chat.prompt
-    return "".join(in_their_words(in_character(pipe.chat.model, messages, options, None, prompt.them), prompt)).strip()
+    prompt = pipe.prompt
+    return "".join(in_their_words(in_character(pipe.model, messages, options, None, prompt.them), prompt)).strip()
 
 
 # The turn's stages, timed from the end of speech: voice to voice, then each step to the next.
@@ -136,6 +136,7 @@ def main() -> int:
     os.environ["VOICE_APP_HOME"] = str(home)
     pulse, why = (None, "--no-pulse") if args.no_pulse else start_pulse()
 
+    from voice_app.conversation.conversation import Conversation, Voice
     from voice_app.conversation.importing import ensure_demo
     from voice_app.core import config
     from voice_app.core.signal import resample
@@ -146,7 +147,6 @@ def main() -> int:
     from voice_app.speech.tts import Synthesizer
     from voice_app.speech.vad import trim_silence
     from voice_app.storage.store import Store
-    from voice_app.turn import VoicePipeline
 
     settings = config.Settings()
     settings.llm.backend = "embedded"
@@ -181,9 +181,7 @@ def main() -> int:
     store = Store(home / "bench.sqlite3")
     ensure_demo(store)
     options = GenerationOptions(max_tokens=args.max_tokens, temperature=0.7, seed=1)
-    pipe = VoicePipeline(
-        store, "demo", settings=settings, transcriber=transcriber, synthesizer=synth, speaker=speaker, options=options
-    )
+    pipe = Conversation(store, "demo", settings=settings, options=options, voice=Voice(transcriber, synth, speaker))
     print(f"warming up ... output: {output}", file=sys.stderr)
     warm = pipe.warm_up()
     print(f"warm-up: {json.dumps({k: round(v, 2) for k, v in warm.items()})}", file=sys.stderr)
@@ -197,7 +195,7 @@ def main() -> int:
         started = time.perf_counter()
         pipe.speculator.wait_idle()
         idle_prefill.append(time.perf_counter() - started)
-        history = list(pipe.chat.history)
+        history = list(pipe.history)
         source = ArraySource(audio, leading_s=0.2, trailing_s=0.3)
         with Recorder(source, transcriber=transcriber, language="en", on_partial=pipe.on_partial) as recorder:
             recorder.start()
@@ -206,19 +204,19 @@ def main() -> int:
         prefilled = pipe.speculator.prefilled
         result = pipe.respond(utterance)
         line = result.timeline
-        read_at_reply = dict(pipe.chat.model.last_prompt)
+        read_at_reply = dict(pipe.model.last_prompt)
 
         # The sequential baseline on the same models, prompt and seed, from the same starting state:
         # the persona prefix and the history so far in the KV cache, not the prompt the streamed turn
         # just read. Then the streamed turn's state is put back for the next turn.
         pipe.speculator.wait_idle()
-        pipe.chat.model.warm_up(pipe.chat.prompt.prefix)
-        pipe.chat.model.prefill([*pipe.chat.prompt.with_history(history), {"role": "user", "content": ""}])
+        pipe.model.warm_up(pipe.prompt.prefix)
+        pipe.model.prefill([*pipe.prompt.with_history(history), {"role": "user", "content": ""}])
         speaker.begin()
         t0 = time.perf_counter()
         said = transcriber.transcribe(trim_silence(utterance.audio), language="en").text
         t_stt = time.perf_counter()
-        prompt = pipe.chat.prompt.turn(history, said)
+        prompt = pipe.prompt.turn(history, said)
         reply = whole_reply(pipe, prompt.messages, options)
         t_llm = time.perf_counter()
         wave = synth.synthesize(reply)

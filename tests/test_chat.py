@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.ollama_fake import FakeOllama
-from voice_app.chat import ChatSession
+from voice_app.conversation.conversation import Conversation
 from voice_app.conversation.importing import ensure_demo
 from voice_app.core import config
 from voice_app.llm.ollama_chat import OllamaChat
@@ -103,7 +103,7 @@ def test_session_sends_history_and_a_byte_identical_prefix(isolated_home: Path) 
         ensure_demo(store)
         settings = config.Settings()
         model = OllamaChat("qwen2.5:1.5b-instruct", host=server.host)
-        session = ChatSession(store, "demo", settings=settings, model=model)
+        session = Conversation(store, "demo", settings=settings, model=model)
         session.warm_up()
         first = session.reply("do you remember the lake?")
         session.reply("why did you go quiet after that?")

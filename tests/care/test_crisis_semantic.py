@@ -13,7 +13,7 @@ from tests.test_chat import voice_app
 from voice_app.care import check_turn, semantic
 from voice_app.care.crisis import CrisisVerdict, assess, detect_crisis
 from voice_app.care.reply import ReplyScreen, check_reply
-from voice_app.chat import ChatSession
+from voice_app.conversation.conversation import Conversation
 from voice_app.conversation.importing import ensure_demo
 from voice_app.core import config
 from voice_app.llm.ollama_chat import OllamaChat
@@ -86,7 +86,7 @@ def test_a_crisis_said_across_two_messages_is_caught(isolated_home: Path, first:
     assert not assess(first).flagged and not assess(second).flagged  # neither line alone
     with FakeOllama() as server, Store.open_default() as store:
         ensure_demo(store)
-        session = ChatSession(
+        session = Conversation(
             store, "demo", settings=config.Settings(), model=OllamaChat("qwen2.5:1.5b-instruct", host=server.host)
         )
         assert session.reply(first).care is None

@@ -10,8 +10,8 @@ import pytest
 
 from tests.ollama_fake import FakeOllama
 from voice_app.care.usage import nudge_text, weekly_summary
-from voice_app.chat import ChatSession
 from voice_app.cli import main
+from voice_app.conversation.conversation import Conversation
 from voice_app.conversation.importing import ensure_demo
 from voice_app.core import config
 from voice_app.llm.ollama_chat import OllamaChat
@@ -62,7 +62,7 @@ def test_chat_session_nudges_once_when_over_the_limit(isolated_home: Path) -> No
     settings.set("care.nudge_minutes", "1")
     with FakeOllama() as server, Store(isolated_home / "voice_app.sqlite3") as store:
         ensure_demo(store)
-        session = ChatSession(
+        session = Conversation(
             store, "demo", settings=settings, model=OllamaChat("qwen2.5:1.5b-instruct", host=server.host)
         )
         session.reply("hi")

@@ -36,8 +36,8 @@ def test_retrieval_finds_the_right_exchange() -> None:
     best = memory.search("remember when we went to the Lisbon concert?", k=3)
     assert best[0][0].you == ("I got the tickets for the concert in Lisbon",)
     goose = memory.recall("how is the goose doing", k=2)
-    assert goose[0]["them"].startswith("lol the goose is my best friend")
-    assert set(goose[0]) == {"id", "ts", "you", "them", "score"}
+    assert goose[0].them.startswith("lol the goose is my best friend")
+    assert set(goose[0].to_dict()) == {"id", "ts", "you", "them", "score"}
     assert memory.search("zzz qqq") == []
     assert memory.search("the and of") == []  # only stopwords and nothing indexed under them
 
@@ -54,5 +54,5 @@ def test_recall_respects_the_token_budget() -> None:
     memory = index([(False, long), (True, long), (False, "concert?"), (True, "yes the concert")])
     out = memory.recall("concert", k=3, max_tokens=60)
     assert 1 <= len(out) <= 2
-    assert all(len(item["you"]) <= 170 for item in out)
+    assert all(len(item.you) <= 170 for item in out)
     assert index([]).recall("anything") == []

@@ -1,4 +1,4 @@
-"""Prompt assembly: a byte-identical prefix, per-turn memories after it, wired into ChatSession."""
+"""Prompt assembly: a byte-identical prefix, per-turn memories after it, wired into Conversation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 from tests.persona.conftest import EN_CHAT, ZH_CHAT, add_persona
 from tests.persona.fakes import EchoModel
-from voice_app.chat import ChatSession
+from voice_app.conversation.conversation import Conversation
 from voice_app.conversation.importing import ensure_demo
 from voice_app.conversation.persona_data import build_prompt, save_card
 from voice_app.persona import text as tx
@@ -60,7 +60,7 @@ def test_turn_records_the_memories_it_used(store: Store) -> None:
     add_persona(store, "alex", EN_CHAT)
     prompt = build_prompt(store, "alex")
     turn = prompt.turn([], "remember the concert in Lisbon?")
-    assert turn.memories and turn.memories[0]["you"] == "I got the tickets for the concert in Lisbon"
+    assert turn.memories and turn.memories[0].you == "I got the tickets for the concert in Lisbon"
     last = turn.messages[-1]["content"]
     assert "Sam: I got the tickets for the concert in Lisbon" in last and "Alex: omg yes!! / Best news" in last
     added = tx.approx_tokens(last) - tx.approx_tokens("remember the concert in Lisbon?")
@@ -73,13 +73,13 @@ def test_chinese_persona_prompt(store: Store) -> None:
     prompt = build_prompt(store, "xiaomei")
     assert "Chinese 100%" in prompt.system and "小美" in prompt.system
     turn = prompt.turn([], "你还记得西湖吗")
-    assert turn.memories[0]["them"].startswith("记得啊")
+    assert turn.memories[0].them.startswith("记得啊")
 
 
 def test_chat_session_stores_the_memories_of_each_turn(store: Store) -> None:
     add_persona(store, "alex", EN_CHAT)
     model = EchoModel()
-    session = ChatSession(store, "alex", model=model)
+    session = Conversation(store, "alex", model=model)
     session.warm_up()
     result = session.reply("remember the concert in Lisbon?", seed=1)
     session.reply("qqq zzz", seed=1)

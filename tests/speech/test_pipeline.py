@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 
 from tests.speech.conftest import Pulse, read_wav, word_error_rate, write_wav
+from voice_app.conversation.conversation import Conversation, Voice
 from voice_app.conversation.importing import ensure_demo
+from voice_app.conversation.timeline import Timeline
 from voice_app.core import config
 from voice_app.llm.base import GenerationOptions
 from voice_app.speech.audio import Microphone, NullSpeaker, Speaker
 from voice_app.speech.recorder import Recorder
 from voice_app.storage.store import Store
-from voice_app.turn import Timeline, VoicePipeline
 
 pytestmark = pytest.mark.slow
 
@@ -37,16 +38,14 @@ def pipeline(  # type: ignore[no-untyped-def]
     settings.llm.backend = "embedded"
     store = Store(tmp_path_factory.mktemp("voice") / "voice.sqlite3")
     ensure_demo(store)
-    pipe = VoicePipeline(
+    pipe = Conversation(
         store,
         "demo",
         settings=settings,
-        transcriber=tiny_en,
-        synthesizer=synthesizer,
-        speaker=speaker,
         options=GenerationOptions(max_tokens=24, temperature=0.7, seed=7),
+        voice=Voice(tiny_en, synthesizer, speaker),
     )
-    pipe.chat.warm_up()
+    pipe.model.warm_up(pipe.prompt.prefix)
     yield pipe
     pipe.close()
     store.close()
@@ -67,7 +66,7 @@ def test_spoken_turn_through_the_virtual_devices(  # type: ignore[no-untyped-def
     text = "Do you remember the lake house we rented that summer?"
     wav = write_wav(tmp_path / "said.wav", np.concatenate([say(text), np.zeros(3200, np.float32)]))
     heard_file = tmp_path / "heard.wav"
-    with Recorder(Microphone("pulse"), transcriber=pipeline.transcriber, language="en") as recorder:
+    with Recorder(Microphone("pulse"), transcriber=pipeline.voice.transcriber, language="en") as recorder:
         time.sleep(0.1)
         recorder.start()
         pulse.play_into_mic(wav)
@@ -121,7 +120,7 @@ def test_barge_in_stops_playback_and_the_llm_at_once(pipeline) -> None:  # type:
     assert not turn.timeline.has("llm_done"), "the reply finished before the barge-in; nothing to test"
     event = turn.barge_in()
     result = turn.wait(30)
-    state = pipeline.speaker.state
+    state = pipeline.voice.speaker.state
     stopped_playback = result.timeline["playback_stopped"] - result.timeline["barge_in"]
     stopped_llm = result.timeline["llm_stopped"] - result.timeline["barge_in"]
     assert stopped_playback < 0.1, result.timeline
@@ -139,13 +138,13 @@ def test_barge_in_stops_playback_and_the_llm_at_once(pipeline) -> None:  # type:
     assert turn_row["interrupted"] == 1 and turn_row["reply_text"] == result.reply
     assert turn_row["reply_full"] == result.reply_full
     # the next turn's prompt carries what was heard, not what was generated
-    assert pipeline.chat.history[-1][1] == result.reply
+    assert pipeline.history[-1][1] == result.reply
 
 
 def test_prompt_is_prefilled_while_the_user_speaks_and_between_turns(pipeline) -> None:  # type: ignore[no-untyped-def]
     from voice_app.speech.recorder import Utterance
 
-    spec, chat, model = pipeline.speculator, pipeline.chat, pipeline.chat.model
+    spec, chat, model = pipeline.speculator, pipeline, pipeline.model
     assert spec.enabled and spec.policy == "ready"
     spec.after_turn()
     assert spec.wait_idle(120)
@@ -164,7 +163,7 @@ def test_prompt_is_prefilled_while_the_user_speaks_and_between_turns(pipeline) -
     result = pipeline.respond(utterance)
     assert result.stt["examples"] == len(ready) >= 1
     stored = pipeline.store.turns(pipeline.session_id)[-1]
-    assert [m["them"] for m in stored["memories"]] == [m["them"] for m in ready]
+    assert [m["them"] for m in stored["memories"]] == [m.them for m in ready]
     # The voice history keeps the line as said; the exchange and the real exchanges nearest to it are
     # read into the cache before the user speaks again.
     assert chat.history[-1] == (said, result.reply)
@@ -189,7 +188,7 @@ def test_examples_policy_all_recalls_on_the_final_transcript(pipeline) -> None: 
 
 
 def test_stable_words_drop_the_word_still_being_heard() -> None:
-    from voice_app.turn import _stable_words
+    from voice_app.conversation.speculator import _stable_words
 
     assert _stable_words("do you remember the lake") == "do you remember the"
     assert _stable_words("hello") == ""
@@ -214,13 +213,13 @@ class _FirstReplyIsTheUsersLine:
 
 
 def test_an_empty_reply_is_asked_again_so_the_user_is_not_left_in_silence(pipeline) -> None:  # type: ignore[no-untyped-def]
-    real = pipeline.chat.model
-    wrapped = _FirstReplyIsTheUsersLine(real, pipeline.chat.prompt.me)
-    pipeline.chat.model = wrapped
+    real = pipeline.model
+    wrapped = _FirstReplyIsTheUsersLine(real, pipeline.prompt.me)
+    pipeline.model = wrapped
     try:
         result = pipeline.respond("are you still there?")
     finally:
-        pipeline.chat.model = real
+        pipeline.model = real
     assert wrapped.calls == 2  # the cleaner cut the first reply to nothing; the model was asked once more
-    assert result.reply.strip() and not result.reply.lower().startswith(pipeline.chat.prompt.me.lower())
+    assert result.reply.strip() and not result.reply.lower().startswith(pipeline.prompt.me.lower())
     assert result.clauses and result.timeline.get("first_audio_out") is not None

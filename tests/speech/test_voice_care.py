@@ -13,12 +13,12 @@ import pytest
 
 from tests.ollama_fake import FakeOllama
 from tests.speech.conftest import write_wav
+from voice_app.conversation.conversation import Conversation, Voice
 from voice_app.conversation.importing import ensure_demo
 from voice_app.core import config
 from voice_app.llm.ollama_chat import OllamaChat
 from voice_app.speech.audio import NullSpeaker
 from voice_app.storage.store import Store
-from voice_app.turn import VoicePipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,14 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_crisis_line_is_spoken_out_of_character_without_the_llm(isolated_home: Path, synthesizer, tiny_en) -> None:  # type: ignore[no-untyped-def]
     with FakeOllama() as server, Store(isolated_home / "voice_app.sqlite3") as store:
         ensure_demo(store)
-        pipeline = VoicePipeline(
+        pipeline = Conversation(
             store,
             "demo",
             settings=config.Settings(),
             model=OllamaChat("qwen2.5:1.5b-instruct", host=server.host),
-            transcriber=tiny_en,
-            synthesizer=synthesizer,
-            speaker=NullSpeaker(rate=synthesizer.sample_rate).open(),
+            voice=Voice(tiny_en, synthesizer, NullSpeaker(rate=synthesizer.sample_rate).open()),
         )
         try:
             result = pipeline.respond("I don't want to live anymore")

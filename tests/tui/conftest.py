@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from voice_app.conversation.engine import ConversationEngine
+from voice_app.conversation.services import MachineStatus, Services
 from voice_app.core.cancel import CancelToken
 from voice_app.llm.base import GenerationOptions, Message, ModelInfo
 from voice_app.storage.store import Store
 from voice_app.tui.app import VoiceApp
-from voice_app.tui.engine import TextEngine
-from voice_app.tui.services import MachineStatus, Services
 
 FIXED_START = "2024-05-04T18:30:00+00:00"
 STATUS = MachineStatus(backend="embedded (qwen2.5-1.5b)", models_loaded=[], mic=None)
@@ -128,7 +128,9 @@ def make_app(
         services,
         persona=persona,
         talk=talk,
-        engine_factory=lambda p: TextEngine(store, p, settings=services.settings, model=scripted, warm_up=warm_up),
+        engine_factory=lambda p: ConversationEngine(
+            store, p, settings=services.settings, model=scripted, warm_up=warm_up
+        ),
         status=STATUS,
         doctor_rows=DOCTOR,
     )

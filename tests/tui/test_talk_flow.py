@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from tests.tui.conftest import STATUS, wait_until
+from voice_app.conversation.engine import ConversationEngine
+from voice_app.conversation.services import Services
 from voice_app.core import config
 from voice_app.storage.store import Store
 from voice_app.tui.app import VoiceApp
-from voice_app.tui.engine import TextEngine
 from voice_app.tui.screens import HomeScreen, TalkScreen
-from voice_app.tui.services import Services
 from voice_app.tui.widgets import StateIndicator, Transcript
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -30,7 +30,10 @@ async def test_demo_talk_flow_on_the_embedded_model(store: Store, isolated_home:
     services = Services(store, settings)
     # Typed input: the text engine even where a microphone exists (the voice path has its own test).
     app = VoiceApp(
-        services, engine_factory=lambda p: TextEngine(store, p, settings=settings), status=STATUS, doctor_rows=[]
+        services,
+        engine_factory=lambda p: ConversationEngine(store, p, settings=settings),
+        status=STATUS,
+        doctor_rows=[],
     )
     # The reply pieces the screen received, each once; the messages are kept so their ids are never reused.
     received: list[TalkScreen.Piece] = []

@@ -37,7 +37,7 @@ async def test_typed_line_streams_reply_and_saves_the_turn(store: Store) -> None
         view = screen.turns[0]
         stored = store.turns(screen.engine.session_id)
         assert stored[0]["reply_text"] == view.reply
-        assert screen.query_one(MemoriesPanel).memories == stored[0]["memories"]
+        assert [m.to_dict() for m in screen.query_one(MemoriesPanel).memories] == stored[0]["memories"]
 
 
 async def test_reply_streams_piece_by_piece_and_escape_interrupts(store: Store) -> None:

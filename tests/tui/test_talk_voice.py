@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 
 from tests.tui.conftest import STATUS, ScriptedModel, wait_until
+from voice_app.conversation.services import Services
 from voice_app.core import config
 from voice_app.storage.store import Store
 from voice_app.tui.app import VoiceApp
 from voice_app.tui.screens import TalkScreen
-from voice_app.tui.services import Services
 from voice_app.tui.widgets import LevelMeter, StageBar, StateIndicator, Transcript
 from voice_app.tui.widgets.meters import stage_spans
 
@@ -26,9 +26,9 @@ SAID = "Do you remember the lake?"
 
 async def test_push_to_talk_turn_on_a_virtual_microphone(store: Store) -> None:
     speech = pytest.importorskip("voice_app.speech")
+    from voice_app.conversation.engine import ConversationEngine
     from voice_app.speech.audio import RATE
     from voice_app.speech.tts import Synthesizer
-    from voice_app.tui.engine import VoiceEngine
 
     settings = config.load()
     settings.stt.model = "whisper-tiny.en"
@@ -42,8 +42,8 @@ async def test_push_to_talk_turn_on_a_virtual_microphone(store: Store) -> None:
         services,
         persona="demo",
         talk=True,
-        engine_factory=lambda p: VoiceEngine(
-            store, p, settings=settings, model=model, audio_source=source, synthesizer=synthesizer
+        engine_factory=lambda p: ConversationEngine(
+            store, p, voice=True, settings=settings, model=model, audio_source=source, synthesizer=synthesizer
         ),
         status=STATUS,
         doctor_rows=[],
@@ -75,9 +75,9 @@ async def test_push_to_talk_turn_on_a_virtual_microphone(store: Store) -> None:
 
 async def test_hands_free_turn_on_a_virtual_microphone(store: Store) -> None:
     speech = pytest.importorskip("voice_app.speech")
+    from voice_app.conversation.engine import ConversationEngine
     from voice_app.speech.audio import RATE
     from voice_app.speech.tts import Synthesizer
-    from voice_app.tui.engine import VoiceEngine
 
     settings = config.load()
     settings.stt.model = "whisper-tiny.en"
@@ -89,8 +89,15 @@ async def test_hands_free_turn_on_a_virtual_microphone(store: Store) -> None:
         Services(store, settings),
         persona="demo",
         talk=True,
-        engine_factory=lambda p: VoiceEngine(
-            store, p, settings=settings, model=model, audio_source=source, synthesizer=synthesizer, hands_free=True
+        engine_factory=lambda p: ConversationEngine(
+            store,
+            p,
+            voice=True,
+            settings=settings,
+            model=model,
+            audio_source=source,
+            synthesizer=synthesizer,
+            hands_free=True,
         ),
         status=STATUS,
         doctor_rows=[],
@@ -107,9 +114,9 @@ async def test_hands_free_turn_on_a_virtual_microphone(store: Store) -> None:
 
 async def test_a_crisis_said_aloud_is_answered_and_marked_out_of_character(store: Store) -> None:
     speech = pytest.importorskip("voice_app.speech")
+    from voice_app.conversation.engine import ConversationEngine
     from voice_app.speech.audio import RATE
     from voice_app.speech.tts import Synthesizer
-    from voice_app.tui.engine import VoiceEngine
 
     settings = config.load()
     settings.stt.model = "whisper-tiny.en"
@@ -122,8 +129,15 @@ async def test_a_crisis_said_aloud_is_answered_and_marked_out_of_character(store
         Services(store, settings),
         persona="demo",
         talk=True,
-        engine_factory=lambda p: VoiceEngine(
-            store, p, settings=settings, model=model, audio_source=source, synthesizer=synthesizer, hands_free=True
+        engine_factory=lambda p: ConversationEngine(
+            store,
+            p,
+            voice=True,
+            settings=settings,
+            model=model,
+            audio_source=source,
+            synthesizer=synthesizer,
+            hands_free=True,
         ),
         status=STATUS,
         doctor_rows=[],

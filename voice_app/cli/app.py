@@ -41,9 +41,9 @@ def run_app(persona: str | None = None, talk: bool = False, demo: bool = False) 
     Errors before the app starts (unknown persona, locked data) raise VoiceAppError for the CLI to print.
     """
     from voice_app.cli.common import open_store
+    from voice_app.conversation.services import Services
     from voice_app.core import config
     from voice_app.tui.app import VoiceApp
-    from voice_app.tui.services import Services
 
     settings = config.load()
     if demo:

@@ -10,12 +10,12 @@ from voice_app.cli.common import err, open_store, out, print_json, safe
 from voice_app.core import config
 
 if TYPE_CHECKING:
-    from voice_app.chat import ChatSession
+    from voice_app.conversation.conversation import Conversation
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from voice_app.care import session_reminder
-    from voice_app.chat import ChatSession
+    from voice_app.conversation.conversation import Conversation
     from voice_app.core.cancel import CancelToken
 
     settings = config.load()
@@ -23,11 +23,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
         settings.set("llm.backend", args.backend)
     with open_store() as store:
         store.get_persona(args.persona)  # a clear error before any model loads
-        session = ChatSession(store, args.persona, settings=settings, closure=args.closure)
+        session = Conversation(store, args.persona, settings=settings, closure=args.closure)
         try:
             if args.once is not None:
                 # The persona prefix: restored from the on-disk cache when this persona was used before.
-                warm_up_s = session.warm_up()
+                warm_up_s = sum(session.warm_up().values())
                 streaming = not args.json
                 result = session.reply(
                     args.once,
@@ -87,7 +87,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
-def _goodbye(session: ChatSession, args: argparse.Namespace) -> None:
+def _goodbye(session: Conversation, args: argparse.Namespace) -> None:
     """The goodbye ritual: end the session, offer the letter, then offer forget."""
     write = args.letter
     if not write and sys.stdin.isatty():

@@ -14,13 +14,16 @@ import argparse
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from voice_app.core import config
 from voice_app.core.errors import AudioUnavailableError, VoiceAppError
 from voice_app.core.textsafe import printable
+
+if TYPE_CHECKING:
+    from voice_app.conversation.conversation import Conversation
 
 INPUT_TAIL_S = 0.3  # silence after a --input-wav clip before the "key" is released, as a person would
 
@@ -84,21 +87,14 @@ def load_wav(path: Path) -> np.ndarray:
     return resample(data.mean(axis=1), rate, RATE)
 
 
-def _pipeline(store: Any, args: argparse.Namespace, settings: config.Settings, language: str) -> Any:
+def _pipeline(store: Any, args: argparse.Namespace, settings: config.Settings, language: str) -> Conversation:
+    from voice_app.conversation.conversation import Conversation, Voice
     from voice_app.llm import generation_options
-    from voice_app.speech.stt import Transcriber
-    from voice_app.turn import VoicePipeline
 
-    transcriber = Transcriber.from_settings(settings, language=language)
-    pipeline = VoicePipeline(
-        store,
-        args.persona,
-        settings=settings,
-        transcriber=transcriber,
-        options=generation_options(settings, args.seed),
-        allow_null_speaker=True,
+    voice = Voice.from_settings(settings, language=language, allow_null_speaker=True)
+    return Conversation(
+        store, args.persona, settings=settings, voice=voice, options=generation_options(settings, args.seed)
     )
-    return pipeline
 
 
 def _turns_from_files(store: Any, args: argparse.Namespace, settings: config.Settings, language: str) -> int:
@@ -107,16 +103,18 @@ def _turns_from_files(store: Any, args: argparse.Namespace, settings: config.Set
 
     recordings = [load_wav(path) for path in args.input_wav]  # unreadable files fail before models load
     pipeline = _pipeline(store, args, settings, language)
+    voice = pipeline.voice
+    assert voice is not None
     results = []
     try:
         if not args.json:
-            _log(f"[speaker: {pipeline.speaker_kind}] loading the models and the persona...")
+            _log(f"[speaker: {voice.speaker_kind}] loading the models and the persona...")
         pipeline.warm_up()
         for audio in recordings:
             source = ArraySource(audio, trailing_s=INPUT_TAIL_S)
-            lang = pipeline.transcriber.language or None
+            lang = voice.transcriber.language or None
             with Recorder(
-                source, transcriber=pipeline.transcriber, language=lang, on_partial=pipeline.on_partial
+                source, transcriber=voice.transcriber, language=lang, on_partial=pipeline.on_partial
             ) as recorder:
                 recorder.start()
                 source.done.wait()
@@ -124,7 +122,7 @@ def _turns_from_files(store: Any, args: argparse.Namespace, settings: config.Set
             result = pipeline.respond(utterance)
             results.append(result)
             if not args.json:
-                them = pipeline.chat.prompt.them
+                them = pipeline.prompt.them
                 sys.stdout.write(printable(f"you> {result.transcript}\n{them}> {result.reply}") + "\n")
                 sys.stdout.flush()
                 v2v = result.timeline.get("first_audio_out")
@@ -140,7 +138,8 @@ def _turns_from_files(store: Any, args: argparse.Namespace, settings: config.Set
     return 0
 
 
-def _turn_json(result: Any, pipeline: Any) -> dict[str, Any]:
+def _turn_json(result: Any, pipeline: Conversation) -> dict[str, Any]:
+    assert pipeline.voice is not None
     return {
         "transcript": result.transcript,
         "reply": result.reply,
@@ -148,7 +147,7 @@ def _turn_json(result: Any, pipeline: Any) -> dict[str, Any]:
         "session": pipeline.session_id,
         "turn": result.turn_id,
         "interrupted": result.interrupted,
-        "speaker": pipeline.speaker_kind,
+        "speaker": pipeline.voice.speaker_kind,
         "user_audio": result.user_audio,
         "reply_audio": result.reply_audio,
     }
@@ -159,7 +158,9 @@ def _conversation(store: Any, args: argparse.Namespace, settings: config.Setting
     from voice_app.speech.recorder import HandsFree, Recorder
 
     pipeline = _pipeline(store, args, settings, language)
-    them = pipeline.chat.prompt.them
+    voice = pipeline.voice
+    assert voice is not None
+    them = pipeline.prompt.them
     printer_lock = threading.Lock()
 
     def report(turn: Any) -> None:
@@ -180,16 +181,16 @@ def _conversation(store: Any, args: argparse.Namespace, settings: config.Setting
         turn = pipeline.start_turn(said)
         threading.Thread(target=report, args=(turn,), daemon=True).start()
 
-    lang = pipeline.transcriber.language or None
+    lang = voice.transcriber.language or None
     mode = args.mode or settings.audio.mode
     try:
-        _log(f"[speaker: {pipeline.speaker_kind}] loading the models and the persona...")
+        _log(f"[speaker: {voice.speaker_kind}] loading the models and the persona...")
         pipeline.warm_up()
         try:
             if mode == "hands_free":
                 listener = HandsFree(
                     Microphone(settings.audio.input_device),
-                    transcriber=pipeline.transcriber,
+                    transcriber=voice.transcriber,
                     end_silence_ms=settings.audio.end_silence_ms,
                     preroll_ms=settings.audio.preroll_ms,
                     language=lang,
@@ -203,7 +204,7 @@ def _conversation(store: Any, args: argparse.Namespace, settings: config.Setting
                 return 0
             recorder = Recorder(
                 Microphone(settings.audio.input_device),
-                transcriber=pipeline.transcriber,
+                transcriber=voice.transcriber,
                 preroll_ms=settings.audio.preroll_ms,
                 language=lang,
                 on_partial=pipeline.on_partial,
@@ -227,7 +228,7 @@ def _conversation(store: Any, args: argparse.Namespace, settings: config.Setting
     return 0
 
 
-def _typed(pipeline: Any, answer: Any) -> int:
+def _typed(pipeline: Conversation, answer: Any) -> int:
     while True:
         line = sys.stdin.readline()
         if not line.strip():
@@ -235,5 +236,5 @@ def _typed(pipeline: Any, answer: Any) -> int:
         pipeline.barge_in()
         answer(line.strip())
     if pipeline.current is not None:
-        pipeline.current._done.wait()
+        pipeline.current.finished()
     return 0

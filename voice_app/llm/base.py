@@ -1,42 +1,14 @@
-"""The ChatModel protocol every backend implements, and the cancellation token they honour."""
+"""The ChatModel protocol every backend implements."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from voice_app.core.cancel import CancelToken
+
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
-
-
-class CancelToken:
-    """Set from any thread (barge-in, Ctrl-C, a UI key); a stream stops at its next token."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self.cancelled_at: float | None = None
-        self._hooks: list[Callable[[], None]] = []
-
-    def cancel(self) -> None:
-        import time
-
-        if not self._event.is_set():
-            self.cancelled_at = time.perf_counter()
-        self._event.set()
-        for hook in list(self._hooks):
-            hook()
-
-    def on_cancel(self, hook: Callable[[], None]) -> Callable[[], None]:
-        """Call `hook` when cancelled (at once if it already is); returns a function that removes it."""
-        self._hooks.append(hook)
-        if self.cancelled:
-            hook()
-        return lambda: self._hooks.remove(hook) if hook in self._hooks else None
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
 
 
 @dataclass(frozen=True)
@@ -79,3 +51,21 @@ class ChatModel(Protocol):
 
     def close(self) -> None:
         """Release the model (and any connection)."""
+
+
+@runtime_checkable
+class PrefillingModel(Protocol):
+    """A model with a local KV cache that can read a prompt ahead of the reply (the embedded one)."""
+
+    def prefill(
+        self,
+        messages: list[Message],
+        should_stop: Callable[[], bool] | None = None,
+        *,
+        max_tokens: int = 160,
+        chunk: int = 32,
+    ) -> int:
+        """Evaluate `messages` (the last one left open) into the cache; returns the tokens it holds."""
+
+    def is_cached(self, messages: list[Message], *, max_tokens: int = 160) -> bool:
+        """Whether `messages` are wholly in the KV cache already."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from voice_app.core.types import Memory
 from voice_app.persona import text as tx
 
 # Per-turn budget for retrieved examples (tokens, approximate) and per-side clipping (characters).
@@ -53,18 +54,16 @@ class MemoryIndex:
         hits.sort(key=lambda h: (-round(h[1], 5), h[0]))
         return [(self.exchanges[self._keep[d]], s) for d, s in hits]
 
-    def recall(self, query: str, *, k: int = 3, max_tokens: int = MEMORY_TOKENS) -> list[dict[str, Any]]:
-        """The best exchanges as JSON-able dicts, clipped to fit `max_tokens` in all."""
-        out: list[dict[str, Any]] = []
+    def recall(self, query: str, *, k: int = 3, max_tokens: int = MEMORY_TOKENS) -> list[Memory]:
+        """The best exchanges, each side clipped, to fit `max_tokens` in all."""
+        out: list[Memory] = []
         used = 0
         for ex, score in self.search(query, k=k):
-            item = ex.to_dict()
-            item["you"] = tx.clip(item["you"], SIDE_CHARS)
-            item["them"] = tx.clip(item["them"], SIDE_CHARS)
-            cost = tx.approx_tokens(item["you"]) + tx.approx_tokens(item["them"]) + 8
+            you = tx.clip("\n".join(ex.you), SIDE_CHARS)
+            them = tx.clip("\n".join(ex.them), SIDE_CHARS)
+            cost = tx.approx_tokens(you) + tx.approx_tokens(them) + 8
             if out and used + cost > max_tokens:
                 break
             used += cost
-            item["score"] = round(score, 3)
-            out.append(item)
+            out.append(Memory(ex.id, ex.ts, you, them, round(score, 3)))
         return out

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from voice_app.core.types import Memory
 from voice_app.llm.base import Message
 from voice_app.persona import text as tx
 from voice_app.persona.adapt import StyleAdapter
@@ -29,7 +29,7 @@ class TurnPrompt:
     """What one turn sends to the model, and which real past exchanges it drew on (shown in the UI)."""
 
     messages: list[Message]
-    memories: list[dict[str, Any]] = field(default_factory=list)
+    memories: list[Memory] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class PersonaPrompt:
             out.append({"role": "assistant", "content": them})
         return out
 
-    def recall(self, user_line: str) -> list[dict[str, Any]]:
+    def recall(self, user_line: str) -> list[Memory]:
         if self.memory is None:
             return []
         return self.memory.recall(user_line, k=self.memory_k, max_tokens=self.memory_tokens)
@@ -64,7 +64,7 @@ class PersonaPrompt:
         self,
         history: Sequence[tuple[str, str]],
         user_line: str,
-        memories: list[dict[str, Any]] | None = None,
+        memories: list[Memory] | None = None,
     ) -> TurnPrompt:
         """prefix + this session's earlier turns + (retrieved real exchanges and the user's new line).
 
@@ -83,17 +83,17 @@ class PersonaPrompt:
             out.append({"role": "assistant", "content": heard})
         return out
 
-    def memory_text(self, memories: list[dict[str, Any]]) -> str:
+    def memory_text(self, memories: list[Memory]) -> str:
         """The retrieved exchanges as they open the new user message; with fewer items, a text prefix of it."""
         if not memories:
             return ""
         lines = ["(Real past exchanges that may be relevant; answer in this voice, do not copy them:"]
         for item in memories:
-            lines.append(f"{self.me}: {_one_line(item['you'])}")
-            lines.append(f"{self.them}: {_one_line(item['them'], keep_lines=True)}")
+            lines.append(f"{self.me}: {_one_line(item.you)}")
+            lines.append(f"{self.them}: {_one_line(item.them, keep_lines=True)}")
         return "\n".join(lines) + "\n"
 
-    def final_user_message(self, user_line: str, memories: list[dict[str, Any]]) -> str:
+    def final_user_message(self, user_line: str, memories: list[Memory]) -> str:
         if not memories:
             return user_line
         return f"{self.memory_text(memories)}{self.me}'s new message follows.)\n\n{user_line}"

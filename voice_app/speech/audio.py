@@ -277,7 +277,7 @@ class PlaybackState:
         return np.concatenate(self.heard) if self.heard else np.zeros(0, dtype=np.float32)
 
 
-class _Playback:
+class Playback:
     """The queue logic shared by the real speaker and the null one."""
 
     def __init__(self, rate: int, block: int) -> None:
@@ -373,7 +373,7 @@ class _Playback:
         self.stop()
 
 
-class Speaker(_Playback):
+class Speaker(Playback):
     """A sounddevice output stream at the voice's rate, kept open between replies."""
 
     def __init__(self, device: str | int | None = "", *, rate: int = 22050, block: int = 512) -> None:
@@ -415,7 +415,7 @@ class Speaker(_Playback):
             self._stream = None
 
 
-class NullSpeaker(_Playback):
+class NullSpeaker(Playback):
     """Plays into nothing at real-time pace (no sound device; benchmarks and typed-input fallback)."""
 
     def __init__(self, *, rate: int = 22050, block: int = 512) -> None:
@@ -449,7 +449,7 @@ class NullSpeaker(_Playback):
             self._thread.join(timeout=1)
 
 
-def open_speaker(settings_device: str = "", *, rate: int, allow_null: bool = False) -> _Playback:
+def open_speaker(settings_device: str = "", *, rate: int, allow_null: bool = False) -> Playback:
     """The configured speaker; with `allow_null`, a NullSpeaker when no device can be opened."""
     try:
         return Speaker(settings_device, rate=rate).open()

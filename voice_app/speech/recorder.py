@@ -118,7 +118,7 @@ class Recorder:
         self._capture = _Capture(source or Microphone(device), preroll_ms)
         self.transcriber = transcriber
         self.language = language
-        self.on_partial = on_partial  # each partial transcript while the user speaks (e.g. VoicePipeline.on_partial)
+        self.on_partial = on_partial  # each partial transcript while the user speaks (e.g. Conversation.on_partial)
         self._chunks: list[np.ndarray] = []
         self._stream: StreamingTranscriber | None = None
         self._started_at = 0.0

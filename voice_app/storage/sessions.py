@@ -7,6 +7,7 @@ from typing import Any
 
 from voice_app.core.errors import SessionNotFoundError, StoreError
 from voice_app.core.records import SessionInfo, StoredMessage, now_iso, session_info
+from voice_app.core.types import Memory
 from voice_app.storage.messages import MessageStore
 
 
@@ -104,7 +105,9 @@ class SessionStore(MessageStore):
                     backend,
                     model,
                     json.dumps(timeline or {}),
-                    self.enc(json.dumps(memories or [], ensure_ascii=False), f"turns.memories:{at}"),
+                    self.enc(
+                        json.dumps([_plain(m) for m in memories or []], ensure_ascii=False), f"turns.memories:{at}"
+                    ),
                     care,
                     turn_id,
                 ),
@@ -183,3 +186,8 @@ class SessionStore(MessageStore):
         """The audio file references of a session's turns (relative to the data dir, unchecked)."""
         rows = self.query("SELECT user_audio, reply_audio FROM turns WHERE session_id = ?", (session_id,))
         return [ref for row in rows for ref in row if ref]
+
+
+def _plain(memory: Memory | dict[str, Any]) -> dict[str, Any]:
+    """A memory as stored (JSON)."""
+    return memory.to_dict() if isinstance(memory, Memory) else memory

@@ -10,10 +10,10 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 
+from voice_app.conversation.engine import ConversationEngine
+from voice_app.conversation.services import MachineStatus, Services
 from voice_app.core import config
-from voice_app.tui.engine import TextEngine
 from voice_app.tui.screens import DoctorScreen, HomeScreen, ImportScreen, PersonaScreen, ReplayScreen, TalkScreen
-from voice_app.tui.services import MachineStatus, Services
 
 DARK, LIGHT = "textual-dark", "textual-light"
 
@@ -35,7 +35,7 @@ class VoiceApp(App[int]):
         *,
         persona: str | None = None,
         talk: bool = False,
-        engine_factory: Callable[[str], TextEngine] | None = None,
+        engine_factory: Callable[[str], ConversationEngine] | None = None,
         status: MachineStatus | None = None,
         doctor_rows: list[tuple[str, bool, bool, str, str | None]] | None = None,
     ) -> None:

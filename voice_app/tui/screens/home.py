@@ -12,8 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from voice_app.conversation.services import MachineStatus
 from voice_app.core.textsafe import printable
-from voice_app.tui.services import MachineStatus
 
 if TYPE_CHECKING:
     from voice_app.tui.app import VoiceApp

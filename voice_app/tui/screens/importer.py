@@ -14,8 +14,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, DirectoryTree, Footer, Input, Label, ProgressBar, Select, Static
 
+from voice_app.conversation.services import Preview
 from voice_app.core.textsafe import safe
-from voice_app.tui.services import Preview
 
 if TYPE_CHECKING:
     from voice_app.tui.app import VoiceApp

@@ -11,8 +11,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, Static, TextArea
 
+from voice_app.conversation.services import CardForm
 from voice_app.core.textsafe import safe
-from voice_app.tui.services import CardForm
 
 if TYPE_CHECKING:
     from voice_app.tui.app import VoiceApp

@@ -13,14 +13,14 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
+from voice_app.conversation import engine as eng
 from voice_app.core.textsafe import safe
-from voice_app.tui import engine as eng
 from voice_app.tui.widgets import Bubble, LevelMeter, MemoriesPanel, StageBar, StateIndicator, Transcript
 
 if TYPE_CHECKING:
     from voice_app.tui.app import VoiceApp
 
-EngineFactory = Callable[[str], eng.TextEngine]
+EngineFactory = Callable[[str], eng.ConversationEngine]
 
 
 class TalkScreen(Screen[None]):
@@ -87,7 +87,7 @@ class TalkScreen(Screen[None]):
         super().__init__()
         self.persona = persona
         self._engine_factory = engine_factory
-        self.engine: eng.TextEngine | None = None
+        self.engine: eng.ConversationEngine | None = None
         self._seq = 0
         self._pending = 0  # turns started and not yet done
         self._users: dict[int, Bubble] = {}  # per turn: the user's line and the reply as it grows
@@ -151,10 +151,10 @@ class TalkScreen(Screen[None]):
         assert self.engine is not None
         if not self.turn_running:
             self._set_state(eng.READY)
-        if isinstance(self.engine, eng.VoiceEngine) and self.engine.hands_free:
+        if self.engine is not None and self.engine.voice and self.engine.hands_free:
             self._start_hands_free()
         voice = "space or ctrl+r to talk, " if self.engine.voice else ""
-        if isinstance(self.engine, eng.VoiceEngine) and self.engine.hands_free:
+        if self.engine is not None and self.engine.voice and self.engine.hands_free:
             voice = "hands-free: just speak, "
         self._hint(f"{self.engine.model_label} · {voice}Enter sends a typed line, Esc interrupts, ctrl+g ends.")
         self.vapp.refresh_status()
@@ -169,7 +169,7 @@ class TalkScreen(Screen[None]):
             self.utterance = utterance
 
     def _start_hands_free(self) -> None:
-        assert isinstance(self.engine, eng.VoiceEngine)
+        assert self.engine is not None and self.engine.voice
         try:
             self.engine.start_hands_free(lambda utterance: self.post_message(self.Heard(utterance)))
         except Exception as exc:  # noqa: BLE001 - typed input still works
@@ -178,7 +178,7 @@ class TalkScreen(Screen[None]):
         self._set_state(eng.LISTENING)
 
     def _hands_free_on(self) -> bool:
-        return isinstance(self.engine, eng.VoiceEngine) and self.engine.listener is not None
+        return self.engine is not None and self.engine.voice and self.engine.listener is not None
 
     def on_talk_screen_heard(self, message: Heard) -> None:
         self.say(message.utterance)

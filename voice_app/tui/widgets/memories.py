@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from voice_app.core.textsafe import printable
+from voice_app.core.types import Memory
 
 
 class MemoriesPanel(VerticalScroll):
@@ -19,13 +18,13 @@ class MemoriesPanel(VerticalScroll):
         self.them = them
         self.me = me
         self.border_title = "memories used"
-        self.memories: list[dict[str, Any]] = []
+        self.memories: list[Memory] = []
 
     def on_mount(self) -> None:
         hint = Text("The real past messages a reply draws on show here.", style="dim")
         self.mount(Static(hint, classes="memory empty"))
 
-    def show(self, memories: list[dict[str, Any]]) -> None:
+    def show(self, memories: list[Memory]) -> None:
         self.memories = list(memories)
         self.remove_children()
         if not memories:
@@ -33,11 +32,11 @@ class MemoriesPanel(VerticalScroll):
             return
         for item in memories:
             text = Text()
-            stamp = str(item.get("ts", ""))[:10]
+            stamp = item.ts[:10]
             if stamp:
                 text.append(stamp + "\n", style="dim")
             text.append(printable(f"{self.me}: "), style="bold")
-            text.append(printable(str(item.get("you", ""))) + "\n")
+            text.append(printable(item.you) + "\n")
             text.append(printable(f"{self.them}: "), style="bold")
-            text.append(printable(str(item.get("them", ""))))
+            text.append(printable(item.them))
             self.mount(Static(text, classes="memory"))

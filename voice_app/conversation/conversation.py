@@ -1,0 +1,302 @@
+"""A conversation with a persona: the model, the persona prompt, the saved session, and a voice when there is one.
+
+Typed lines and utterances are answered by the same `Turn` (`start_turn`); `reply()` is the typed
+shortcut that forwards the turn's reply pieces to a callback. With a `Voice` (speech to text, a TTS
+voice and a speaker) the conversation also prefills the next prompt while the user speaks
+(`Speculator`) and speaks its replies; without one it is text only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from voice_app import care
+from voice_app.care import closure as closure_mod
+from voice_app.care.usage import minutes_on, nudge_text
+from voice_app.conversation.persona_data import build_prompt
+from voice_app.conversation.speculator import Speculator
+from voice_app.conversation.turn import Turn
+from voice_app.core import config
+from voice_app.core.cancel import CancelToken
+from voice_app.core.types import Memory, ReplyPiece, ReplyStarted, TurnRecord
+from voice_app.llm import ChatModel, generation_options, open_chat_model
+from voice_app.llm.base import GenerationOptions, Message
+from voice_app.persona.prompt import PersonaPrompt
+from voice_app.speech.audio import NullSpeaker, Playback, open_speaker
+from voice_app.speech.recorder import Utterance
+from voice_app.speech.stt import Transcriber
+from voice_app.speech.tts import Synthesizer
+from voice_app.storage.store import Store
+
+
+@dataclass(frozen=True)
+class TurnPlan:
+    """How one line will be answered."""
+
+    user_line: str
+    messages: list[Message]  # empty when `care` answers instead of the model
+    memories: list[Memory]
+    care: care.CareReply | None
+
+
+@dataclass
+class Voice:
+    """What a spoken conversation needs: speech to text, a generic TTS voice, and a speaker."""
+
+    transcriber: Transcriber
+    synthesizer: Synthesizer
+    speaker: Playback
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: config.Settings,
+        *,
+        transcriber: Transcriber | None = None,
+        synthesizer: Synthesizer | None = None,
+        speaker: Playback | None = None,
+        language: str | None = None,
+        allow_null_speaker: bool = True,
+    ) -> Voice:
+        transcriber = transcriber or Transcriber.from_settings(settings, language=language)
+        synthesizer = synthesizer or Synthesizer.from_settings(settings)
+        speaker = speaker or open_speaker(
+            settings.audio.output_device, rate=synthesizer.sample_rate, allow_null=allow_null_speaker
+        )
+        return cls(transcriber, synthesizer, speaker)
+
+    @property
+    def speaker_kind(self) -> str:
+        return "null" if isinstance(self.speaker, NullSpeaker) else "device"
+
+
+class Conversation:
+    """One saved session with a persona; every turn (typed or spoken) goes through `start_turn`."""
+
+    def __init__(
+        self,
+        store: Store,
+        persona: str,
+        *,
+        settings: config.Settings | None = None,
+        model: ChatModel | None = None,
+        voice: Voice | None = None,
+        mode: str | None = None,
+        closure: bool = False,
+        options: GenerationOptions | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings or config.load()
+        self.model = model or open_chat_model(self.settings, encrypted=store.encryption_state != "off")
+        self.prompt: PersonaPrompt = build_prompt(store, persona)
+        self.voice = voice
+        mode = mode or ("voice" if voice else "text")
+        self.session_id = store.start_session(persona, mode, self.model.info.backend, self.model.info.model)
+        self.options = options or generation_options(self.settings)
+        self.history: list[tuple[str, str]] = []
+        self.started = time.monotonic()
+        self.nudged = False
+        self.closure_stage: int | None = 0 if closure else None
+        # The user's lines since the last crisis exit: the crisis check reads the new line with them.
+        self.recent_lines: list[str] = []
+        self.current: Turn | None = None
+        self._partial = ""
+        if closure:
+            store.update_session_meta(self.session_id, closure_stage=closure_mod.STAGES[0].key)
+        self.speculator = Speculator(self) if voice is not None else None
+
+    # --- models ----------------------------------------------------------------------------------
+
+    def warm_up(self) -> dict[str, float]:
+        """Load every model and evaluate the persona prefix, so the first turn is as fast as the next."""
+        times: dict[str, float] = {}
+        if self.voice is not None:
+            start = time.perf_counter()
+            self.voice.transcriber.warm_up()
+            times["stt"] = time.perf_counter() - start
+            start = time.perf_counter()
+            self.voice.synthesizer.warm_up()
+            times["tts"] = time.perf_counter() - start
+        start = time.perf_counter()
+        self.model.warm_up(self.prompt.prefix)
+        times["llm"] = time.perf_counter() - start
+        if self.speculator is not None:
+            self.speculator.after_turn()  # the history so far (a resumed session) goes in too
+        return times
+
+    # --- turns -------------------------------------------------------------------------------------
+
+    def start_turn(self, said: Utterance | str, options: GenerationOptions | None = None) -> Turn:
+        """Answer a typed line or an utterance in the background; a turn still running is cut first."""
+        if self.current is not None and not self.current.done:
+            self.current.barge_in()
+            self.current.finished()
+        self.current = Turn(self, said, options or self.options).start()
+        return self.current
+
+    def respond(self, said: Utterance | str, options: GenerationOptions | None = None) -> TurnRecord:
+        """Answer and wait until the reply was shown (and played)."""
+        return self.start_turn(said, options).wait()
+
+    def reply(
+        self,
+        user_line: str,
+        *,
+        on_piece: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
+        seed: int | None = None,
+        on_start: Callable[[], None] | None = None,
+    ) -> TurnRecord:
+        """A typed turn: `on_piece` gets the reply as it passes the checks, `on_start` its first words."""
+        options = generation_options(self.settings, seed) if seed is not None else None
+        turn = self.start_turn(user_line, options)
+        if cancel is not None:
+            cancel.on_cancel(turn.barge_in)
+        try:
+            for event in turn.events():
+                if isinstance(event, ReplyStarted) and on_start:
+                    on_start()
+                elif isinstance(event, ReplyPiece) and on_piece and event.text:
+                    on_piece(event.text)
+        except BaseException:
+            turn.barge_in()
+            raise
+        return turn.wait()
+
+    def barge_in(self) -> float | None:
+        """The user talks, presses the talk key or Esc during a reply: stop it now."""
+        if self.current is not None and not self.current.done:
+            return self.current.barge_in()
+        return None
+
+    def on_partial(self, partial: str) -> None:
+        """Hand to a Recorder/HandsFree: each partial transcript prefills the reply's prompt."""
+        self._partial = partial
+        if self.speculator is not None:
+            self.speculator.feed(partial)
+
+    def take_partials(self, final: str) -> list[str]:
+        """The latest partial transcript, when it heard words the final one lost (the crisis check reads it)."""
+        partial, self._partial = self._partial, ""
+        lost = set(partial.lower().split()) - set(final.lower().split())
+        if " " not in partial.strip():  # CJK: characters, not words
+            lost = set(partial) - set(final)
+        return [partial] if partial.strip() and lost else []
+
+    # --- what a turn is answered with ---------------------------------------------------------------
+
+    def plan_turn(self, user_line: str, memories: list[Memory] | None = None, heard: Sequence[str] = ()) -> TurnPlan:
+        """What answers this line: an out-of-character care reply, or the messages for the model.
+
+        `memories`: those recalled while the user spoke (voice); `heard`: partial transcripts of this
+        utterance, which the crisis check reads too. The closure hint rides inside the new user
+        message, so the history kept for the next turn matches what the model saw (its KV cache holds).
+        """
+        stepped_out = care.check_turn(
+            user_line,
+            them=self.prompt.them,
+            country=self.settings.care.country,
+            recent=[*self.recent_lines, *heard],
+        )
+        if stepped_out is not None and stepped_out.kind == "crisis":
+            self.recent_lines = []  # what led here was answered: it does not flag the next line again
+        else:
+            self.recent_lines = [*self.recent_lines, user_line][-care.CONTEXT_LINES :]
+        if stepped_out is not None:
+            return TurnPlan(user_line, [], [], stepped_out)
+        turn = self.prompt.turn(self.history, user_line, memories)
+        last = turn.messages[-1]
+        messages = [*turn.messages[:-1], {"role": "user", "content": self._with_hint(last["content"])}]
+        return TurnPlan(user_line, messages, turn.memories, None)
+
+    def open_messages(self, memories: list[Memory], words_so_far: str | None = None) -> list[Message]:
+        """The next prompt as far as it is known while the user speaks, its last message left open.
+
+        With `words_so_far` None it ends after the retrieved exchanges (a text prefix of the final
+        message whatever the user's line turns out to be); else it goes on to the words heard so far.
+        """
+        body = (
+            self.prompt.memory_text(memories)
+            if words_so_far is None
+            else self.prompt.final_user_message(words_so_far, memories)
+        )
+        return [*self.prompt.with_history(self.history), {"role": "user", "content": self._with_hint(body)}]
+
+    def _with_hint(self, content: str) -> str:
+        if self.closure_stage is None:
+            return content
+        hint = closure_mod.stage(self.closure_stage).persona_hint.format(them=self.prompt.them, me=self.prompt.me)
+        return f"({hint})\n\n{content}"
+
+    def after_turn(self, plan: TurnPlan, heard: str, *, stepped_out: bool) -> None:
+        """Keep the exchange for the next prompt (out-of-character answers stay out of the model's history).
+
+        A typed turn keeps the user's message as the model read it (retrieved exchanges included), so
+        the next turn reuses its KV cache; a voice session re-reads the history between turns anyway
+        (its prefill) and keeps just the line, so the context grows by the words actually said.
+        """
+        if stepped_out:
+            self.recent_lines = []
+        else:
+            prefilled = self.speculator is not None and self.speculator.enabled
+            self.history.append((plan.user_line if prefilled else plan.messages[-1]["content"], heard))
+        if self.speculator is not None:
+            self.speculator.after_turn(plan.user_line if not stepped_out else "", heard)
+
+    # --- care across the session ---------------------------------------------------------------------
+
+    def nudge(self) -> str | None:
+        """A gentle nudge once the session (or today in total) runs past `care.nudge_minutes`; once a session."""
+        if self.nudged:
+            return None
+        session_minutes = (time.monotonic() - self.started) / 60
+        today = minutes_on(datetime.now().astimezone().date(), self.store.list_sessions())
+        text = nudge_text(session_minutes, today, self.settings.care.nudge_minutes)
+        if text:
+            self.nudged = True
+            self.store.update_session_meta(self.session_id, nudged_at_min=round(session_minutes, 1))
+        return text
+
+    def closure_invitation(self) -> str | None:
+        """What the current stage invites the user to do (None outside closure mode)."""
+        if self.closure_stage is None:
+            return None
+        current = closure_mod.stage(self.closure_stage)
+        return f"{current.title}: " + current.invitation.format(them=self.prompt.them, me=self.prompt.me)
+
+    def advance_closure(self) -> str | None:
+        """Move to the next stage of the arc; returns its invitation."""
+        if self.closure_stage is None:
+            return None
+        self.closure_stage = min(self.closure_stage + 1, len(closure_mod.STAGES) - 1)
+        self.store.update_session_meta(self.session_id, closure_stage=closure_mod.stage(self.closure_stage).key)
+        return self.closure_invitation()
+
+    def goodbye(self, write_letter: bool) -> Path | None:
+        """The goodbye ritual: end the session and, if wanted, write the letter of what the user needed."""
+        path = None
+        if write_letter:
+            said = [user for user, _ in self.store.history(self.session_id)]
+            persona = self.store.get_persona(self.prompt.persona)
+            text = closure_mod.letter_text(persona.me_name or "me", self.prompt.them, said)
+            path = closure_mod.write_letter(self.store.persona_dir(persona.id), self.session_id, text)
+        self.store.update_session_meta(self.session_id, closure_stage="done", letter=str(path) if path else None)
+        self.end()
+        return path
+
+    def end(self) -> None:
+        """Stop a running reply, the prefill and the speaker; the session is marked ended."""
+        if self.current is not None and not self.current.done:
+            self.current.barge_in()
+            self.current.finished(5)
+        if self.speculator is not None:
+            self.speculator.close()
+        self.store.end_session(self.session_id)
+        if self.voice is not None:
+            self.voice.speaker.close()
+
+    close = end

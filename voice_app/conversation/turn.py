@@ -1,0 +1,360 @@
+"""One turn, typed or spoken: care check → prompt → model → checks → (voice: clauses → TTS → speaker) → store.
+
+The same `Turn` answers a typed line and an utterance. It runs in the background and yields typed
+events on one stream (`events()`): the user's text, a care step, the memories used, reply pieces as
+they pass the checks, spoken clauses and the first audio out, and `TurnDone` with its `TurnRecord`.
+Stages run concurrently (the model in one thread; with a voice, TTS in another while the speaker
+plays from its own callback), so a spoken reply starts at its first clause. `barge_in()` stops
+playback, TTS and the model at once; what is stored is what was actually shown or heard.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from voice_app.care import is_stop_word
+from voice_app.care.reply import ReplyScreen, replaced_reply_text
+from voice_app.conversation.timeline import Timeline
+from voice_app.core.cancel import CancelToken
+from voice_app.core.types import (
+    AudioStarted,
+    CareStep,
+    MemoriesUsed,
+    ReplyPiece,
+    ReplyStarted,
+    SpokenClause,
+    TurnDone,
+    TurnEvent,
+    TurnRecord,
+    UserText,
+)
+from voice_app.llm.base import GenerationOptions
+from voice_app.persona.guard import in_character
+from voice_app.persona.prompt import in_their_words
+from voice_app.speech.audio import RATE, PlaybackState
+from voice_app.speech.recorder import Utterance
+from voice_app.speech.tts import ClauseSplitter
+
+if TYPE_CHECKING:
+    from voice_app.conversation.conversation import Conversation, TurnPlan
+
+EMPTY_REPLY_RETRIES = 1  # a reply that comes out empty is asked once more, so the user is not left in silence
+
+
+@dataclass
+class Clause:
+    """One spoken piece of the reply and how much of it was heard."""
+
+    text: str
+    samples: int = 0  # synthesized
+    played: int = 0
+    synthesized: bool = False  # TTS finished it
+
+    @property
+    def state(self) -> str:
+        if self.played == 0:
+            return "unplayed"
+        if self.synthesized and self.played >= self.samples:
+            return "played"
+        return "partial"
+
+    def heard_text(self) -> str:
+        if self.state == "played":
+            return self.text
+        if self.state == "unplayed" or not self.samples:
+            return ""
+        words = self.text.split()
+        if len(words) <= 1:  # a CJK clause: cut by characters
+            return self.text[: max(1, int(len(self.text) * self.played / self.samples))]
+        return " ".join(words[: int(len(words) * self.played / self.samples)])
+
+
+class Turn:
+    """One turn running in the background; `events()` streams it, `wait()` returns its record."""
+
+    def __init__(self, conversation: Conversation, said: Utterance | str, options: GenerationOptions) -> None:
+        self.conversation = conversation
+        self.said = said
+        self.options = options
+        self.voice = conversation.voice
+        origin = said.speech_end_at if isinstance(said, Utterance) else time.perf_counter()
+        self.timeline = Timeline(origin)
+        self.cancel = CancelToken()
+        self.clauses: list[Clause] = []
+        self.transcript = ""
+        self.reply_full = ""
+        self.shown = ""  # what passed the checks (a typed turn's reply)
+        self.replaced = False  # the reply check stopped the model: the care text was said instead
+        self.errors: list[BaseException] = []
+        self._events: queue.SimpleQueue[TurnEvent] = queue.SimpleQueue()
+        self._clause_queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._done = threading.Event()
+        self._record: TurnRecord | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run_safely, name="turn", daemon=True)
+
+    # --- control ---------------------------------------------------------------------------------
+
+    def start(self) -> Turn:
+        self._thread.start()
+        return self
+
+    def barge_in(self) -> float:
+        """Stop playback, TTS and the model now (the user spoke, pressed the talk key or Esc)."""
+        now = self.timeline.mark("barge_in")
+        self.cancel.cancel()
+        if self.voice is not None:
+            stopped = self.voice.speaker.stop()
+            if self.timeline.has("first_audio_out"):
+                self.timeline.mark("playback_stopped", stopped)
+        return now
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def finished(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    def wait(self, timeout: float | None = None) -> TurnRecord:
+        if not self._done.wait(timeout):
+            raise TimeoutError("The turn did not finish in time.")
+        assert self._record is not None
+        if self._record.error is not None:
+            raise self._record.error
+        return self._record
+
+    def events(self) -> Iterator[TurnEvent]:
+        """Every event of the turn, as it happens, ending with `TurnDone` (errors are raised after it)."""
+        while True:
+            event = self._events.get()
+            yield event
+            if isinstance(event, TurnDone):
+                if event.record.error is not None:
+                    raise event.record.error
+                return
+
+    def _emit(self, event: TurnEvent) -> None:
+        self._events.put(event)
+
+    # --- stages ----------------------------------------------------------------------------------
+
+    def _run_safely(self) -> None:
+        try:
+            self._record = self._run()
+        except BaseException as exc:  # noqa: BLE001 - handed to wait() and events()
+            self.cancel.cancel()
+            if self.voice is not None:
+                self.voice.speaker.stop()
+            self._record = TurnRecord(None, self.transcript, "", self.reply_full, True, error=exc)
+        finally:
+            self._done.set()
+            self._emit(TurnDone(self._record))  # type: ignore[arg-type]
+
+    def _run(self) -> TurnRecord:
+        conv = self.conversation
+        said = self.said
+        stt: dict[str, float] = {}
+        if isinstance(said, Utterance):
+            assert self.voice is not None, "an utterance needs a conversation with a voice"
+            self.transcript = said.transcribe(self.voice.transcriber).strip()
+            stt = said.stt_stats
+        else:
+            self.transcript = said.strip()
+        self.timeline.mark("transcript_final")
+        if not self.transcript:  # nothing was said (or only a hallucination): no turn
+            return TurnRecord(None, "", "", timeline=self.timeline.relative(), stt=stt)
+        if self.voice is not None and is_stop_word(self.transcript):  # "stop" / "停": nothing new is said
+            return TurnRecord(None, self.transcript, "", interrupted=True, timeline=self.timeline.relative(), stt=stt)
+        self._emit(UserText(self.transcript))
+        ready = conv.speculator.ready_memories() if conv.speculator and isinstance(said, Utterance) else None
+        # The care checks run before any model call, on the line and what was heard on the way to it.
+        plan = conv.plan_turn(self.transcript, ready, conv.take_partials(self.transcript))
+        stt = {**stt, "examples": float(len(plan.memories))}
+        if plan.care is not None:
+            self._emit(CareStep(plan.care.kind, plan.care.text))
+        self._emit(MemoriesUsed(tuple(plan.memories)))
+        turn_id = conv.store.begin_turn(conv.session_id, self.transcript)  # phase one: the user's side
+        playback: PlaybackState | None = None
+        tts_thread = None
+        if self.voice is not None:
+            playback = self.voice.speaker.begin()
+            self.voice.speaker.on_first_sample = self._first_sample
+            tts_thread = threading.Thread(target=self._tts, name="turn-tts", daemon=True)
+        llm_thread = threading.Thread(target=self._llm, args=(plan,), name="turn-llm", daemon=True)
+        llm_thread.start()
+        if tts_thread is not None:
+            tts_thread.start()
+        user_audio = None
+        if isinstance(said, Utterance) and len(said.audio):  # written while the model works
+            ref = conv.store.audio_ref(conv.session_id, turn_id, "user")
+            user_audio = conv.store.write_audio(said.audio, RATE, ref)
+            conv.store.set_turn_audio(turn_id, user_audio)
+        llm_thread.join()
+        if tts_thread is not None:
+            tts_thread.join()
+        heard, reply_audio = self._heard(turn_id, playback)
+        interrupted = self.cancel.cancelled
+        timeline = self.timeline.relative()
+        care = plan.care.kind if plan.care else "crisis" if self.replaced else None
+        conv.store.complete_turn(
+            turn_id,
+            reply_text=heard,
+            reply_full=self.reply_full.strip(),
+            reply_audio=reply_audio,
+            interrupted=interrupted,
+            backend="care" if plan.care else conv.model.info.backend,
+            model=None if plan.care else conv.model.info.model,
+            timeline=timeline,
+            memories=plan.memories,
+            care=care,
+        )
+        conv.after_turn(plan, heard, stepped_out=care is not None)
+        if self.errors:
+            raise self.errors[0]
+        return TurnRecord(
+            turn_id,
+            self.transcript,
+            heard,
+            self.reply_full.strip(),
+            interrupted,
+            care,
+            list(plan.memories),
+            timeline,
+            [{"text": c.text, "state": c.state} for c in self.clauses],
+            user_audio,
+            reply_audio,
+            stt,
+        )
+
+    def _heard(self, turn_id: int, playback: PlaybackState | None) -> tuple[str, str | None]:
+        """What reached the user: the pieces shown (typed), or the clauses played (voice), and its audio."""
+        if self.voice is None or playback is None:
+            return self.shown.strip(), None
+        if not self.cancel.cancelled:
+            self.voice.speaker.wait()
+        if playback.last_sample_at is not None:
+            self.timeline.mark("last_audio_out", playback.last_sample_at)
+        for i, clause in enumerate(self.clauses):
+            clause.played = playback.played.get(i, 0)
+        if self.cancel.cancelled:
+            heard = " ".join(t for t in (c.heard_text() for c in self.clauses) if t).strip()
+        else:
+            heard = " ".join(c.text for c in self.clauses).strip() or self.reply_full.strip()
+        reply_audio = None
+        audio = playback.heard_audio()
+        if len(audio):
+            conv = self.conversation
+            ref = conv.store.audio_ref(conv.session_id, turn_id, "reply")
+            reply_audio = conv.store.write_audio(audio, self.voice.speaker.rate, ref)
+        return heard, reply_audio
+
+    def _first_sample(self, at: float) -> None:
+        self.timeline.mark("first_audio_out", at)
+        self._emit(AudioStarted())
+
+    def _llm(self, plan: TurnPlan) -> None:
+        try:
+            for attempt in range(EMPTY_REPLY_RETRIES + 1):
+                self._generate(plan, attempt)
+                if plan.care or self.replaced or self.cancel.cancelled or self.reply_full.strip():
+                    break
+        except BaseException as exc:  # noqa: BLE001 - reported by wait()
+            self.errors.append(exc)
+            self.cancel.cancel()
+        finally:
+            self.timeline.mark("llm_stopped" if self.cancel.cancelled else "llm_done")
+            self._clause_queue.put(None)
+
+    def _generate(self, plan: TurnPlan, attempt: int) -> None:
+        """One pass of the model (or the care text) through the guard, the style adapter and the reply check."""
+        conv = self.conversation
+        splitter = ClauseSplitter() if self.voice is not None else None
+        options = self.options
+        if attempt and options.seed is not None:
+            options = dataclasses.replace(options, seed=options.seed + attempt)
+        screen = ReplyScreen()
+        if plan.care:  # a care reply is said as it is, out of character, without the model
+            pieces: Iterator[str] = iter([plan.care.text])
+        else:
+            written = in_character(conv.model, plan.messages, options, self.cancel, conv.prompt.them)
+            pieces = screen.screen(in_their_words(self._started(written), conv.prompt))
+        try:
+            for text in pieces:
+                if self.cancel.cancelled:
+                    break
+                self.timeline.mark("first_token")
+                self.reply_full += text
+                self.shown += text
+                self._emit(ReplyPiece(text))
+                if splitter is not None:
+                    for clause in splitter.feed(text):
+                        self._add_clause(clause)
+            if not self.cancel.cancelled:
+                self.timeline.mark("last_token", overwrite=True)
+                if splitter is not None:
+                    for clause in splitter.flush():
+                        self._add_clause(clause)
+                if screen.harmful is not None:  # it began to encourage or describe self-harm: the care text
+                    self.replaced = True
+                    text = replaced_reply_text(plan.user_line, conv.settings.care.country, conv.prompt.them)
+                    shown = ("\n" if self.shown.strip() else "") + text
+                    self.shown += shown
+                    self._emit(CareStep("crisis", text, replaced=True))
+                    self._emit(ReplyPiece(shown))
+                    if splitter is not None:
+                        self._add_clause(text)
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # a stream left early releases the model now
+
+    def _started(self, pieces: Iterator[str]) -> Iterator[str]:
+        """The same pieces; `ReplyStarted` is emitted as the first arrives."""
+        first = True
+        try:
+            for piece in pieces:
+                if first:
+                    first = False
+                    self._emit(ReplyStarted())
+                yield piece
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()
+
+    def _add_clause(self, text: str) -> None:
+        with self._lock:
+            self.clauses.append(Clause(text))
+            index = len(self.clauses) - 1
+        self.timeline.mark("first_clause")
+        self._emit(SpokenClause(index, text))
+        self._clause_queue.put(index)
+
+    def _tts(self) -> None:
+        assert self.voice is not None
+        speaker, synthesizer = self.voice.speaker, self.voice.synthesizer
+        try:
+            while True:
+                index = self._clause_queue.get()
+                if index is None or self.cancel.cancelled:
+                    return
+                clause = self.clauses[index]
+                for chunk in synthesizer.stream(clause.text, self.cancel):
+                    if self.cancel.cancelled:
+                        return
+                    self.timeline.mark("first_audio")
+                    clause.samples += len(chunk)
+                    speaker.play(chunk, tag=index)
+                clause.synthesized = not self.cancel.cancelled
+        except BaseException as exc:  # noqa: BLE001
+            self.errors.append(exc)
+            self.cancel.cancel()
+        finally:
+            self.timeline.mark("tts_stopped" if self.cancel.cancelled else "tts_done")
