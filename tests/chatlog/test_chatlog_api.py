@@ -295,3 +295,16 @@ def test_large_file_is_streamed(tmp_path):
     assert len(conv.messages) == 21
     # messages legitimately hold ~40 MB of continuation text here; the file itself is never read whole twice
     assert peak < p.stat().st_size * 2.5
+
+
+def test_every_format_module_registers_itself() -> None:
+    from voice_app.chatlog.formats import CSV, JSON, MARKUP, TEXT, registry
+
+    formats = registry()
+    assert {fid: f.title for fid, f in formats.items()} == SUPPORTED_FORMATS
+    assert len(formats) >= 16 and {"whatsapp", "telegram_json", "wechat_csv", "google_chat"} <= set(formats)
+    for fid, f in formats.items():
+        assert f.id == fid and f.title and f.family in (JSON, MARKUP, TEXT, CSV)
+        assert callable(f.sniff) and callable(f.parse)
+    assert {fid for fid, f in formats.items() if f.paged} == {"telegram_html", "messenger"}
+    assert next(iter(formats)) == "whatsapp"  # the list users are shown starts with the most common export

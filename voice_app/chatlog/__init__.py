@@ -17,7 +17,7 @@ from typing import Any
 # The module is imported before the ``detect`` function below is defined, so that the function (not the
 # module) is what ``voice_app.chatlog.detect`` names.
 from voice_app.chatlog import detect as _detect
-from voice_app.chatlog.formats import SUPPORTED_FORMATS, corrupt, fix_text, unknown
+from voice_app.chatlog.formats import Format, corrupt, fix_text, registry, supported_formats, unknown
 from voice_app.chatlog.model import (
     CALL,
     DELETED,
@@ -35,6 +35,9 @@ from voice_app.chatlog.options import Options
 from voice_app.chatlog.source import Member, Source
 from voice_app.core.errors import ImportFormatError, ParticipantNotFoundError
 
+# Format id → what users are told it is, from every format module's `FORMATS`.
+SUPPORTED_FORMATS: dict[str, str] = supported_formats()
+
 __all__ = [
     "CALL",
     "DELETED",
@@ -44,6 +47,7 @@ __all__ = [
     "SYSTEM",
     "TEXT",
     "Conversation",
+    "Format",
     "ImportWarning",
     "Message",
     "detect",
@@ -52,57 +56,6 @@ __all__ = [
     "resolve_participant",
     "summarize",
 ]
-
-# Formats whose export is split over several files of one folder (all are read and merged).
-_PAGED = {"telegram_html", "messenger"}
-
-
-def _importer(fmt: str) -> Callable[[list[Member], Options], Conversation]:
-    if fmt == "whatsapp":
-        from voice_app.chatlog import whatsapp
-
-        return lambda members, opts: whatsapp.parse(members[0], opts.progress_fn, 0, opts.total)
-    if fmt in ("telegram_json", "telegram_html"):
-        from voice_app.chatlog import telegram
-
-        return telegram.parse_json if fmt == "telegram_json" else telegram.parse_html
-    if fmt == "messenger":
-        from voice_app.chatlog import messenger
-
-        return messenger.parse
-    if fmt in ("wechat_csv", "wechat_txt", "qq_txt"):
-        from voice_app.chatlog import wechat
-
-        return {"wechat_csv": wechat.parse_csv, "wechat_txt": wechat.parse_txt, "qq_txt": wechat.parse_qq}[fmt]
-    if fmt == "imessage":
-        from voice_app.chatlog import imessage
-
-        return imessage.parse
-    if fmt == "signal":
-        from voice_app.chatlog import signal
-
-        return signal.parse
-    if fmt in ("discord_json", "discord_csv"):
-        from voice_app.chatlog import discord
-
-        return discord.parse_json if fmt == "discord_json" else discord.parse_csv
-    if fmt == "line":
-        from voice_app.chatlog import line
-
-        return line.parse
-    if fmt == "sms_xml":
-        from voice_app.chatlog import sms
-
-        return sms.parse
-    if fmt == "google_chat":
-        from voice_app.chatlog import googlechat
-
-        return googlechat.parse
-    if fmt in ("generic_csv", "generic_jsonl"):
-        from voice_app.chatlog import generic
-
-        return generic.parse_csv if fmt == "generic_csv" else generic.parse_jsonl
-    raise unknown(f"unknown format id {fmt!r}")
 
 
 def _check_format(fmt: str) -> str:
@@ -113,7 +66,7 @@ def _check_format(fmt: str) -> str:
 
 
 def _choose(src: Source, fmt: str | None) -> tuple[str, list[Member]]:
-    from voice_app.chatlog.source import binary_reason
+    from voice_app.chatlog.encoding import binary_reason
 
     if not src.members:
         names = src.all_names()
@@ -164,10 +117,10 @@ def _choose(src: Source, fmt: str | None) -> tuple[str, list[Member]]:
     # Pick the format and folder holding the most bytes, then all its pages in that folder.
     sizes: Counter[tuple[str, str]] = Counter()
     for f, m in found:
-        folder = posixpath.dirname(m.name) if f in _PAGED else m.name
+        folder = posixpath.dirname(m.name) if registry()[f].paged else m.name
         sizes[(f, folder)] += m.size
     (best_fmt, folder), _ = sizes.most_common(1)[0]
-    if best_fmt in _PAGED:
+    if registry()[best_fmt].paged:
         members = [m for f, m in found if f == best_fmt and posixpath.dirname(m.name) == folder]
     else:
         members = [max((m for f, m in found if f == best_fmt), key=lambda m: m.size)]
@@ -194,7 +147,7 @@ def load(
         fmt, members = _choose(src, fmt)
         opts = Options(mapping=dict(mapping or {}), progress=progress, total=sum(m.size for m in members))
         try:
-            conv = _importer(fmt)(members, opts)
+            conv = registry()[fmt].parse(members, opts)
         except ImportFormatError:
             raise
         except MemoryError:
@@ -272,9 +225,8 @@ def summarize(conv: Conversation) -> dict[str, Any]:
     counts: Counter[str] = Counter(m.sender for m in conv.messages if m.sender and m.kind != SYSTEM)
     names = list(dict.fromkeys([*conv.participants, *counts]))
     order = {n: i for i, n in enumerate(names)}
-    participants = sorted(
-        ({"name": n, "messages": counts.get(n, 0)} for n in names), key=lambda p: (-p["messages"], order[p["name"]])
-    )
+    ranked = sorted(names, key=lambda n: (-counts.get(n, 0), order[n]))
+    participants = [{"name": n, "messages": counts.get(n, 0)} for n in ranked]
     kinds = Counter(m.kind for m in conv.messages)
     return {
         "format": conv.format,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from voice_app.chatlog.formats import corrupt
+from voice_app.chatlog.formats import CSV, JSON, Format, Head, corrupt
 from voice_app.chatlog.model import CALL, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import BAD_DATA, Options, clean, parse_iso, warn, warn_skipped
 from voice_app.chatlog.source import Member, load_json
@@ -60,12 +60,12 @@ def parse_json(members: list[Member], opts: Options) -> Conversation:
                 if not isinstance(r, dict):
                     continue
                 emoji = r.get("emoji", {})
-                e = clean(emoji.get("name", "") if isinstance(emoji, dict) else emoji)
+                glyph = clean(emoji.get("name", "") if isinstance(emoji, dict) else emoji)
                 users = r.get("users") or []
                 if users:
-                    reactions.extend((_author(u), e) for u in users)
+                    reactions.extend((_author(u), glyph) for u in users)
                 else:
-                    reactions.extend(("", e) for _ in range(int(r.get("count", 1) or 1)))
+                    reactions.extend(("", glyph) for _ in range(int(r.get("count", 1) or 1)))
             ref = m.get("reference")
             reply_to = None
             if isinstance(ref, dict) and ref.get("messageId"):
@@ -79,7 +79,8 @@ def parse_json(members: list[Member], opts: Options) -> Conversation:
         except BAD_DATA as e:
             warn_skipped(warnings, i, e, member.display)
             continue
-    channel = data.get("channel") if isinstance(data.get("channel"), dict) else {}
+    channel = data.get("channel")
+    channel = channel if isinstance(channel, dict) else {}
     return Conversation("discord_json", [], messages, warnings, member.display, clean(channel.get("name")) or None)
 
 
@@ -113,3 +114,18 @@ def parse_csv(members: list[Member], opts: Options) -> Conversation:
     if not messages and not warnings:
         raise corrupt(f"{member.display}: the Discord CSV has a header but no messages")
     return Conversation("discord_csv", [], messages, warnings, member.display)
+
+
+def _sniff_json(head: Head) -> bool:
+    text = head.json_head
+    return '"guild"' in text and '"channel"' in text and '"messages"' in text
+
+
+def _sniff_csv(head: Head) -> bool:
+    return {"authorid", "author", "date", "content"} <= {c.lower() for c in head.csv_header or ()}
+
+
+FORMATS = [
+    Format("discord_json", "Discord JSON (DiscordChatExporter)", JSON, 40, _sniff_json, parse_json, listed=10),
+    Format("discord_csv", "Discord CSV (DiscordChatExporter)", CSV, 20, _sniff_csv, parse_csv, listed=11),
+]

@@ -11,7 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from voice_app.chatlog.formats import corrupt, unknown
+from voice_app.chatlog.formats import CSV, JSON, Format, Head, corrupt, unknown
 from voice_app.chatlog.model import KINDS, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import Options, clean, from_epoch, parse_iso, warn
 from voice_app.chatlog.source import Member, iter_lines
@@ -137,3 +137,41 @@ def parse_jsonl(members: list[Member], opts: Options) -> Conversation:
     if not messages and cols is None:
         raise corrupt(f"{member.display}: no JSON object found")
     return Conversation("generic_jsonl", [], messages, warnings, member.display)
+
+
+def _sniff_jsonl(head: Head) -> bool:
+    text = head.json_head
+    first_line = text.split("\n", 1)[0].strip()
+    if not (first_line.startswith("{") and first_line.endswith("}") and "\n" in text.strip()):
+        return False
+    try:
+        obj = json.loads(first_line)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and "messages" not in obj
+
+
+def _sniff_csv(head: Head) -> bool:
+    return head.csv_header is not None and automap(head.csv_header) is not None
+
+
+FORMATS = [
+    Format(
+        "generic_csv",
+        "Generic CSV with timestamp/sender/text columns (mapping= to name them)",
+        CSV,
+        90,  # any CSV with a time, a sender and a text column: after the apps' own layouts
+        _sniff_csv,
+        parse_csv,
+        listed=15,
+    ),
+    Format(
+        "generic_jsonl",
+        "Generic JSON Lines with timestamp/sender/text keys (mapping= to name them)",
+        JSON,
+        10,
+        _sniff_jsonl,
+        parse_jsonl,
+        listed=16,
+    ),
+]

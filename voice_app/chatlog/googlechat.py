@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from voice_app.chatlog.formats import corrupt
+from voice_app.chatlog.formats import JSON, Format, Head, corrupt
 from voice_app.chatlog.model import DELETED, MEDIA, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import BAD_DATA, Options, clean, parse_iso, warn, warn_skipped
 from voice_app.chatlog.source import Member, load_json
@@ -58,7 +58,8 @@ def parse(members: list[Member], opts: Options) -> Conversation:
             if not isinstance(m, dict):
                 warn(warnings, f"message #{i + 1}: not an object; skipped", file=member.display)
                 continue
-            creator = m.get("creator") if isinstance(m.get("creator"), dict) else {}
+            creator = m.get("creator")
+            creator = creator if isinstance(creator, dict) else {}
             name = clean(creator.get("name") or creator.get("email") or "")
             if creator.get("email"):
                 emails[str(creator["email"])] = name
@@ -91,9 +92,17 @@ def parse(members: list[Member], opts: Options) -> Conversation:
         for r in reactions:
             if not isinstance(r, dict):
                 continue
-            emoji = r.get("emoji") if isinstance(r.get("emoji"), dict) else {}
-            e = clean(emoji.get("unicode") or emoji.get("custom_emoji", {}).get("name", "") if emoji else "")
+            emoji = r.get("emoji")
+            emoji = emoji if isinstance(emoji, dict) else {}
+            glyph = clean(emoji.get("unicode") or emoji.get("custom_emoji", {}).get("name", "") if emoji else "")
             for who in r.get("reactor_emails") or []:
-                out.append((emails.get(str(who), clean(who)), e))
+                out.append((emails.get(str(who), clean(who)), glyph))
         msg.reactions = tuple(out)
     return Conversation("google_chat", [], messages, warnings, member.display)
+
+
+def _sniff(head: Head) -> bool:
+    return '"created_date"' in head.json_head and '"creator"' in head.json_head
+
+
+FORMATS = [Format("google_chat", "Google Chat Takeout (messages.json)", JSON, 45, _sniff, parse, listed=14)]

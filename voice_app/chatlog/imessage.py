@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from voice_app.chatlog.formats import corrupt
+from voice_app.chatlog.formats import TEXT as TEXT_FAMILY
+from voice_app.chatlog.formats import Format, Head, corrupt
 from voice_app.chatlog.model import DELETED, MEDIA, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import Options, clean, warn
 from voice_app.chatlog.source import Member, iter_lines
@@ -99,3 +100,13 @@ def parse(members: list[Member], opts: Options) -> Conversation:
     if not messages:
         raise corrupt(f"{member.display}: no iMessage block (date line, sender, text) found")
     return Conversation("imessage", [], messages, warnings, member.display)
+
+
+_IMESSAGE = re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{4}\s+\d{1,2}:\d{2}:\d{2}\s?[AP]M")
+
+
+def _sniff(head: Head) -> bool:
+    return bool(_IMESSAGE.match(head.first))
+
+
+FORMATS = [Format("imessage", "iMessage TXT (imessage-exporter)", TEXT_FAMILY, 50, _sniff, parse, listed=8)]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from voice_app.chatlog.formats import corrupt
+from voice_app.chatlog.formats import TEXT as TEXT_FAMILY
+from voice_app.chatlog.formats import Format, Head, corrupt
 from voice_app.chatlog.model import CALL, DELETED, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import Options, clean, warn
 from voice_app.chatlog.source import Member, iter_lines
@@ -104,3 +105,21 @@ def parse(members: list[Member], opts: Options) -> Conversation:
     if not messages:
         raise corrupt(f"{member.display}: no LINE message (time<TAB>name<TAB>text) found")
     return Conversation("line", [], messages, warnings, member.display, title)
+
+
+_LINE_HEAD = re.compile(
+    r"^(?:\[LINE\] |Chat history with |\[LINE\]|.*とのトーク履歴|.*的聊天记录|.*的聊天記錄|与.*的聊天记录)"
+)
+_LINE_MSG = re.compile(r"^(?:[AP]M ?|午前|午後|上午|下午)?\d{1,2}:\d{2}(?: ?[AP]M)?\t")
+
+
+def _sniff(head: Head) -> bool:
+    first = head.first
+    return bool(_LINE_HEAD.match(first)) and (
+        first.startswith("[LINE]") or any(_LINE_MSG.match(ln) for ln in head.nonempty[:40])
+    )
+
+
+FORMATS = [
+    Format("line", "LINE chat history TXT (English, Japanese, Chinese)", TEXT_FAMILY, 20, _sniff, parse, listed=12)
+]

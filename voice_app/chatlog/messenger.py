@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from voice_app.chatlog.formats import corrupt
+from voice_app.chatlog.formats import JSON, Format, Head, corrupt
 from voice_app.chatlog.model import CALL, DELETED, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import BAD_DATA, Options, clean, fix_mojibake, from_epoch, warn, warn_skipped
 from voice_app.chatlog.source import Member, load_json
@@ -95,3 +95,24 @@ def parse(members: list[Member], opts: Options) -> Conversation:
         messages.extend(page)
     messages.sort(key=lambda m: m.timestamp)
     return Conversation("messenger", list(participants), messages, warnings, members[0].display, title)
+
+
+def _sniff(head: Head) -> bool:
+    text = head.json_head
+    return ('"sender_name"' in text and '"timestamp_ms"' in text) or (
+        '"messages"' in text and ('"sender_name"' in text or ('"participants"' in text and '"thread_path"' in text))
+    )
+
+
+FORMATS = [
+    Format(
+        "messenger",
+        "Facebook Messenger / Instagram download (message_N.json)",
+        JSON,
+        50,  # after Discord and Google Chat, whose files can also hold "messages"
+        _sniff,
+        parse,
+        listed=4,
+        paged=True,
+    )
+]

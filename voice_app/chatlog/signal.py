@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
-from voice_app.chatlog.formats import corrupt
+from voice_app.chatlog.formats import TEXT as TEXT_FAMILY
+from voice_app.chatlog.formats import Format, Head, corrupt
 from voice_app.chatlog.model import DELETED, MEDIA, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import Options, clean, warn
 from voice_app.chatlog.source import Member, iter_lines
@@ -23,7 +25,7 @@ def parse(members: list[Member], opts: Options) -> Conversation:
     member = members[0]
     warnings: list[ImportWarning] = []
     messages: list[Message] = []
-    cur: list | None = None  # [ts, sender, lines]
+    cur: list[Any] | None = None  # [ts, sender, lines]
 
     def flush() -> None:
         if cur is None:
@@ -67,3 +69,15 @@ def parse(members: list[Member], opts: Options) -> Conversation:
     if not messages:
         raise corrupt(f'{member.display}: no Signal message line ("[YYYY-MM-DD HH:MM] Name: text") found')
     return Conversation("signal", [], messages, warnings, member.display)
+
+
+_SIGNAL = re.compile(r"^\[\d{4}-\d{2}-\d{2},? \d{1,2}:\d{2}\] [^:]+:")
+
+
+def _sniff(head: Head) -> bool:
+    lines = head.nonempty
+    hits = sum(1 for ln in lines[:40] if _SIGNAL.match(ln))
+    return hits >= max(1, min(3, len(lines) // 3)) and bool(_SIGNAL.match(head.first))
+
+
+FORMATS = [Format("signal", "Signal Markdown (signal-export chat.md)", TEXT_FAMILY, 30, _sniff, parse, listed=9)]

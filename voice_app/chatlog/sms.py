@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import IO
 
-from voice_app.chatlog.formats import corrupt
+from voice_app.chatlog.formats import MARKUP, Format, Head, corrupt
 from voice_app.chatlog.model import MEDIA, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import Options, clean, from_epoch, pick_chat, warn
 from voice_app.chatlog.source import Member
@@ -98,3 +98,11 @@ def parse(members: list[Member], opts: Options) -> Conversation:
         raise corrupt(f"{member.display}: no <sms> or <mms> element found")
     name, messages = pick_chat(chats, opts.mapping.get("chat"), "conversation", warnings, member.display)
     return Conversation("sms_xml", [], messages, warnings, member.display, name or None)
+
+
+def _sniff(head: Head) -> bool:
+    low = head.text[:8192].lower()
+    return "<smses" in low or "<sms " in low
+
+
+FORMATS = [Format("sms_xml", "Android SMS Backup & Restore XML (SMS and MMS)", MARKUP, 10, _sniff, parse, listed=13)]

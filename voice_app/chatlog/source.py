@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import os
 import re
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from voice_app.chatlog.encoding import binary_reason, decode_line, sniff_encoding
 from voice_app.chatlog.formats import corrupt, unknown
 from voice_app.chatlog.model import ImportWarning
 from voice_app.core.errors import ImportFormatError
@@ -28,19 +30,6 @@ MAX_DIR_ENTRIES = 2_000_000  # every file a folder scan walks past, media includ
 MAX_MEMBER_BYTES = 4 << 30  # one file inside a zip, decompressed
 MAX_ZIP_RATIO = 200  # decompressed / compressed above this (and above BOMB_MIN_BYTES) is a zip bomb
 BOMB_MIN_BYTES = 64 << 20
-
-_MAGIC = [
-    (b"SQLite format 3\x00", "an SQLite database (export the chat to text with the app's exporter first)"),
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"\x1f\x8b", "a gzip archive (unpack it first)"),
-    (b"Rar!", "a RAR archive (unpack it first)"),
-    (b"7z\xbc\xaf", "a 7-Zip archive (unpack it first)"),
-    (b"OggS", "an audio file"),
-    (b"ID3", "an audio file"),
-]
 
 
 @dataclass
@@ -128,7 +117,7 @@ class Source:
                 if size == 0:
                     continue
                 rel = fp.relative_to(root).as_posix()
-                self.members.append(Member(rel, str(fp), size, lambda fp=fp: fp.open("rb")))
+                self.members.append(Member(rel, str(fp), size, _opener(fp)))
         self._note_skipped(skipped)
 
     def _note_skipped(self, skipped: dict[str, int]) -> None:
@@ -160,7 +149,7 @@ class Source:
                     "Unpack the archive yourself and import the chat's own text file.",
                 )
             self.members.append(
-                Member(name, f"{self.display}:{name}", info.file_size, lambda info=info: self._open_zip(info))
+                Member(name, f"{self.display}:{name}", info.file_size, functools.partial(self._open_zip, info))
             )
 
     def _open_zip(self, info: zipfile.ZipInfo) -> IO[bytes]:
@@ -185,90 +174,6 @@ class Source:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# --- encodings --------------------------------------------------------------------------------
-
-
-def binary_reason(head: bytes) -> str | None:
-    """Why ``head`` is not text, or None if it may be text."""
-    for magic, what in _MAGIC:
-        if head.startswith(magic):
-            return f"is {what}, not a chat export"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_guess(head):
-        return None
-    nul = head.find(b"\x00")
-    if nul >= 0:
-        return f"is a binary file (NUL byte at offset {nul}), not a chat export"
-    sample = head[:8192]
-    if sample:
-        ctrl = sum(1 for b in sample if b < 9 or 13 < b < 32)
-        if ctrl > len(sample) // 20 + 2:
-            return "is a binary file (many control bytes), not a chat export"
-    return None
-
-
-def _utf16_guess(head: bytes) -> str | None:
-    sample = head[:4096]
-    n = len(sample) // 2
-    if n < 2:
-        return None
-    even = sample[0::2].count(0)
-    odd = sample[1::2].count(0)
-    if odd > n * 0.3 and even < n * 0.05:
-        return "utf-16-le"
-    if even > n * 0.3 and odd < n * 0.05:
-        return "utf-16-be"
-    return None
-
-
-def sniff_encoding(head: bytes) -> tuple[str, int]:
-    """(codec name, BOM length) for a file starting with ``head``."""
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8", 3
-    if head.startswith(codecs.BOM_UTF16_LE):
-        return "utf-16-le", 2
-    if head.startswith(codecs.BOM_UTF16_BE):
-        return "utf-16-be", 2
-    guess = _utf16_guess(head)
-    if guess:
-        return guess, 0
-    if _decodes(head, "utf-8"):
-        return "utf-8", 0
-    if _decodes(head, "gb18030"):
-        # Mixed files: UTF-8 if at least as many non-ASCII lines are valid UTF-8 as are not (the bad
-        # lines are then repaired one by one with a warning).
-        good = bad = 0
-        for ln in head.split(b"\n")[:2000]:
-            if ln.isascii():
-                continue
-            try:
-                ln.decode("utf-8")
-                good += 1
-            except UnicodeDecodeError:
-                bad += 1
-        return ("utf-8", 0) if good >= bad and good else ("gb18030", 0)
-    return "utf-8", 0
-
-
-def _decodes(data: bytes, enc: str) -> bool:
-    try:
-        codecs.getincrementaldecoder(enc)().decode(data, final=False)
-        return True
-    except UnicodeDecodeError:
-        return False
-
-
-_FALLBACKS = ("utf-8", "gb18030", "cp1252")
-
-
-def _decode_line(raw: bytes, enc: str) -> tuple[str, str | None]:
-    for e in (enc, *_FALLBACKS):
-        try:
-            return raw.decode(e), (None if e == enc else e)
-        except UnicodeDecodeError:
-            continue
-    return raw.decode(enc, "replace"), "replacement characters"
 
 
 _CLEAN = re.compile("[\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -359,7 +264,7 @@ def iter_line_blocks(
                         raw_lines.pop()
                     lines = []
                     for i, raw in enumerate(raw_lines):
-                        s, used = _decode_line(raw, enc)
+                        s, used = decode_line(raw, enc)
                         if used:
                             warnings.append(
                                 ImportWarning(f"line is not valid {enc.upper()}; decoded as {used}", lineno + i)
@@ -458,117 +363,5 @@ def check_text_member(member: Member) -> None:
         raise unknown(f"{member.display} {reason}")
 
 
-STREAM_JSON_BYTES = 32 << 20  # larger JSON files are streamed element by element where the format allows
-_WS = " \t\r\n"
-
-
-def iter_json_array(
-    member: Member, key: str, progress: Progress = None, done_before: int = 0, total: int | None = None
-) -> tuple[dict[str, Any], Iterator[Any]] | None:
-    """Stream the array under top-level `key` of a JSON object, one element at a time.
-
-    Returns (the top-level scalars seen before the array, an iterator of its elements), or None when
-    the file does not start that way (the caller then loads it whole). Memory holds one element and
-    a read buffer, not the whole file; a broken element raises CorruptExportError with its offset.
-    """
-    enc, bom = sniff_encoding(member.head())
-    total = member.size if total is None else total
-    handle = member.open()
-    decoder = codecs.getincrementaldecoder(enc)("strict")
-    handle.read(bom)
-    state = {"done": bom, "eof": False}
-
-    def more(buf: str) -> str:
-        chunk = handle.read(CHUNK_BYTES)
-        state["done"] += len(chunk)
-        if progress:
-            progress(done_before + state["done"], total)
-        if not chunk:
-            state["eof"] = True
-            return buf + decoder.decode(b"", final=True)
-        try:
-            return buf + decoder.decode(chunk)
-        except UnicodeDecodeError as e:
-            raise corrupt(f"{member.display}: bytes near offset {state['done']} are not valid {enc.upper()}") from e
-
-    json_decoder = json.JSONDecoder()
-    buf, pos = more(""), 0
-    if buf.startswith("\ufeff"):
-        pos = 1
-    header: dict[str, Any] = {}
-
-    def skip_ws() -> None:
-        nonlocal buf, pos
-        while True:
-            while pos < len(buf) and buf[pos] in _WS:
-                pos += 1
-            if pos < len(buf) or state["eof"]:
-                return
-            buf, pos = more(buf[pos:]), 0
-
-    def value() -> Any:
-        nonlocal buf, pos
-        while True:
-            try:
-                obj, end = json_decoder.raw_decode(buf, pos)
-            except json.JSONDecodeError as e:
-                if state["eof"]:
-                    raise corrupt(f"{member.display} is not valid JSON near character {e.pos}: {e.msg}") from e
-                buf, pos = more(buf[pos:]), 0
-                continue
-            if end == len(buf) and not state["eof"]:  # a number may go on in the next chunk
-                buf, pos = more(buf[pos:]), 0
-                continue
-            pos = end
-            return obj
-
-    skip_ws()
-    if buf[pos : pos + 1] != "{":
-        handle.close()
-        return None
-    pos += 1
-    while True:  # the top-level keys before the array
-        skip_ws()
-        if buf[pos : pos + 1] != '"':
-            handle.close()
-            return None
-        name = value()
-        skip_ws()
-        if buf[pos : pos + 1] != ":":
-            handle.close()
-            return None
-        pos += 1
-        skip_ws()
-        if name == key:
-            break
-        if buf[pos : pos + 1] in ("{", "["):  # a nested value before the array: not the simple layout
-            handle.close()
-            return None
-        header[name] = value()
-        skip_ws()
-        if buf[pos : pos + 1] == ",":
-            pos += 1
-    if buf[pos : pos + 1] != "[":
-        handle.close()
-        return None
-    pos += 1
-
-    def elements() -> Iterator[Any]:
-        nonlocal pos
-        try:
-            while True:
-                skip_ws()
-                if buf[pos : pos + 1] == "]":
-                    return
-                yield value()
-                skip_ws()
-                if buf[pos : pos + 1] == ",":
-                    pos += 1
-                elif buf[pos : pos + 1] != "]":
-                    raise corrupt(
-                        f"{member.display}: the {key!r} list is broken after element (offset ~{state['done']})"
-                    )
-        finally:
-            handle.close()
-
-    return header, elements()
+def _opener(path: Path) -> Callable[[], IO[bytes]]:
+    return lambda: path.open("rb")

@@ -9,10 +9,11 @@ from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from voice_app.chatlog.formats import corrupt
+from voice_app.chatlog.formats import JSON, MARKUP, Format, Head, corrupt
+from voice_app.chatlog.jsonstream import STREAM_JSON_BYTES, iter_json_array
 from voice_app.chatlog.model import CALL, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import BAD_DATA, Options, clean, from_epoch, parse_iso, pick_chat, warn, warn_skipped
-from voice_app.chatlog.source import STREAM_JSON_BYTES, Member, iter_json_array, load_json, read_text
+from voice_app.chatlog.source import Member, load_json, read_text
 
 _MEDIA_KEYS = ("photo", "file", "media_type", "sticker_emoji", "location_information", "contact_information", "poll")
 
@@ -305,3 +306,42 @@ def _split_reaction(value: str) -> tuple[str, str]:
     if who.isdigit():
         who = ""
     return (clean(who), clean(emoji))
+
+
+_TELEGRAM_JSON = re.compile(
+    r'"(?:from_id|date_unixtime|personal_information|text_entities)"\s*:'
+    r'|"type"\s*:\s*"(?:personal_chat|private_group|private_supergroup|saved_messages|bot_chat|public_channel)"'
+)
+
+
+def _sniff_json(head: Head) -> bool:
+    text = head.json_head
+    return bool(_TELEGRAM_JSON.search(text)) or ('"chats"' in text and '"list"' in text)
+
+
+def _sniff_html(head: Head) -> bool:
+    low = head.text[:8192].lower()
+    return 'class="history"' in low or ('class="page_wrap"' in low and 'class="message' in low)
+
+
+FORMATS = [
+    Format(
+        "telegram_json",
+        "Telegram Desktop export, JSON (result.json, single chat or whole account)",
+        JSON,
+        20,
+        _sniff_json,
+        parse_json,
+        listed=2,
+    ),
+    Format(
+        "telegram_html",
+        "Telegram Desktop export, HTML (messages.html pages, folder or .zip)",
+        MARKUP,
+        20,
+        _sniff_html,
+        parse_html,
+        listed=3,
+        paged=True,
+    ),
+]

@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 
-from voice_app.chatlog.formats import corrupt
+from voice_app.chatlog.formats import CSV, Format, Head, corrupt
+from voice_app.chatlog.formats import TEXT as TEXT_FAMILY
 from voice_app.chatlog.model import CALL, DELETED, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import Options, clean, from_epoch, warn
 from voice_app.chatlog.source import Member, iter_lines
@@ -204,3 +205,30 @@ def parse_txt(members: list[Member], opts: Options) -> Conversation:
 
 def parse_qq(members: list[Member], opts: Options) -> Conversation:
     return _parse_blocks(members[0], opts, "qq_txt", qq=True)
+
+
+_WECHAT_TXT = re.compile(r"^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}:\d{2} \S.*$")
+
+
+def _sniff_csv(head: Head) -> bool:
+    cols = {c.lower() for c in head.csv_header or ()}
+    if {"strcontent", "issender"} <= cols or {"localid", "type", "strtime"} <= cols:
+        return True
+    return "is_sender" in cols and ("msg" in cols or "type_name" in cols)
+
+
+def _sniff_txt(head: Head) -> bool:
+    return bool(_WECHAT_TXT.match(head.first)) and len(head.nonempty) >= 2
+
+
+def _sniff_qq(head: Head) -> bool:
+    return "消息记录" in "".join(head.nonempty[:3]) and any(ln.startswith("消息对象") for ln in head.nonempty[:20])
+
+
+FORMATS = [
+    Format(
+        "wechat_csv", "WeChat CSV (WeChatMsg/MemoTrace, PyWxDump/WeClone)", CSV, 10, _sniff_csv, parse_csv, listed=5
+    ),
+    Format("wechat_txt", "WeChat TXT (WeChatMsg/MemoTrace)", TEXT_FAMILY, 60, _sniff_txt, parse_txt, listed=6),
+    Format("qq_txt", "QQ message manager TXT export", TEXT_FAMILY, 10, _sniff_qq, parse_qq, listed=7),
+]
