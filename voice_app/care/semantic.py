@@ -122,7 +122,7 @@ def _rbf(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _fit_weights(kernel: np.ndarray, labels: np.ndarray, iterations: int = 30) -> tuple[np.ndarray, float]:
     """Kernel logistic regression by iteratively reweighted least squares (Newton steps in the dual)."""
-    alpha = np.zeros(len(labels))
+    alpha: np.ndarray = np.zeros(len(labels))
     bias = 0.0
     for _ in range(iterations):
         logits = kernel @ alpha + bias

@@ -18,7 +18,7 @@ from voice_app.core.textsafe import printable
 DEMO_PERSONA = "demo"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `demo` and `ui` to the CLI's subparsers."""
     p = sub.add_parser("demo", help="talk with the shipped fictional persona in the app (offline, embedded models)")
     p.set_defaults(func=cmd_demo)
@@ -81,10 +81,10 @@ def native_output_to(log: Path) -> Iterator[None]:
     original = sys.__stderr__
     try:
         os.dup2(fd, 2)
-        sys.__stderr__ = terminal
+        sys.__stderr__ = terminal  # type: ignore[misc]  # what Textual writes to the real terminal
         yield
     finally:
-        sys.__stderr__ = original
+        sys.__stderr__ = original  # type: ignore[misc]
         terminal.flush()
         os.dup2(saved, 2)
         for handle in (fd, saved):

@@ -29,11 +29,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 # The persona prefix: restored from the on-disk cache when this persona was used before.
                 warm_up_s = sum(session.warm_up().values())
                 streaming = not args.json
-                result = session.reply(
-                    args.once,
-                    on_piece=(lambda p: (sys.stdout.write(p), sys.stdout.flush())) if streaming else None,
-                    seed=args.seed,
-                )
+                result = session.reply(args.once, on_piece=_write if streaming else None, seed=args.seed)
                 if args.json:
                     print_json(
                         {
@@ -111,3 +107,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--closure", action="store_true", help="guided arc: unsaid (/next) questions (/next) goodbye")
     p.add_argument("--letter", action="store_true", help="at /goodbye, write the letter without asking")
     p.set_defaults(func=cmd_chat)
+
+
+def _write(piece: str) -> None:
+    sys.stdout.write(piece)
+    sys.stdout.flush()

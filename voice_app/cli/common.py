@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from voice_app.core import config
 from voice_app.core.errors import VoiceAppError
 from voice_app.core.textsafe import safe
 
 if TYPE_CHECKING:
-    from voice_app.storage.store import Store
+    from voice_app.conversation.userdata import Store
 
 __all__ = ["Handler", "VoiceAppError", "err", "mapping", "open_store", "out", "print_json", "safe"]
 
@@ -33,19 +32,10 @@ def print_json(data: Any) -> None:
 
 
 def open_store() -> Store:
-    """The user's store, with the shipped `demo` persona present."""
-    from voice_app.conversation.importing import ensure_demo
-    from voice_app.storage.encryption import open_unlocked
-    from voice_app.storage.store import Store
+    """The user's store, unlocked, with the shipped `demo` persona present."""
+    from voice_app.conversation.userdata import open_user_store
 
-    store = open_unlocked(Store.open_default())
-    settings = config.load()
-    encrypted = store.encryption_state != "off"
-    if settings.care.encryption != encrypted:  # the database is the truth (a conversion finished or was undone)
-        settings.care.encryption = encrypted
-        config.save(settings)
-    ensure_demo(store)
-    return store
+    return open_user_store()
 
 
 def mapping(pairs: list[str] | None) -> dict[str, str] | None:

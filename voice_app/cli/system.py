@@ -67,16 +67,9 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def _switch_encryption(on: bool) -> None:
     """Convert the data dir in place; the setting is saved only after the conversion succeeded."""
-    from voice_app.storage import encryption
-    from voice_app.storage.store import Store
+    from voice_app.conversation.userdata import switch_encryption
 
-    with Store.open_default() as store:
-        if on:
-            encryption.enable(store, encryption.read_passphrase(confirm=store.encryption_state == "off"))
-            out.print("Encryption at rest is on: message texts, session texts and audio are now encrypted.")
-        else:
-            encryption.disable(store, encryption.read_passphrase())
-            out.print("Encryption at rest is off: your data was decrypted in place.")
+    out.print(switch_encryption(on))
 
 
 def cmd_care(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 INPUT_TAIL_S = 0.3  # silence after a --input-wav clip before the "key" is released, as a person would
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `talk` subcommand to the CLI's subparsers."""
     p = sub.add_parser("talk", help="a voice conversation with a persona (push-to-talk or hands-free)")
     p.add_argument("persona")
@@ -77,29 +77,25 @@ def load_wav(path: Path) -> np.ndarray:
     """A sound file as 16 kHz mono float32."""
     import soundfile as sf
 
+    from voice_app.conversation.listening import SAMPLE_RATE
     from voice_app.core.signal import resample
-    from voice_app.speech.audio import RATE
 
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (OSError, RuntimeError) as exc:  # soundfile raises LibsndfileError (a RuntimeError)
         raise VoiceAppError(f"Cannot read {path}: {exc}.", fix="Give a WAV, FLAC or OGG file.") from None
-    return resample(data.mean(axis=1), rate, RATE)
+    return resample(data.mean(axis=1), rate, SAMPLE_RATE)
 
 
 def _pipeline(store: Any, args: argparse.Namespace, settings: config.Settings, language: str) -> Conversation:
     from voice_app.conversation.conversation import Conversation, Voice
-    from voice_app.llm import generation_options
 
     voice = Voice.from_settings(settings, language=language, allow_null_speaker=True)
-    return Conversation(
-        store, args.persona, settings=settings, voice=voice, options=generation_options(settings, args.seed)
-    )
+    return Conversation(store, args.persona, settings=settings, voice=voice, seed=args.seed)
 
 
 def _turns_from_files(store: Any, args: argparse.Namespace, settings: config.Settings, language: str) -> int:
-    from voice_app.speech.audio import ArraySource
-    from voice_app.speech.recorder import Recorder
+    from voice_app.conversation.listening import hear_recording
 
     recordings = [load_wav(path) for path in args.input_wav]  # unreadable files fail before models load
     pipeline = _pipeline(store, args, settings, language)
@@ -111,15 +107,7 @@ def _turns_from_files(store: Any, args: argparse.Namespace, settings: config.Set
             _log(f"[speaker: {voice.speaker_kind}] loading the models and the persona...")
         pipeline.warm_up()
         for audio in recordings:
-            source = ArraySource(audio, trailing_s=INPUT_TAIL_S)
-            lang = voice.transcriber.language or None
-            with Recorder(
-                source, transcriber=voice.transcriber, language=lang, on_partial=pipeline.on_partial
-            ) as recorder:
-                recorder.start()
-                source.done.wait()
-                utterance = recorder.stop()
-            result = pipeline.respond(utterance)
+            result = pipeline.respond(hear_recording(pipeline, audio, trailing_s=INPUT_TAIL_S))
             results.append(result)
             if not args.json:
                 them = pipeline.prompt.them
@@ -154,8 +142,8 @@ def _turn_json(result: Any, pipeline: Conversation) -> dict[str, Any]:
 
 
 def _conversation(store: Any, args: argparse.Namespace, settings: config.Settings, language: str) -> int:
-    from voice_app.speech.audio import Microphone
-    from voice_app.speech.recorder import HandsFree, Recorder
+    from voice_app.conversation.listening import hands_free, push_to_talk
+    from voice_app.core.types import TurnDone
 
     pipeline = _pipeline(store, args, settings, language)
     voice = pipeline.voice
@@ -165,7 +153,11 @@ def _conversation(store: Any, args: argparse.Namespace, settings: config.Setting
 
     def report(turn: Any) -> None:
         try:
-            result = turn.wait()
+            result = None
+            for event in turn.events():  # the same stream the TUI reads; an error is raised after TurnDone
+                if isinstance(event, TurnDone):
+                    result = event.record
+            assert result is not None
         except VoiceAppError as exc:
             _log(f"error: {exc.message}" + (f"\nfix: {exc.fix}" if exc.fix else ""))
             return
@@ -181,34 +173,17 @@ def _conversation(store: Any, args: argparse.Namespace, settings: config.Setting
         turn = pipeline.start_turn(said)
         threading.Thread(target=report, args=(turn,), daemon=True).start()
 
-    lang = voice.transcriber.language or None
     mode = args.mode or settings.audio.mode
     try:
         _log(f"[speaker: {voice.speaker_kind}] loading the models and the persona...")
         pipeline.warm_up()
         try:
             if mode == "hands_free":
-                listener = HandsFree(
-                    Microphone(settings.audio.input_device),
-                    transcriber=voice.transcriber,
-                    end_silence_ms=settings.audio.end_silence_ms,
-                    preroll_ms=settings.audio.preroll_ms,
-                    language=lang,
-                    on_speech_start=pipeline.barge_in,  # talking over the reply stops it (use headphones)
-                    on_utterance=answer,
-                    on_partial=pipeline.on_partial,
-                )
-                with listener:
+                with hands_free(pipeline, settings, on_utterance=answer):
                     _log("Listening (hands-free). Speak; press Enter to quit.")
                     sys.stdin.readline()
                 return 0
-            recorder = Recorder(
-                Microphone(settings.audio.input_device),
-                transcriber=voice.transcriber,
-                preroll_ms=settings.audio.preroll_ms,
-                language=lang,
-                on_partial=pipeline.on_partial,
-            ).open()
+            recorder = push_to_talk(pipeline, settings)
         except AudioUnavailableError as exc:
             _log(f"No microphone: {exc.message} Type your lines instead (empty line or Ctrl-D ends).")
             return _typed(pipeline, answer)

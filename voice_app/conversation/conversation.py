@@ -88,6 +88,7 @@ class Conversation:
         mode: str | None = None,
         closure: bool = False,
         options: GenerationOptions | None = None,
+        seed: int | None = None,
     ) -> None:
         self.store = store
         self.settings = settings or config.load()
@@ -96,7 +97,7 @@ class Conversation:
         self.voice = voice
         mode = mode or ("voice" if voice else "text")
         self.session_id = store.start_session(persona, mode, self.model.info.backend, self.model.info.model)
-        self.options = options or generation_options(self.settings)
+        self.options = options or generation_options(self.settings, seed)
         self.history: list[tuple[str, str]] = []
         self.started = time.monotonic()
         self.nudged = False
@@ -155,7 +156,11 @@ class Conversation:
         options = generation_options(self.settings, seed) if seed is not None else None
         turn = self.start_turn(user_line, options)
         if cancel is not None:
-            cancel.on_cancel(turn.barge_in)
+
+            def stop() -> None:
+                turn.barge_in()
+
+            cancel.on_cancel(stop)
         try:
             for event in turn.events():
                 if isinstance(event, ReplyStarted) and on_start:

@@ -70,9 +70,9 @@ class TurnView:
 class TurnCallbacks:
     """Called from the worker thread while a turn runs (the screen posts them to the UI)."""
 
-    on_state: Callable[[str], None] = lambda state: None
-    on_user: Callable[[str], None] = lambda text: None  # the transcript, once known
-    on_piece: Callable[[str], None] = lambda piece: None  # reply text as it passes the checks
+    on_state: Callable[[str], object] = lambda state: None
+    on_user: Callable[[str], object] = lambda text: None  # the transcript, once known
+    on_piece: Callable[[str], object] = lambda piece: None  # reply text as it passes the checks
 
 
 class ConversationEngine:
@@ -132,7 +132,7 @@ class ConversationEngine:
     def session_id(self) -> int | None:
         return self.conversation.session_id if self.conversation is not None else None
 
-    def load(self, on_stage: Callable[[str], None] = lambda s: None) -> None:
+    def load(self, on_stage: Callable[[str], object] = lambda s: None) -> None:
         """Load the models and evaluate the persona prefix (seconds to a minute on a small CPU)."""
         from voice_app.conversation.conversation import Conversation, Voice
 
@@ -216,7 +216,7 @@ class ConversationEngine:
                     record = event.record
         callbacks.on_state(READY)
         assert record is not None
-        return TurnView.of(record, said if typed else "")
+        return TurnView.of(record, said if isinstance(said, str) else "")
 
     def interrupt(self) -> None:
         if self.conversation is not None:
@@ -247,7 +247,7 @@ class ConversationEngine:
             raise RuntimeError("No microphone: type your line instead.")
         return self.recorder.stop()
 
-    def start_hands_free(self, on_utterance: Callable[[Any], None]) -> None:
+    def start_hands_free(self, on_utterance: Callable[[Utterance], object]) -> None:
         """Let the VAD decide when the user has finished; talking over a reply stops it."""
         from voice_app.speech import HandsFree
 

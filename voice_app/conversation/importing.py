@@ -13,6 +13,7 @@ from voice_app import chatlog
 from voice_app.chatlog.model import Conversation, Message
 from voice_app.core.errors import ConsentRequiredError
 from voice_app.core.records import check_persona_name
+from voice_app.storage.messages import MessageRow
 from voice_app.storage.store import Store
 
 ProgressFn = Callable[[int, int], None]
@@ -44,7 +45,7 @@ def source_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def message_rows(messages: list[Message], them: str) -> Iterator[tuple]:
+def message_rows(messages: list[Message], them: str) -> Iterator[MessageRow]:
     """Rows for Store.add_conversation; repeated identical lines in one minute stay distinct."""
     seen: Counter[str] = Counter()
     for m in messages:

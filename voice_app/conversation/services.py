@@ -9,11 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from voice_app.core import config
 from voice_app.core.records import SessionInfo
 from voice_app.storage.store import Store
+
+if TYPE_CHECKING:
+    from voice_app.chatlog.model import Conversation as ChatLog
+    from voice_app.conversation.importing import ImportResult
 
 
 @dataclass
@@ -36,7 +42,7 @@ class Preview:
 
     path: Path
     summary: dict[str, Any]
-    conversation: Any = None
+    conversation: ChatLog | None = None
 
     @property
     def participants(self) -> list[str]:
@@ -100,11 +106,14 @@ class Services:
     def persona_exists(self, name: str) -> bool:
         return self.store.find_persona(name) is not None
 
-    def import_preview(self, preview: Preview, *, persona: str, them: str, me: str | None, consent: bool) -> Any:
-        """Store the previewed conversation; returns voice_app.conversation.importing.ImportResult."""
+    def import_preview(
+        self, preview: Preview, *, persona: str, them: str, me: str | None, consent: bool
+    ) -> ImportResult:
+        """Store the previewed conversation."""
         from voice_app.conversation.importing import import_conversation
         from voice_app.core.records import now_iso
 
+        assert preview.conversation is not None, "a preview without a parsed conversation"
         consent_at = now_iso() if consent else None
         return import_conversation(
             self.store,
@@ -174,7 +183,7 @@ class Services:
         folder = self.export_dir or Path.cwd()
         return sessions.export_session(self.store, session_id, fmt, folder / f"voice_app-session-{session_id}.{fmt}")
 
-    def audio_player(self) -> Callable[[Any, int], None] | None:
+    def audio_player(self) -> Callable[[np.ndarray, int], None] | None:
         """Plays a clip through the speaker (blocking), or None when there is no output device."""
         from voice_app.conversation import sessions
 
@@ -182,7 +191,7 @@ class Services:
             return None
         return sessions.speaker_player(self.settings.audio.output_device)
 
-    def read_audio(self, ref: str | None) -> Any:
+    def read_audio(self, ref: str | None) -> tuple[np.ndarray, int] | None:
         return self.store.read_audio(ref)
 
 

@@ -110,6 +110,7 @@ class Speculator:
                 if self._closed:
                     return
                 partial, self._pending = self._pending, None
+                assert partial is not None
                 generation = self._generation
                 self._busy = True
             try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,20 +74,3 @@ class SessionInfo:
     duration_s: float
     backend: str | None
     model: str | None
-
-
-def session_info(row: sqlite3.Row) -> SessionInfo:
-    start = datetime.fromisoformat(row["started_at"])
-    end_text = row["ended_at"] or row["last_turn"]
-    duration = (datetime.fromisoformat(end_text) - start).total_seconds() if end_text else 0.0
-    return SessionInfo(
-        id=row["id"],
-        persona=row["persona"],
-        mode=row["mode"],
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        turns=row["turn_count"],
-        duration_s=max(0.0, duration),
-        backend=row["backend"],
-        model=row["model"],
-    )

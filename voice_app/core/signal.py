@@ -9,7 +9,8 @@ def lowpass_kernel(cutoff: float, taps: int = 63) -> np.ndarray:
     """Windowed-sinc low-pass; `cutoff` as a fraction of the sample rate (0..0.5)."""
     n = np.arange(taps) - (taps - 1) / 2
     kernel = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(taps)
-    return (kernel / kernel.sum()).astype(np.float32)
+    taps_out: np.ndarray = (kernel / kernel.sum()).astype(np.float32)
+    return taps_out
 
 
 def resample(audio: np.ndarray, src: int, dst: int) -> np.ndarray:

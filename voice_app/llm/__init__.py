@@ -5,15 +5,19 @@ from __future__ import annotations
 import atexit
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voice_app.core import assets, config
 from voice_app.core.cancel import CancelToken
 from voice_app.llm.backends import check_local, choose_backend
 from voice_app.llm.base import ChatModel, GenerationOptions, Message, ModelInfo
 
+if TYPE_CHECKING:
+    from voice_app.llm.embedded import EmbeddedChat
+
 __all__ = ["CancelToken", "ChatModel", "GenerationOptions", "Message", "ModelInfo", "open_chat_model"]
 
-_warm: dict[tuple[str, int, int], ChatModel] = {}
+_warm: dict[tuple[str, int, int], EmbeddedChat] = {}
 _warm_lock = threading.Lock()
 
 

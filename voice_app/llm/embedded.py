@@ -49,7 +49,9 @@ class AbortFlag:
         import llama_cpp
 
         self._byte = ctypes.create_string_buffer(2)
-        self.callback = llama_cpp.ggml_abort_callback(ctypes.cast(ctypes.CDLL(None).strlen, ctypes.c_void_p).value)
+        strlen = ctypes.cast(ctypes.CDLL(None).strlen, ctypes.c_void_p).value
+        assert strlen is not None
+        self.callback = llama_cpp.ggml_abort_callback(strlen)
         self.data = ctypes.cast(self._byte, ctypes.c_void_p)
 
     def set(self) -> None:
@@ -148,7 +150,7 @@ class EmbeddedChat:
 
     def render(self, messages: list[Message], add_generation_prompt: bool = True) -> tuple[str, list[str]]:
         """The chat template applied to `messages`; returns (prompt text, stop strings)."""
-        response = self._formatters[add_generation_prompt](messages=messages)
+        response = self._formatters[add_generation_prompt](messages=messages)  # type: ignore[arg-type]
         stops = response.stop if isinstance(response.stop, list) else [response.stop] if response.stop else []
         return response.prompt, stops
 
@@ -190,7 +192,7 @@ class EmbeddedChat:
             self._prefix, self._prefix_messages = list(prefix), len(prefix)
             if self._prefix_cache is not None and self._prefix_cache.restore(self._llm, tokens):
                 return  # a later session with the same persona: its prefix state comes from disk
-            self._llm.reset()
+            self._llm.reset()  # type: ignore[no-untyped-call]
             self._llm.eval(tokens)
             if self._prefix_cache is not None:
                 try:

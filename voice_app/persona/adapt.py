@@ -89,7 +89,7 @@ class StyleAdapter:
         too_long = self._soft_len is not None and length >= self._soft_len
         if too_long and word[-1] in _CLAUSE_END:
             word, line_end, self._skip_line = word.rstrip(_CLAUSE_END), True, not ends_raw_line  # cut it here
-        elif too_long and (sentence or length >= self._soft_len * 1.25):
+        elif too_long and self._soft_len is not None and (sentence or length >= self._soft_len * 1.25):
             line_end, self._skip_line = True, not ends_raw_line
         elif sentence and self._split_bursts and length >= style.chars_median:
             line_end = True  # a new message once this one is as long as their usual one

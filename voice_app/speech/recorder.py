@@ -202,7 +202,7 @@ class HandsFree:
         threshold: float = 0.5,
         language: str | None = None,
         on_speech_start: Callable[[], None] | None = None,
-        on_utterance: Callable[[Utterance], None] | None = None,
+        on_utterance: Callable[[Utterance], object] | None = None,
         on_partial: Callable[[str], None] | None = None,
     ) -> None:
         self._capture = _Capture(source or Microphone(device), 0)

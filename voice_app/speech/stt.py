@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,13 +116,13 @@ def _windowed_model_class() -> type:
 
         _local = threading.local()
 
-        def encode(self, features: np.ndarray):  # type: ignore[no-untyped-def]
+        def encode(self, features: np.ndarray) -> Any:
             frames = getattr(self._local, "frames", None)
             if frames is not None and features.shape[-1] > frames:
                 features = features[..., :frames]
             return super().encode(features)
 
-        def transcribe_window(self, audio: np.ndarray, frames: int | None, **kwargs):  # type: ignore[no-untyped-def]
+        def transcribe_window(self, audio: np.ndarray, frames: int | None, **kwargs: Any) -> Any:
             """transcribe() with the encoder window set to `frames` (None: 30 s) for this thread."""
             self._local.frames = frames
             try:
@@ -209,7 +210,7 @@ class Transcriber:
 
     def _decode(
         self, audio: np.ndarray, frames: int | None, language: str, prompt: str | None, word_timestamps: bool
-    ) -> tuple[list, object]:
+    ) -> tuple[list[Any], Any]:
         return self.model.transcribe_window(  # type: ignore[attr-defined]
             audio,
             frames,

@@ -10,6 +10,9 @@ from typing import Any
 from voice_app.core.records import StoredMessage, now_iso
 from voice_app.storage.personas import PersonaStore
 
+# (ts, sender, from_them, kind, text, edited, reply_to, reactions_json, fingerprint)
+MessageRow = tuple[str, str, bool, str, str, bool, str | None, str | None, str]
+
 
 class MessageStore(PersonaStore):
     """The `conversations` and `messages` tables."""
@@ -23,7 +26,7 @@ class MessageStore(PersonaStore):
         source_name: str,
         source_sha256: str,
         participants: list[str],
-        rows: Iterable[tuple[str, str, bool, str, str, bool, str | None, str | None, str]],
+        rows: Iterable[MessageRow],
     ) -> tuple[int, int]:
         """Store one import inside an open transaction; returns (conversation id, messages added).
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from datetime import datetime
 from typing import Any
 
 from voice_app.core.errors import SessionNotFoundError, StoreError
-from voice_app.core.records import SessionInfo, StoredMessage, now_iso, session_info
+from voice_app.core.records import SessionInfo, StoredMessage, now_iso
 from voice_app.core.types import Memory
 from voice_app.storage.messages import MessageStore
 
@@ -114,7 +116,7 @@ class SessionStore(MessageStore):
             )
 
     def list_sessions(self, persona_name: str | None = None) -> list[SessionInfo]:
-        where, params = "", ()
+        where, params = "", tuple[int, ...]()
         if persona_name:
             where, params = "WHERE s.persona_id = ?", (self.get_persona(persona_name).id,)
         rows = self.query(
@@ -191,3 +193,21 @@ class SessionStore(MessageStore):
 def _plain(memory: Memory | dict[str, Any]) -> dict[str, Any]:
     """A memory as stored (JSON)."""
     return memory.to_dict() if isinstance(memory, Memory) else memory
+
+
+def session_info(row: sqlite3.Row) -> SessionInfo:
+    """A `sessions` row joined with its turn count and last turn time."""
+    start = datetime.fromisoformat(row["started_at"])
+    end_text = row["ended_at"] or row["last_turn"]
+    duration = (datetime.fromisoformat(end_text) - start).total_seconds() if end_text else 0.0
+    return SessionInfo(
+        id=row["id"],
+        persona=row["persona"],
+        mode=row["mode"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        turns=row["turn_count"],
+        duration_s=max(0.0, duration),
+        backend=row["backend"],
+        model=row["model"],
+    )

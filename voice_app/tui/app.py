@@ -51,17 +51,18 @@ class VoiceApp(App[int]):
     class Call(Message):
         """Run a function on the UI thread (posted from a worker; never waits, dropped once the app closes)."""
 
-        def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
             super().__init__()
             self.fn = fn
             self.args = args
+            self.kwargs = kwargs
 
-    def later(self, fn: Callable[..., Any], *args: Any) -> None:
+    def later(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """From a worker thread: show a result on the UI thread without blocking the worker."""
-        self.post_message(self.Call(fn, args))
+        self.post_message(self.Call(fn, args, kwargs))
 
     def on_voice_app_call(self, message: Call) -> None:
-        message.fn(*message.args)
+        message.fn(*message.args, **message.kwargs)
 
     def on_mount(self) -> None:
         self.push_screen(HomeScreen())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,6 +18,7 @@ from voice_app.core.textsafe import safe
 from voice_app.tui.widgets import Bubble, LevelMeter, MemoriesPanel, StageBar, StateIndicator, Transcript
 
 if TYPE_CHECKING:
+    from voice_app.conversation.listening import Utterance
     from voice_app.tui.app import VoiceApp
 
 EngineFactory = Callable[[str], eng.ConversationEngine]
@@ -164,7 +165,7 @@ class TalkScreen(Screen[None]):
 
         bubble = False
 
-        def __init__(self, utterance: Any) -> None:
+        def __init__(self, utterance: Utterance) -> None:
             super().__init__()
             self.utterance = utterance
 
@@ -200,7 +201,7 @@ class TalkScreen(Screen[None]):
             return
         self.say(text)
 
-    def say(self, said: Any) -> None:
+    def say(self, said: Utterance | str) -> None:
         """Answer a typed line (str) or an utterance; a reply still running is interrupted first."""
         if self.engine is None or self.ended:
             return
@@ -216,7 +217,7 @@ class TalkScreen(Screen[None]):
         self._respond(self._seq, said)
 
     @work(thread=True, group="turn", exit_on_error=False)
-    def _respond(self, seq: int, said: Any) -> None:
+    def _respond(self, seq: int, said: Utterance | str) -> None:
         assert self.engine is not None
         callbacks = eng.TurnCallbacks(
             on_state=lambda s: self.post_message(self.State(s)),

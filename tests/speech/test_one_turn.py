@@ -1,0 +1,116 @@
+"""One turn for text and voice: a typed line and a spoken one give the same event stream and the same record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from voice_app.conversation.conversation import Conversation, Voice
+from voice_app.conversation.importing import ensure_demo
+from voice_app.conversation.listening import hear_recording
+from voice_app.core import config
+from voice_app.core.types import (
+    AudioStarted,
+    CareStep,
+    MemoriesUsed,
+    Memory,
+    ReplyPiece,
+    ReplyStarted,
+    SpokenClause,
+    TurnDone,
+    TurnEvent,
+    TurnRecord,
+    UserText,
+)
+from voice_app.llm.base import GenerationOptions
+from voice_app.speech.audio import NullSpeaker
+from voice_app.storage.store import Store
+
+pytestmark = pytest.mark.slow
+
+LINE = "Do you remember the lake house we rented that summer?"
+CRISIS = "I want to kill myself tonight."
+
+
+@pytest.fixture(scope="module")
+def conversations(  # type: ignore[no-untyped-def]
+    tmp_path_factory: pytest.TempPathFactory, synthesizer, tiny_en
+) -> Iterator[tuple[Conversation, Conversation]]:
+    """A typed and a spoken conversation with the demo persona, on one store and one warm model."""
+    settings = config.Settings()
+    settings.llm.backend = "embedded"
+    store = Store(tmp_path_factory.mktemp("one-turn") / "voice.sqlite3")
+    ensure_demo(store)
+    options = GenerationOptions(max_tokens=20, temperature=0.7, seed=3)
+    typed = Conversation(store, "demo", settings=settings, options=options)
+    spoken = Conversation(
+        store,
+        "demo",
+        settings=settings,
+        options=options,
+        voice=Voice(tiny_en, synthesizer, NullSpeaker(rate=synthesizer.sample_rate).open()),
+    )
+    yield typed, spoken
+    typed.close()
+    spoken.close()
+    store.close()
+
+
+def run(conversation: Conversation, said: object) -> tuple[list[TurnEvent], TurnRecord]:
+    events = list(conversation.start_turn(said).events())  # type: ignore[arg-type]
+    done = events[-1]
+    assert isinstance(done, TurnDone)
+    return events, done.record
+
+
+def check_stream(events: list[TurnEvent], record: TurnRecord) -> None:
+    """What every turn's stream says agrees with its record."""
+    kinds = [type(e) for e in events]
+    assert kinds[0] is UserText and kinds[-1] is TurnDone and kinds.count(TurnDone) == 1
+    assert events[0].text == record.user_text  # type: ignore[union-attr]
+    memories = [e for e in events if isinstance(e, MemoriesUsed)]
+    assert len(memories) == 1 and list(memories[0].memories) == record.memories
+    assert record.turn_id is not None and record.error is None and not record.interrupted
+    assert record.timeline["transcript_final"] >= 0.0
+
+
+def test_typed_and_spoken_turns_share_one_stream_and_record(conversations, say) -> None:  # type: ignore[no-untyped-def]
+    typed, spoken = conversations
+    text_events, text_record = run(typed, LINE)
+    utterance = hear_recording(spoken, say(LINE), trailing_s=0.3)
+    voice_events, voice_record = run(spoken, utterance)
+
+    for events, record in ((text_events, text_record), (voice_events, voice_record)):
+        check_stream(events, record)
+        assert record.care is None and not any(isinstance(e, CareStep) for e in events)
+        assert any(isinstance(e, ReplyStarted) for e in events)
+        assert record.reply and record.timeline["first_token"] <= record.timeline["last_token"]
+    # typed: what was shown is what the stream gave; spoken: what was heard is the clauses played
+    assert "".join(e.text for e in text_events if isinstance(e, ReplyPiece)).strip() == text_record.reply
+    assert text_record.user_text == LINE and text_record.reply_audio is None
+    assert text_record.memories, "the lake house is in the demo history: the typed line finds it"
+    # the spoken line is what Whisper heard (under load tiny.en may mishear a word), memories and all
+    assert voice_record.user_text and "remember" in voice_record.user_text.lower()
+    clauses = [e.text for e in voice_events if isinstance(e, SpokenClause)]
+    assert clauses and any(isinstance(e, AudioStarted) for e in voice_events)
+    assert voice_record.reply == " ".join(c.strip() for c in clauses).strip()
+    assert "first_audio_out" in voice_record.timeline and voice_record.user_audio and voice_record.reply_audio
+    assert {c["state"] for c in voice_record.clauses} == {"played"}
+    # both were stored the same way, with what the stream said
+    for conversation, record in ((typed, text_record), (spoken, voice_record)):
+        stored = conversation.store.turns(conversation.session_id)[-1]
+        assert (stored["user_text"], stored["reply_text"], stored["care"]) == (record.user_text, record.reply, None)
+        assert [Memory.from_dict(m) for m in stored["memories"]] == record.memories
+
+
+def test_a_crisis_steps_out_of_character_the_same_way_typed_or_spoken(conversations, say) -> None:  # type: ignore[no-untyped-def]
+    typed, spoken = conversations
+    results = [run(typed, CRISIS), run(spoken, hear_recording(spoken, say(CRISIS), trailing_s=0.3))]
+    for events, record in results:
+        check_stream(events, record)
+        care = [e for e in events if isinstance(e, CareStep)]
+        assert len(care) == 1 and care[0].kind == "crisis" and record.care == "crisis"
+        assert record.reply.strip() == care[0].text.strip()  # the care text, not the persona
+        assert record.memories == [] and record.reply_full.strip() == care[0].text.strip()
+    assert results[0][1].reply == results[1][1].reply

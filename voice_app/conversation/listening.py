@@ -1,0 +1,67 @@
+"""How a conversation hears the user: a recording played in, push-to-talk, or hands-free on the microphone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from voice_app.conversation.conversation import Conversation
+from voice_app.core import config
+from voice_app.speech.audio import RATE, ArraySource, Microphone
+from voice_app.speech.recorder import HandsFree, Recorder, Utterance
+
+SAMPLE_RATE = RATE  # what recordings are resampled to before they are heard
+
+__all__ = ["SAMPLE_RATE", "HandsFree", "Recorder", "Utterance", "hands_free", "hear_recording", "push_to_talk"]
+
+
+def hear_recording(conversation: Conversation, audio: np.ndarray, *, trailing_s: float) -> Utterance:
+    """A 16 kHz clip played in at real-time pace as if it were the microphone, then the key released."""
+    voice = conversation.voice
+    assert voice is not None, "a conversation without a voice cannot hear"
+    source = ArraySource(audio, trailing_s=trailing_s)
+    with Recorder(
+        source,
+        transcriber=voice.transcriber,
+        language=voice.transcriber.language or None,
+        on_partial=conversation.on_partial,
+    ) as recorder:
+        recorder.start()
+        source.done.wait()
+        return recorder.stop()
+
+
+def push_to_talk(conversation: Conversation, settings: config.Settings) -> Recorder:
+    """The microphone opened for push-to-talk (raises `AudioUnavailableError` without one)."""
+    voice = conversation.voice
+    assert voice is not None, "a conversation without a voice cannot hear"
+    return Recorder(
+        Microphone(settings.audio.input_device),
+        transcriber=voice.transcriber,
+        preroll_ms=settings.audio.preroll_ms,
+        language=voice.transcriber.language or None,
+        on_partial=conversation.on_partial,
+    ).open()
+
+
+def hands_free(
+    conversation: Conversation, settings: config.Settings, on_utterance: Callable[[Utterance], None]
+) -> HandsFree:
+    """The microphone with voice activity detection: speaking over a reply stops it (use headphones)."""
+    voice = conversation.voice
+    assert voice is not None, "a conversation without a voice cannot hear"
+
+    def barge_in() -> None:
+        conversation.barge_in()
+
+    return HandsFree(
+        Microphone(settings.audio.input_device),
+        transcriber=voice.transcriber,
+        end_silence_ms=settings.audio.end_silence_ms,
+        preroll_ms=settings.audio.preroll_ms,
+        language=voice.transcriber.language or None,
+        on_speech_start=barge_in,
+        on_utterance=on_utterance,
+        on_partial=conversation.on_partial,
+    )
