@@ -140,6 +140,7 @@ def main() -> int:
     from voice_app.conversation.importing import ensure_demo
     from voice_app.core import config
     from voice_app.core.signal import resample
+    from voice_app.core.types import TurnDone
     from voice_app.llm.base import GenerationOptions
     from voice_app.speech.audio import RATE, ArraySource, NullSpeaker, Speaker
     from voice_app.speech.recorder import Recorder
@@ -202,7 +203,15 @@ def main() -> int:
             source.done.wait()
             utterance = recorder.stop()
         prefilled = pipe.speculator.prefilled
-        result = pipe.respond(utterance)
+        # The turn's event stream, as the TUI reads it: when each kind of event reached the reader.
+        seen: dict[str, float] = {}
+        record = None
+        for event in pipe.start_turn(utterance).events():
+            seen.setdefault(type(event).__name__, round(time.perf_counter() - utterance.speech_end_at, 4))
+            if isinstance(event, TurnDone):
+                record = event.record
+        assert record is not None
+        result = record
         line = result.timeline
         read_at_reply = dict(pipe.model.last_prompt)
 
@@ -231,6 +240,7 @@ def main() -> int:
             "transcript": result.transcript,
             "reply": result.reply,
             "v2v_s": line.get("first_audio_out"),
+            "events_seen_s": seen,
             "stt_final_s": line.get("transcript_final"),
             "llm_first_token_s": gap(line, "transcript_final", "first_token"),
             "first_clause_s": gap(line, "first_token", "first_clause"),

@@ -59,7 +59,7 @@ install_python_packages() {
     "$VENV/bin/python" -m pip install -q --upgrade pip wheel
     say "Installing voice_app and its models (first time: ~1.5 GB download, llama.cpp builds for ~6 min)"
     # A portable llama.cpp build, so pip's cached wheel works on any x86-64 machine of this kind.
-    CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "$VENV/bin/python" -m pip install -q -e ".[dev]"
+    CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "$VENV/bin/python" -m pip install -q -e ".[dev,eval]"
 }
 
 prepare_models() {

@@ -10,7 +10,7 @@ import pytest
 from tests.persona.fakes import EchoModel
 from voice_app.conversation.importing import ensure_demo
 from voice_app.core.records import StoredMessage
-from voice_app.evaluation import fidelity
+from voice_app.evaluation import attribution, fidelity
 from voice_app.persona.adapt import adapt_reply
 from voice_app.storage.store import Store
 
@@ -44,7 +44,7 @@ def test_classifier_attributes_by_character_habits() -> None:
         "quiet": ["hmm ok... i guess", "maybe later...", "idk... sure", "fine i think..."] * 5,
         "zh": ["哈哈哈好的", "吃了吗", "我在家呢哈哈", "好呀"] * 5,
     }
-    clf = fidelity.CharNGramClassifier().fit(docs)
+    clf = attribution.CharNGramClassifier().fit(docs)
     assert clf.predict("WHAT!! NO!!") == "loud"
     assert clf.predict("ok... later i guess") == "quiet"
     assert clf.predict("哈哈你呢") == "zh"
@@ -53,8 +53,8 @@ def test_classifier_attributes_by_character_habits() -> None:
 
 def test_style_distance_is_zero_for_the_same_replies() -> None:
     replies = ["haha yeah\nsee you 😂", "ok.", "What?"]
-    assert set(fidelity.style_distance(replies, replies).values()) == {0.0}
-    far = fidelity.style_distance(["I completely understand how you feel. It is important to talk."], replies)
+    assert set(attribution.style_distance(replies, replies).values()) == {0.0}
+    far = attribution.style_distance(["I completely understand how you feel. It is important to talk."], replies)
     assert far["length_log_ratio"] > 1 and far["vocabulary_cosine_distance"] > 0.8
 
 
