@@ -3,7 +3,8 @@
     .venv/bin/python scripts/bench_crisis.py --json scripts/results/crisis_eval.json
 
 The test sets (tests/care/crisis_frozen_test.tsv for what users say, reply_frozen_test.tsv for what
-the model might write) were written before the semantic layer was built and are never trained on.
+the model might write) were written before the semantic layer was built and are never trained on;
+crisis_frozen_test_2.tsv was written before the second round of tuning and scored once after it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from voice_app.care.reply import check_reply  # noqa: E402
 
 SETS = {
     "user": ROOT / "tests" / "care" / "crisis_frozen_test.tsv",
+    "user_2": ROOT / "tests" / "care" / "crisis_frozen_test_2.tsv",
     "reply": ROOT / "tests" / "care" / "reply_frozen_test.tsv",
 }
 
