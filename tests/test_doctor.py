@@ -22,6 +22,7 @@ KEYS = {
     "model_llm",
     "llama_cpp",
     "ollama",
+    "openai_server",
     "llm_backend",
     "crisis_check",
     "data_dir",

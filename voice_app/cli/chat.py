@@ -50,7 +50,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
             err.print(f"[yellow]{safe(session_reminder(session.prompt.them))}[/]")
             err.print(f"[dim]{safe(args.persona)} via {info.backend} ({safe(info.model)}); loading the persona...[/]")
             session.warm_up()
-            err.print("[dim]Type a line and press Enter. Ctrl-C interrupts a reply; Ctrl-D or /quit ends.[/]")
+            err.print(
+                "[dim]Type a line and press Enter. Ctrl-C interrupts a reply; Ctrl-D or /quit ends;"
+                " /not-them [what they would say] marks their last reply as not them.[/]"
+            )
             if args.closure:
                 err.print(f"[cyan]{safe(session.closure_invitation())}[/]")
             while True:
@@ -66,6 +69,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 if line == "/goodbye":
                     _goodbye(session, args)
                     return 0
+                if line == "/not-them" or line.startswith("/not-them "):
+                    correction = session.not_them(line.removeprefix("/not-them").strip())
+                    err.print(
+                        f"[dim]Marked as not {safe(session.prompt.them)} (correction {correction.id}); later"
+                        f" replies follow it. Undo: voice-app persona corrections {safe(args.persona)}"
+                        f" --undo {correction.id}[/]"
+                    )
+                    continue
                 if not line:
                     continue
                 cancel = CancelToken()
@@ -102,7 +113,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("persona")
     p.add_argument("--once", metavar="TEXT", help="answer one line and exit")
     p.add_argument("--json", action="store_true", help="with --once: print one JSON object")
-    p.add_argument("--backend", choices=["auto", "ollama", "embedded"], help="override llm.backend")
+    p.add_argument("--backend", choices=["auto", "ollama", "openai", "embedded"], help="override llm.backend")
     p.add_argument("--seed", type=int, help="sampling seed, for reproducible replies")
     p.add_argument("--closure", action="store_true", help="guided arc: unsaid (/next) questions (/next) goodbye")
     p.add_argument("--letter", action="store_true", help="at /goodbye, write the letter without asking")

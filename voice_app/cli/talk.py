@@ -42,7 +42,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--json", action="store_true", help="with --input-wav: print one JSON object")
     p.add_argument("--mode", choices=["push_to_talk", "hands_free"], help="default: the audio.mode setting")
-    p.add_argument("--backend", choices=["auto", "ollama", "embedded"], help="override llm.backend for this run")
+    p.add_argument(
+        "--backend", choices=["auto", "ollama", "openai", "embedded"], help="override llm.backend for this run"
+    )
     p.add_argument("--max-tokens", type=int, help="override llm.max_reply_tokens for this run")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=cmd_talk)

@@ -37,6 +37,7 @@ def run_checks(load: bool = False, settings: config.Settings | None = None) -> d
         checks[f"model_{role}"] = _model(role, settings, load)
     checks["llama_cpp"] = _llama_cpp()
     checks["ollama"] = _ollama(settings)
+    checks["openai_server"] = _openai(settings)
     checks["llm_backend"] = _backend(settings, checks)
     checks["crisis_check"] = _crisis_check(load)
     checks["data_dir"] = _data_dir()
@@ -197,10 +198,44 @@ def _ollama(settings: config.Settings) -> Check:
     return Check(True, f"Ollama at {host}{where} with {', '.join(status.models)}")
 
 
+def _openai(settings: config.Settings) -> Check:
+    """An OpenAI-compatible server (used with `llm.backend openai`): reachable, the key accepted, the model there."""
+    from voice_app.llm.backends import is_local
+    from voice_app.llm.openai_chat import OpenAIChat
+
+    url = settings.llm.openai_base_url
+    if not url:
+        return Check(
+            settings.llm.backend != "openai",
+            "no OpenAI-compatible server set (optional: llama-server, vLLM, LM Studio…)",
+            "To use one: `voice-app config set llm.openai_base_url http://127.0.0.1:8080/v1`, then"
+            " `voice-app config set llm.backend openai`.",
+        )
+    if not is_local(url) and not settings.llm.allow_remote:
+        return Check(
+            False,
+            f"the OpenAI-compatible server is set to {url}, another machine: not used, not even contacted",
+            "To use it anyway: `voice-app config set llm.allow_remote on` (the persona's messages then leave"
+            " this machine).",
+        )
+    server = OpenAIChat(url, settings.llm.openai_model, timeout=3.0)
+    try:
+        server.check()
+    except VoiceAppError as exc:
+        return Check(False, exc.message, exc.fix)
+    finally:
+        server.close()
+    where = "" if is_local(url) else " (ANOTHER MACHINE: the persona's messages leave this one)"
+    return Check(True, f"OpenAI-compatible server at {url}{where} with {server.model}")
+
+
 def _backend(settings: config.Settings, checks: dict[str, Check]) -> Check:
     from voice_app.llm.backends import choose_backend
 
     choice = choose_backend(settings, ollama_ok=checks["ollama"].ok)
+    if choice == "openai":
+        server = checks["openai_server"]
+        return Check(server.ok, f"openai-compatible server: {server.detail}", server.fix)
     if choice == "ollama":
         return Check(True, f"ollama ({settings.llm.ollama_model} at {settings.ollama_host()})")
     embedded_ok = checks["model_llm"].ok and checks["llama_cpp"].ok

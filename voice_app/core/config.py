@@ -21,12 +21,16 @@ DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 class LLMSettings:
     """Which language model answers, and how."""
 
-    backend: str = "auto"  # auto | ollama | embedded
+    backend: str = "auto"  # auto | ollama | openai | embedded
     gguf_path: str = ""  # explicit GGUF file; empty = the embedded default package
     embedded_model: str = "qwen2.5-1.5b"  # id in voice_app.core.assets when gguf_path is empty
     ollama_model: str = "qwen2.5:1.5b-instruct"
     ollama_host: str = ""  # empty = $OLLAMA_HOST, else http://127.0.0.1:11434
     allow_remote: bool = False  # a model server on another machine: the persona's messages would leave this one
+    openai_base_url: str = (
+        ""  # an OpenAI-compatible server (…/v1) for `backend = "openai"`; key: $VOICE_APP_OPENAI_API_KEY
+    )
+    openai_model: str = ""  # the model name that server expects (empty: the first it lists)
     keep_alive: str = "30m"
     temperature: float = 0.8
     context_size: int = 4096
@@ -113,7 +117,7 @@ class Settings:
 
 # Settings that take one of a few words.
 CHOICES = {
-    "llm.backend": ("auto", "ollama", "embedded"),
+    "llm.backend": ("auto", "ollama", "openai", "embedded"),
     "llm.voice_examples": ("ready", "all"),
     "audio.mode": ("push_to_talk", "hands_free"),
 }

@@ -1,4 +1,4 @@
-"""Local language models: the ChatModel protocol, the embedded llama.cpp and the Ollama backends."""
+"""Local language models: the ChatModel protocol; the embedded llama.cpp, Ollama and OpenAI-compatible backends."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from voice_app.core import assets, config
 from voice_app.core.cancel import CancelToken
+from voice_app.core.errors import ConfigError
 from voice_app.llm.backends import check_local, choose_backend
 from voice_app.llm.base import ChatModel, GenerationOptions, Message, ModelInfo
 
@@ -37,7 +38,21 @@ def open_chat_model(settings: config.Settings | None = None, *, encrypted: bool 
     truth), so nothing derived from the plaintext prompt (the KV prefix cache) may be written.
     """
     settings = settings or config.load()
-    if choose_backend(settings) == "ollama":
+    backend = choose_backend(settings)
+    if backend == "openai":
+        from voice_app.llm.openai_chat import OpenAIChat
+
+        url = settings.llm.openai_base_url
+        if not url:
+            raise ConfigError(
+                "llm.backend is openai but no server address is set.",
+                fix="`voice-app config set llm.openai_base_url http://127.0.0.1:8080/v1` (your server's /v1 URL).",
+            )
+        check_local(url, settings, "The OpenAI-compatible server", "llm.openai_base_url")
+        server = OpenAIChat(url, settings.llm.openai_model, context_size=settings.llm.context_size)
+        server.check()
+        return server
+    if backend == "ollama":
         from voice_app.llm.ollama_chat import OllamaChat
 
         check_local(settings.ollama_host(), settings)

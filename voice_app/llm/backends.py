@@ -49,12 +49,12 @@ def is_local(url: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
 
 
-def check_local(url: str, settings: config.Settings, what: str = "The Ollama server") -> None:
+def check_local(url: str, settings: config.Settings, what: str = "The Ollama server", source: str = "") -> None:
     """Refuse a model server on another machine unless `llm.allow_remote` is on."""
     if not settings.llm.allow_remote and not is_local(url):
+        source = source or ("llm.ollama_host" if settings.llm.ollama_host else "the OLLAMA_HOST environment variable")
         raise RemoteServerNotAllowedError(
-            f"{what} at {url} is not on this machine (it came from"
-            f" {'llm.ollama_host' if settings.llm.ollama_host else 'the OLLAMA_HOST environment variable'});"
+            f"{what} at {url} is not on this machine (it came from {source});"
             " the persona's private messages would be sent there, so it is not used."
         )
 
@@ -66,8 +66,11 @@ def model_available(wanted: str, names: list[str]) -> bool:
 
 
 def choose_backend(settings: config.Settings, ollama_ok: bool | None = None) -> str:
-    """'ollama' or 'embedded': `auto` picks Ollama when it is reachable and has the model."""
-    if settings.llm.backend in ("ollama", "embedded"):
+    """'ollama', 'openai' or 'embedded': `auto` picks Ollama when it is reachable and has the model.
+
+    An OpenAI-compatible server is used only when chosen (`llm.backend openai`).
+    """
+    if settings.llm.backend in ("ollama", "openai", "embedded"):
         return settings.llm.backend
     if not settings.llm.allow_remote and not is_local(settings.ollama_host()):
         return "embedded"  # a remote host is never contacted, not even probed, without the user's say
