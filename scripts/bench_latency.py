@@ -102,7 +102,9 @@ def whole_reply(pipe, messages, options) -> str:  # type: ignore[no-untyped-def]
     from voice_app.persona.prompt import in_their_words
 
     prompt = pipe.prompt
-    return "".join(in_their_words(in_character(pipe.model, messages, options, None, prompt.them), prompt)).strip()
+    return "".join(
+        in_their_words(in_character(pipe.model, messages, options, None, prompt.them, me=prompt.me), prompt)
+    ).strip()
 
 
 # The turn's stages, timed from the end of speech: voice to voice, then each step to the next.

@@ -328,3 +328,26 @@ def test_a_crash_while_the_card_is_open_in_the_editor_leaves_no_plaintext_in_the
         again.update_card("demo", {"shared_memories": [SECRET]})
         report = forget(again, ["demo"])
     assert not report.clean and any("persona-left.toml" in line for line in report.leftovers)
+
+
+def test_memory_embeddings_and_corrections_are_encrypted_and_forgotten(isolated_home: Path) -> None:
+    from voice_app.conversation.forget import forget
+    from voice_app.conversation.persona_data import memory_vectors
+
+    store, _sid, _audio = populated(isolated_home)
+    vectors = store.memory_vectors(store.get_persona("demo").id)
+    assert vectors and '"f16"' in vectors  # computed at import, stored with the persona
+    store.add_correction("demo", "what do you call me?", "the new message does not follow", "trouble, obviously")
+    encryption.enable(store, "pw")
+    store.close()
+    blob = raw_bytes(isolated_home)
+    for secret in (b"the new message does not follow", b"trouble, obviously", b'"f16"'):
+        assert secret not in blob, secret
+    with Store(isolated_home / "voice_app.sqlite3") as again:
+        encryption.unlock(again, "pw")
+        assert again.memory_vectors(again.get_persona("demo").id) == vectors
+        assert [c.better for c in again.corrections("demo")] == ["trouble, obviously"]
+        assert memory_vectors(again, "demo") is not None  # read back (and still usable) under encryption
+        report = forget(again, ["demo"])
+        assert report.clean, report
+        assert again.query("SELECT COUNT(*) FROM corrections")[0][0] == 0

@@ -61,7 +61,7 @@ def test_a_normal_reply_streams_through_untouched() -> None:
     options = GenerationOptions(temperature=0.0, seed=1)
     pieces = list(in_character(model, MESSAGES, options, None, "Alex"))
     assert "".join(pieces) == "haha no way, you remembered that?"
-    assert pieces[0] == "hah" and len(pieces) > 5  # released from its first piece, not held back
+    assert [p.strip() for p in pieces] == ["haha no way,", "you remembered that?"]  # released clause by clause
     assert len(model.requests) == 1
 
 
@@ -83,8 +83,9 @@ def test_retries_are_bounded_and_warmer_each_time() -> None:
     model = Scripted("As an AI I can't.", "As an AI, no.", "As an AI, still no.")
     refused: list[str] = []
     options = GenerationOptions(temperature=0.0, seed=1)
-    assert "".join(in_character(model, MESSAGES, options, None, "Alex", refused)) == "As an AI, still no."
-    assert len(model.requests) == 3 and len(refused) == 2  # the last attempt streams as it comes
+    # The last attempt is not asked again, but "as an AI" is never shown: the reply is left empty.
+    assert "".join(in_character(model, MESSAGES, options, None, "Alex", refused)) == ""
+    assert len(model.requests) == 3 and len(refused) == 2
     assert [o.temperature for _, o in model.requests] == [0.0, 0.7, 0.9]
     assert [o.seed for _, o in model.requests] == [1, 2, 3]
 
@@ -112,3 +113,53 @@ def test_the_real_model_refusal_on_a_chat_line_is_replaced() -> None:
         assert refused and guarded.strip() and refusal_state(guarded) is not True, guarded
     finally:
         model.close()
+
+
+def test_a_reply_that_confuses_the_roles_is_asked_again_and_never_shown() -> None:
+    model = Scripted("I think he was being selfish. it was about money", "it was about money. you were selfish")
+    replaced: list[str] = []
+    options = GenerationOptions(temperature=0.0, seed=1)
+    line: list[Message] = [MESSAGES[0], {"role": "user", "content": "do you remember why we broke up?"}]
+    pieces = list(in_character(model, line, options, None, "Alex", replaced, me="Sam"))
+    assert "".join(pieces) == "it was about money. you were selfish"
+    assert len(replaced) == 1 and replaced[0].startswith("I think he was being selfish.")
+    note = model.requests[1][0][-1]["content"]
+    assert note.startswith("do you remember why we broke up?") and "Talk to Sam directly" in note
+
+
+def test_a_slip_after_the_first_clause_ends_the_reply_before_it() -> None:
+    model = Scripted("yeah I miss you too. you are amazing Alex")
+    pieces = list(in_character(model, MESSAGES, GenerationOptions(), None, "Alex", me="Sam"))
+    assert "".join(pieces).strip() == "yeah I miss you too."  # what was shown stays; the slip is not shown
+    assert len(model.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        ("you are amazing Alex", "own_name"),
+        ("honestly Sam was never there for me", "user_third_person"),
+        ("I'm glad you found it interesting! Reading is a wonderful way to relax.", "assistant"),
+        ("the messages were fake, not really", "denial"),
+    ],
+)
+def test_each_kind_of_slip_is_held_back_on_the_last_attempt_too(reply: str, kind: str) -> None:
+    model = Scripted(reply, reply, reply)
+    replaced: list[str] = []
+    text = "".join(in_character(model, MESSAGES, GenerationOptions(), None, "Alex", replaced, me="Sam"))
+    assert text == "" and len(model.requests) == 3 and len(replaced) == 2, (kind, text)
+
+
+def test_a_reply_the_user_marked_as_not_them_is_not_said_again() -> None:
+    model = Scripted("the new message does not follow", "babe. obviously")
+    replaced: list[str] = []
+    avoid = ["The new message does not follow."]
+    text = "".join(in_character(model, MESSAGES, GenerationOptions(), None, "Alex", replaced, me="Sam", avoid=avoid))
+    assert text == "babe. obviously" and replaced == ["the new message does not follow"]
+    assert "Sam told you Alex would never say" in model.requests[1][0][-1]["content"]
+    # a longer marked reply is caught at its first clause, before anything is shown
+    long_marked = "I think we both knew it was over, long before that night at the station"
+    model = Scripted(long_marked, "we both knew, yeah")
+    assert "".join(in_character(model, MESSAGES, GenerationOptions(), None, "Alex", avoid=[long_marked])) == (
+        "we both knew, yeah"
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from tests.persona.conftest import EN_CHAT, ZH_CHAT
 from tests.persona.test_style import messages
 from voice_app.persona import text as tx
@@ -56,3 +58,57 @@ def test_recall_respects_the_token_budget() -> None:
     assert 1 <= len(out) <= 2
     assert all(len(item.you) <= 170 for item in out)
     assert index([]).recall("anything") == []
+
+
+# A history where what the user later says shares no word with the exchange it means.
+MEANING_CHAT = [
+    (False, "we rowed out to the middle of the lake and you dropped an oar"),
+    (True, "and you laughed so hard the boat almost tipped over"),
+    (False, "did you feed the cat"),
+    (True, "yes she ate everything"),
+    (False, "the train was late again"),
+    (True, "ugh typical, see you at 8"),
+    (False, "my sister is visiting next week"),
+    (True, "tell her I said hi"),
+    (False, "I burned the pasta"),
+    (True, "order pizza then lol"),
+    (False, "your mom called me about the party"),
+    (True, "oh no what did she say"),
+]
+
+
+def semantic_index(lines: list[tuple[bool, str]]) -> MemoryIndex:
+    """The index the app builds: BM25 plus the real multilingual-e5 embeddings."""
+    from voice_app.llm.embedding import shared
+    from voice_app.persona.memory import MemoryVectors, exchange_passage, passage_key
+
+    exchanges = tx.exchanges(tx.bursts(messages(lines)))
+    embedder = shared()
+    passages = [exchange_passage(ex) for ex in exchanges]
+    vectors = MemoryVectors("e5", tuple(passage_key(p) for p in passages), embedder.passage(passages))
+    return MemoryIndex(exchanges, vectors, lambda line: embedder.query([line])[0])
+
+
+def test_a_paraphrase_and_a_chinese_line_find_the_exchange_that_bm25_alone_misses() -> None:
+    words_only = index(MEANING_CHAT)
+    hybrid = semantic_index(MEANING_CHAT)
+    assert hybrid.semantic and not words_only.semantic
+    for query in ("remember when we were paddling out on the water?", "你还记得我们在湖上划船吗"):
+        assert not any("oar" in " ".join(ex.you) for ex, _ in words_only.search(query, k=3)), query
+        found = hybrid.search(query, k=1)
+        assert found and "oar" in " ".join(found[0][0].you), (query, found)
+
+
+def test_a_line_that_means_nothing_in_the_history_finds_nothing_by_meaning() -> None:
+    hybrid = semantic_index(MEANING_CHAT)
+    assert hybrid.search("what do you think about quantum computing", k=3) == []
+    # words still count: an exact topic comes first
+    assert "pasta" in " ".join(hybrid.search("the pasta", k=1)[0][0].you)
+
+
+def test_vectors_round_trip_through_their_stored_form() -> None:
+    from voice_app.persona.memory import MemoryVectors
+
+    hybrid_vectors = MemoryVectors("m", ("a", "b"), np.eye(2, 384, dtype=np.float32))
+    back = MemoryVectors.from_json(hybrid_vectors.to_json())
+    assert back.model == "m" and back.keys == ("a", "b") and np.allclose(back.matrix, hybrid_vectors.matrix, atol=1e-3)

@@ -105,3 +105,33 @@ def test_pet_names_count_only_when_addressing() -> None:
     ]
     p = profile(lines)
     assert dict(p.pet_names) == {"love": 2, "babe": 1, "sammy": 1, "宝贝": 1}
+
+
+def test_recent_habits_outweigh_old_ones_unless_the_card_asks_for_the_whole_relationship() -> None:
+    from datetime import datetime, timedelta
+
+    from voice_app.persona.style import recent_part
+
+    start = datetime(2021, 1, 1, 12, 0)
+    lines: list[tuple[bool, str, datetime]] = []
+    # Two years of "haha" and exclamation marks, then the last four months: "lol", no marks.
+    for day in range(0, 600, 2):
+        at = start + timedelta(days=day)
+        lines += [(False, "how was your day", at), (True, "haha so good!", at + timedelta(minutes=1))]
+    for day in range(600, 720, 2):
+        at = start + timedelta(days=day)
+        lines += [(False, "how was your day", at), (True, "lol fine i guess", at + timedelta(minutes=1))]
+    msgs = [
+        StoredMessage(i + 1, at.isoformat(), "Alex" if them else "Sam", them, "text", text, 1)
+        for i, (them, text, at) in enumerate(lines)
+    ]
+    bursts = tx.bursts(msgs)
+    old_laughs = sum(1 for them, text, _ in lines if them and "haha" in text)
+    new_laughs = sum(1 for them, text, _ in lines if them and "lol" in text)
+    assert old_laughs > 4 * new_laughs  # the old habit is far more common over the whole history
+    recent = recent_part(bursts)
+    assert len(recent) < len(bursts) / 3 and recent[-1] == bursts[-1]  # the last months only
+    at_the_end = compute_style(bursts, era="end")
+    assert at_the_end.laughter_top[0][0] == "lol" and at_the_end.exclaim_rate < 0.5
+    whole = compute_style(bursts, era="whole")
+    assert whole.laughter_top[0][0] == "haha" and whole.exclaim_rate > 0.5

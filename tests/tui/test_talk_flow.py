@@ -63,6 +63,18 @@ async def test_demo_talk_flow_on_the_embedded_model(store: Store, isolated_home:
         stored = store.turns(screen.engine.session_id)
         assert stored[0]["status"] == "complete" and stored[0]["reply_text"] == view.reply
         assert stored[0]["backend"] == "embedded"
+        # "They wouldn't say that": ctrl+n on the last reply, with what they would have said.
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "NotThemDialog")
+        await pilot.press(*"right here, dork", "enter")
+        await wait_until(pilot, lambda: app.screen is screen)
+        [correction] = store.corrections("demo")
+        assert (correction.user_line, correction.reply, correction.better) == (
+            "hey, are you there?",
+            view.reply.strip(),
+            "right here, dork",
+        )
+        assert bubbles[2].border_subtitle == "not them: right here, dork"
         await pilot.press("ctrl+g")
         await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen), timeout=60)
         assert store.get_session(stored[0]["session_id"]).ended_at is not None

@@ -9,14 +9,11 @@ instead. A clause that passed is never taken back, so what was shown or spoken s
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from voice_app.care.crisis import CrisisVerdict, assess, resources
+from voice_app.core.clauses import clause_cut
 
-_CLAUSE_END = re.compile(r"[.!?;:,。！？；：，、…\n]")
-MAX_WORDS = 8  # an unpunctuated reply is checked every this many words
-MAX_CJK = 12  # …or this many CJK characters
 # A reply is stopped by the semantic layer only at even odds or more: the persona talking about
 # leaving, tiredness or the end of the relationship must not break the conversation, and replies
 # that truly encourage self-harm score far above this (0.9+ on the training data).
@@ -33,19 +30,6 @@ def check_reply(text: str, context: Sequence[str]) -> CrisisVerdict:
     return verdict
 
 
-def _ready(held: str) -> int:
-    """Where the held text can be cut for checking (0: not yet)."""
-    for found in _CLAUSE_END.finditer(held):
-        end = found.end()
-        if end < len(held) or not held[found.start() - 1 : found.start()].isdigit():
-            return end  # a mark after a digit at the end ("3." of "3.5") waits for what follows
-    if len(held.split()) > MAX_WORDS:
-        return held.rstrip().rfind(" ") + 1
-    if sum(1 for ch in held if "\u4e00" <= ch <= "\u9fff") >= MAX_CJK:
-        return len(held)
-    return 0
-
-
 class ReplyScreen:
     """Passes a streamed reply on clause by clause once the crisis check clears it."""
 
@@ -60,7 +44,7 @@ class ReplyScreen:
         try:
             for piece in stream:
                 held += piece
-                while cut := _ready(held):
+                while cut := clause_cut(held):
                     clause, held = held[:cut], held[cut:]
                     if not self._clear(clause):
                         return

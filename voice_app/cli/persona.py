@@ -26,7 +26,7 @@ InputFn = Callable[[str], str]
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `persona` command group to the `voice-app` parser."""
     parser = sub.add_parser("persona", help="edit a persona's card, show its measured style, evaluate its fidelity")
-    actions = parser.add_subparsers(dest="persona_action", metavar="{edit,show,eval}", required=True)
+    actions = parser.add_subparsers(dest="persona_action", metavar="{edit,show,corrections,eval}", required=True)
 
     p = actions.add_parser("edit", help="edit what you remember about them (TOML in $EDITOR, or --guided)")
     p.add_argument("name")
@@ -37,6 +37,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
+
+    p = actions.add_parser(
+        "corrections", help='list the replies you marked "they wouldn\'t say that", or undo one with --undo ID'
+    )
+    p.add_argument("name")
+    p.add_argument("--undo", type=int, metavar="ID", help="remove this correction")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_corrections)
 
     p = actions.add_parser(
         "eval",
@@ -171,6 +179,41 @@ def cmd_show(args: argparse.Namespace) -> int:
         print_json(data)
     else:
         sys.stdout.write(printable(render_show(data)) + "\n")
+    return 0
+
+
+# --- corrections ------------------------------------------------------------------------------------
+
+
+def cmd_corrections(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from voice_app.cli.common import open_store, out, print_json
+    from voice_app.conversation import persona_data
+
+    with open_store() as store:
+        if args.undo is not None:
+            removed = persona_data.undo_correction(store, args.name, args.undo)
+            if args.json:
+                print_json({"undone": asdict(removed)})
+            else:
+                out.print(f"Undone: correction {removed.id} (to {safe(removed.user_line)!r}).")
+            return 0
+        found = persona_data.corrections(store, args.name)
+    if args.json:
+        print_json([asdict(c) for c in found])
+        return 0
+    if not found:
+        out.print(
+            f"No corrections for {safe(args.name)}. In `voice-app chat`, /not-them [what they would say] marks"
+            " their last reply; in the app, ctrl+n."
+        )
+        return 0
+    for c in found:
+        line = f"{c.id:>4}  {c.created_at[:16]}  to {safe(c.user_line)!r}: not {safe(c.reply)!r}"
+        if c.better:
+            line += f" -> {safe(c.better)!r}"
+        out.print(line)
     return 0
 
 

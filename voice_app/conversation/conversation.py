@@ -22,10 +22,12 @@ from voice_app.conversation.speculator import Speculator
 from voice_app.conversation.turn import Turn
 from voice_app.core import config
 from voice_app.core.cancel import CancelToken
+from voice_app.core.errors import NothingToCorrectError
+from voice_app.core.records import Correction
 from voice_app.core.types import Memory, ReplyPiece, ReplyStarted, TurnRecord
 from voice_app.llm import ChatModel, generation_options, open_chat_model
 from voice_app.llm.base import GenerationOptions, Message
-from voice_app.persona.prompt import PersonaPrompt
+from voice_app.persona.prompt import PersonaPrompt, correction_note
 from voice_app.speech.audio import NullSpeaker, Playback, open_speaker
 from voice_app.speech.recorder import Utterance
 from voice_app.speech.stt import Transcriber
@@ -106,6 +108,10 @@ class Conversation:
         self.recent_lines: list[str] = []
         self.current: Turn | None = None
         self._partial = ""
+        # "They wouldn't say that": corrections made in this session ride with each new line (the
+        # prefix, which holds the earlier ones, must not change within a session).
+        self.session_corrections: list[Correction] = []
+        self.last_exchange: tuple[str, str] | None = None  # the last line the model answered, and its reply
         if closure:
             store.update_session_meta(self.session_id, closure_stage=closure_mod.STAGES[0].key)
         self.speculator = Speculator(self) if voice is not None else None
@@ -215,7 +221,7 @@ class Conversation:
             return TurnPlan(user_line, [], [], stepped_out)
         turn = self.prompt.turn(self.history, user_line, memories)
         last = turn.messages[-1]
-        messages = [*turn.messages[:-1], {"role": "user", "content": self._with_hint(last["content"])}]
+        messages = [*turn.messages[:-1], {"role": "user", "content": self._with_hint(last["content"], final=True)}]
         return TurnPlan(user_line, messages, turn.memories, None)
 
     def open_messages(self, memories: list[Memory], words_so_far: str | None = None) -> list[Message]:
@@ -231,7 +237,15 @@ class Conversation:
         )
         return [*self.prompt.with_history(self.history), {"role": "user", "content": self._with_hint(body)}]
 
-    def _with_hint(self, content: str) -> str:
+    def avoided_replies(self) -> list[str]:
+        """Replies the user marked as not them: the guard asks again rather than say one of them again."""
+        return [c.reply for c in (*self.prompt.corrections, *self.session_corrections)]
+
+    def _with_hint(self, content: str, *, final: bool = False) -> str:
+        """The closure hint before the message; the session's corrections after it (`final` only: what is
+        prefilled while the user speaks must stay a text prefix of the final message)."""
+        if final:
+            content += correction_note(self.session_corrections, self.prompt.them)
         if self.closure_stage is None:
             return content
         hint = closure_mod.stage(self.closure_stage).persona_hint.format(them=self.prompt.them, me=self.prompt.me)
@@ -247,10 +261,24 @@ class Conversation:
         if stepped_out:
             self.recent_lines = []
         else:
+            if heard.strip():
+                self.last_exchange = (plan.user_line, heard)
             prefilled = self.speculator is not None and self.speculator.enabled
             self.history.append((plan.user_line if prefilled else plan.messages[-1]["content"], heard))
         if self.speculator is not None:
             self.speculator.after_turn(plan.user_line if not stepped_out else "", heard)
+
+    def not_them(self, better: str = "") -> Correction:
+        """The user marks the last reply "they wouldn't say that" (with what they would have said).
+
+        Stored with the persona: later sessions read it in their prefix; this one with each new line.
+        """
+        if self.last_exchange is None:
+            raise NothingToCorrectError("There is no reply of theirs to mark yet.")
+        line, reply = self.last_exchange
+        correction = self.store.add_correction(self.prompt.persona, line, reply, better.strip())
+        self.session_corrections.append(correction)
+        return correction
 
     # --- care across the session ---------------------------------------------------------------------
 

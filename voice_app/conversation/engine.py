@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from voice_app.core import config
+from voice_app.core.errors import NothingToCorrectError
+from voice_app.core.records import Correction
 from voice_app.core.types import AudioStarted, Memory, ReplyPiece, ReplyStarted, TurnDone, TurnRecord, UserText
 
 if TYPE_CHECKING:
@@ -217,6 +219,12 @@ class ConversationEngine:
         callbacks.on_state(READY)
         assert record is not None
         return TurnView.of(record, said if isinstance(said, str) else "")
+
+    def not_them(self, better: str = "") -> Correction:
+        """The user marks the last reply "they wouldn't say that" (see Conversation.not_them)."""
+        if self.conversation is None:
+            raise NothingToCorrectError("There is no conversation yet.")
+        return self.conversation.not_them(better)
 
     def interrupt(self) -> None:
         if self.conversation is not None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from voice_app import chatlog
 from voice_app.chatlog.model import Conversation, Message
+from voice_app.conversation.persona_data import memory_vectors
 from voice_app.core.errors import ConsentRequiredError
 from voice_app.core.records import check_persona_name
 from voice_app.storage.messages import MessageRow
@@ -108,6 +109,9 @@ def import_conversation(
             participants=conv.participants,
             rows=message_rows(conv.messages, them_name),
         )
+    if added or existing is None:
+        # Memories found by meaning: the new exchanges are embedded now, not on the first turn.
+        memory_vectors(store, persona)
     return ImportResult(
         persona=persona,
         created=existing is None,

@@ -283,7 +283,15 @@ class Turn:
         if plan.care:  # a care reply is said as it is, out of character, without the model
             pieces: Iterator[str] = iter([plan.care.text])
         else:
-            written = in_character(conv.model, plan.messages, options, self.cancel, conv.prompt.them)
+            written = in_character(
+                conv.model,
+                plan.messages,
+                options,
+                self.cancel,
+                conv.prompt.them,
+                me=conv.prompt.me,
+                user_line=plan.user_line,
+            )
             pieces = screen.screen(in_their_words(self._started(written), conv.prompt))
         try:
             for text in pieces:

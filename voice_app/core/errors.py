@@ -65,6 +65,16 @@ class StoreError(VoiceAppError):
     default_fix = "Close other voice-app windows; if the database is damaged, restore it from a backup."
 
 
+class NothingToCorrectError(VoiceAppError):
+    """A correction was asked for before the persona said anything."""
+
+    default_fix = "Say something first; then mark their reply."
+
+
+class CorrectionNotFoundError(VoiceAppError):
+    """The correction to undo does not exist for this persona."""
+
+
 class PersonaNotFoundError(VoiceAppError):
     """No persona of that name exists."""
 
@@ -150,6 +160,26 @@ class RemoteServerNotAllowedError(LLMError):
 
 class OllamaModelMissingError(LLMError):
     """The Ollama server does not have the configured model."""
+
+
+class OpenAIUnavailableError(LLMError):
+    """No OpenAI-compatible server answers at `llm.openai_base_url`."""
+
+    default_fix = (
+        "Start your server (llama-server, vLLM, LM Studio…) or correct the address:"
+        " `voice-app config set llm.openai_base_url http://127.0.0.1:8080/v1`;"
+        " or use the embedded model: `voice-app config set llm.backend embedded`."
+    )
+
+
+class OpenAIAuthError(LLMError):
+    """The OpenAI-compatible server refused the API key (401/403)."""
+
+    default_fix = "Put the server's key in the environment: `export VOICE_APP_OPENAI_API_KEY=...` (never in a file)."
+
+
+class OpenAIModelMissingError(LLMError):
+    """The OpenAI-compatible server has no such model (or no such endpoint: 404)."""
 
 
 class LLMConnectionLostError(LLMError):

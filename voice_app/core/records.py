@@ -74,3 +74,14 @@ class SessionInfo:
     duration_s: float
     backend: str | None
     model: str | None
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A reply the user marked "they wouldn't say that", with what they would have said (may be empty)."""
+
+    id: int
+    created_at: str
+    user_line: str
+    reply: str
+    better: str = ""

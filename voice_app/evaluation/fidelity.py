@@ -240,7 +240,9 @@ def simulate(
     """
     turn = prompt.turn(ctx.history, ctx.line)
     if prompt.persona:  # the app's path: refusals asked again in character, then the style adapter
-        text = "".join(in_character(model, turn.messages, options, None, prompt.them, refusals))
+        text = "".join(
+            in_character(model, turn.messages, options, None, prompt.them, refusals, me=prompt.me, user_line=ctx.line)
+        )
     else:  # the no-persona baseline: the model as it is
         text = "".join(model.stream(turn.messages, options))
     raw = clean_reply(text, prompt.them, prompt.me)

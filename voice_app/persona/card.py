@@ -33,7 +33,9 @@ FIELD_HELP: dict[str, str] = {
     "boundaries": "Things the simulation must never say or do (e.g. 'never say we will get back together').",
     "languages": "Languages you wrote in (e.g. English, 中文).",
     "notes": "Anything else about how they were.",
+    "as_they_were": 'How they write here: "end" (as in the last months of the relationship, the default) or "whole".',
 }
+ERAS = ("end", "whole")
 LIST_FIELDS = {
     "they_called_me",
     "i_called_them",
@@ -66,6 +68,7 @@ class PersonaCard:
     boundaries: list[str] = field(default_factory=list)
     languages: list[str] = field(default_factory=list)
     notes: str = ""
+    as_they_were: str = "end"  # "end": their habits of the last months; "whole": of the whole relationship
     extra: dict[str, Any] = field(default_factory=dict)  # unknown keys, kept so nothing is lost
 
     # --- conversions ----------------------------------------------------------------------------
@@ -94,6 +97,10 @@ class PersonaCard:
                 if not isinstance(value, str):
                     raise CardError(f"Card field {name!r} must be a string, got {value!r}.")
                 value = value.strip()
+                if name == "as_they_were":
+                    value = value.lower() or "end"
+                    if value not in ERAS:
+                        raise CardError(f'Card field "as_they_were" must be "end" or "whole", got {value!r}.')
             values[name] = value
         return cls(**values, extra=data)
 
@@ -133,7 +140,8 @@ class PersonaCard:
         return cls.from_dict(data)
 
     def is_empty(self) -> bool:
-        return not any(v for v in self.to_dict().values())
+        """Nothing remembered yet (the settings, such as `as_they_were`, do not count)."""
+        return not any(v for k, v in self.to_dict().items() if k != "as_they_were")
 
 
 # --- TOML writing (stdlib has a reader only) ------------------------------------------------------

@@ -1,19 +1,23 @@
-"""Keeping the model in character: an assistant's refusal is caught as it starts and the reply asked again.
+"""Keeping the model in character: a refusal or a confusion of roles is caught before it is shown.
 
 Small instruct models answer ordinary chat lines ("this is true this is true") with their assistant
-refusal. The guard holds back the first words only while they could still become one of those
-openings, so a normal reply streams with no delay. On a refusal it asks again, with a note that
-lets the person decline or change the subject in their own words (so it never pushes the model to
-comply with anything), a little warmer each time.
+refusal, and slip out of their role ("you are amazing Alex", said by Alex; the user spoken of as
+"he"; "the messages were fake"). The guard passes the reply on clause by clause once the role
+check (`persona.roles`) clears it, and recognises a refusal at its first words. On either it asks
+again, with a note that lets the person decline or change the subject in their own words (so it
+never pushes the model to comply with anything), a little warmer each time. A clause that confuses
+the roles is never passed on: after the first clause has been shown, the reply ends before it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from voice_app.core.cancel import CancelToken
+from voice_app.core.clauses import clause_cut
 from voice_app.llm.base import ChatModel, GenerationOptions, Message
+from voice_app.persona import roles
 
 # How assistant refusals and "as an AI" asides open, lowercased with straight apostrophes.
 OPENINGS = (
@@ -60,6 +64,24 @@ def retry_note(them: str) -> str:
     )
 
 
+def _normalised(text: str) -> str:
+    return " ".join("".join(ch for ch in text.lower() if ch.isalnum() or ch.isspace()).split())
+
+
+def repeated(reply: str, avoid: Sequence[str], *, final: bool) -> roles.RoleError | None:
+    """The reply so far says again one the user marked as not them (the whole of it once `final`)."""
+    said = _normalised(reply)
+    if not said:
+        return None
+    for wrong in avoid:
+        marked = _normalised(wrong)
+        if not marked:
+            continue
+        if said == marked or (not final and len(said) >= min(len(marked), 12) and marked.startswith(said)):
+            return roles.RoleError(roles.CORRECTED, wrong)
+    return None
+
+
 def in_character(
     model: ChatModel,
     messages: list[Message],
@@ -68,46 +90,76 @@ def in_character(
     them: str,
     on_retry: list[str] | None = None,
     retries: int = RETRIES,
+    *,
+    me: str = "",
+    user_line: str | None = None,
+    avoid: Sequence[str] = (),
 ) -> Iterator[str]:
-    """`model.stream()` with a refusal caught at its first words and asked again (`retries` times).
+    """`model.stream()` passed on clause by clause, in character and in role (`retries` retries at most).
 
-    `on_retry`, when given, collects the refusals that were replaced (for the eval and the logs).
-    The last attempt streams as it comes.
+    `me` names the user (the role check then also catches them spoken of by name); `user_line` is
+    what the user said (default: the last message), which tells whom a "he" or "she" may mean.
+    `avoid` holds replies the user marked "they wouldn't say that": saying one again is a slip too.
+    `on_retry`, when given, collects the replies that were replaced (for the eval and the logs). On
+    the last attempt a refusal streams as it comes, but a clause that confuses the roles still ends
+    the reply.
     """
+    if user_line is None:
+        user_line = messages[-1]["content"].rsplit("\n\n", 1)[-1] if messages else ""
+    note = ""
     for attempt in range(retries + 1):
         if attempt:
             last = messages[-1]
-            request = [*messages[:-1], {**last, "content": last["content"] + retry_note(them)}]
+            request = [*messages[:-1], {**last, "content": last["content"] + note}]
             seed = None if options.seed is None else options.seed + attempt
             temperature = max(options.temperature, 0.5 + 0.2 * attempt)
             request_options = replace(options, temperature=temperature, seed=seed)
         else:
             request, request_options = messages, options
         stream = model.stream(request, request_options, cancel)
-        if attempt == retries:
-            yield from stream
-            return
-        held, passing, refused = "", False, False
+        last_attempt = attempt == retries
+        held, passed, opening_clear = "", "", last_attempt
+        slip: roles.RoleError | None = None
+        refused = False
         try:
             for piece in stream:
-                if passing:
-                    yield piece
-                    continue
                 held += piece
-                state = refusal_state(held)
-                if state is None:
-                    continue
-                if state is True:
-                    refused = True
+                if not opening_clear:
+                    state = refusal_state(held)
+                    if state is None:
+                        continue
+                    if state is True:
+                        refused = True
+                        break
+                    opening_clear = True
+                while cut := clause_cut(held):
+                    while cut < len(held) and held[cut].isspace():
+                        cut += 1  # the space after a clause goes with it: the style adapter sees the word end
+                    clause, held = held[:cut], held[cut:]
+                    slip = roles.role_error(passed + clause, them=them, me=me, user_line=user_line) or repeated(
+                        passed + clause, avoid, final=False
+                    )
+                    if slip is not None:
+                        held = clause + held
+                        break
+                    passed += clause
+                    yield clause
+                if slip is not None:
                     break
-                passing = True
-                yield held
-            if not passing and not refused and held:
-                yield held  # the whole reply was the start of an opening ("I'm sorry")
+            else:
+                if held:
+                    slip = roles.role_error(passed + held, them=them, me=me, user_line=user_line)
+                if slip is None:
+                    slip = repeated(passed + held, avoid, final=True)
+                if slip is None and held:
+                    yield held  # the end of the reply (or all of it: "I'm sorry")
         finally:
             if hasattr(stream, "close"):
                 stream.close()
-        if not refused:
+        if not refused and slip is None:
             return
+        if passed.strip() or last_attempt:
+            return  # what was shown stays true: the reply ends before the slip
         if on_retry is not None:
             on_retry.append(held)
+        note = retry_note(them) if refused else roles.retry_note(slip, them, me) if slip else ""

@@ -11,14 +11,17 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from voice_app.core.records import Correction
 from voice_app.core.types import Memory
 from voice_app.llm.base import Message
 from voice_app.persona import text as tx
 from voice_app.persona.adapt import StyleAdapter
 from voice_app.persona.card import PersonaCard
-from voice_app.persona.memory import MEMORY_TOKENS, MemoryIndex
-from voice_app.persona.style import StyleProfile, compute_style
+from voice_app.persona.memory import MEMORY_TOKENS, EmbedQuery, MemoryIndex, MemoryVectors
+from voice_app.persona.style import StyleProfile, compute_style, recent_part
 
+MAX_CORRECTIONS = 8  # the latest corrections shown in the prefix (as counter-examples)
+MAX_CORRECTED_EXAMPLES = 4  # …and those with what they would have said, replayed as real turns
 SAMPLE_SIZE = 10  # typical real exchanges in the prefix (replayed as earlier turns: the strongest style signal)
 SAMPLE_SIDE_CHARS = 120
 MEMORY_K = 3
@@ -45,6 +48,7 @@ class PersonaPrompt:
     style: StyleProfile | None = field(default=None, compare=False, repr=False)  # for adapt_reply
     memory_k: int = MEMORY_K
     memory_tokens: int = MEMORY_TOKENS
+    corrections: tuple[Correction, ...] = field(default=(), compare=False, repr=False)  # read into the prefix
 
     @property
     def prefix(self) -> list[Message]:
@@ -99,6 +103,22 @@ class PersonaPrompt:
         return f"{self.memory_text(memories)}{self.me}'s new message follows.)\n\n{user_line}"
 
 
+def correction_line(correction: Correction, them: str) -> str:
+    """One counter-example: the line, the reply that was not them, and what they would have said."""
+    line = f'- to "{tx.clip(_one_line(correction.user_line), 100)}": not "{tx.clip(_one_line(correction.reply), 140)}"'
+    if correction.better.strip():
+        line += f'; {them} would say: "{tx.clip(_one_line(correction.better), 140)}"'
+    return line
+
+
+def correction_note(corrections: Sequence[Correction], them: str) -> str:
+    """Corrections made during this session, said after the next line (the prefix stays as it was)."""
+    if not corrections:
+        return ""
+    lines = [correction_line(c, them) for c in corrections[-MAX_CORRECTIONS:]]
+    return f"\n\n(Replies marked as not {them}, never answer like these:\n" + "\n".join(lines) + ")"
+
+
 def _one_line(text: str, *, keep_lines: bool = False) -> str:
     parts = [p.strip() for p in text.splitlines() if p.strip()]
     return " / ".join(parts) if keep_lines else " ".join(parts)
@@ -150,6 +170,7 @@ def compose_system(
     them: str,
     me: str,
     relationship: str = "your ex",
+    corrections: Sequence[Correction] = (),
 ) -> str:
     purpose = f" so {me} can find closure" if relationship == "your ex" else f" to talk with {me}"
     parts = [
@@ -158,12 +179,22 @@ def compose_system(
         f" moods, humour, bluntness and flaws; not a therapist, not automatically agreeable or apologetic."
         f" If {me} asks whether you are real, say honestly that you are a simulation made from old messages.",
     ]
+    if relationship == "your ex":
+        parts[0] += (
+            f" The relationship is over. Asked about your feelings or getting back together, answer as {them}"
+            f" would now, honestly, not with what {me} hopes to hear."
+        )
     facts = card_lines(card, them, me)
     if facts:
         parts += ["", f"What {me} remembers:", *facts]
     parts += ["", f"How {them} writes (measured from their real messages):", style.summary(them)]
+    if corrections:
+        parts += ["", f"Replies {me} marked as not {them} (never answer like these):"]
+        parts += [correction_line(c, them) for c in corrections[-MAX_CORRECTIONS:]]
     if sample:
         parts += ["", f"The first messages of this chat are real past exchanges between {me} and {them}."]
+        if any(c.better.strip() for c in corrections):
+            parts[-1] += f" The last of them are answers {me} remembers {them} would give."
     burst = " one message per line," if style.burst_multi_share >= 0.2 else ""
     parts += [
         "",
@@ -183,17 +214,25 @@ def compose_prompt(
     style: StyleProfile | None = None,
     sample_size: int = SAMPLE_SIZE,
     relationship: str = "your ex",
+    memory_vectors: MemoryVectors | None = None,
+    embed_query: EmbedQuery | None = None,
+    corrections: Sequence[Correction] = (),
 ) -> PersonaPrompt:
     """A persona prompt from a card and time-ordered messages (the store and the evaluation both use it)."""
     burst_list = tx.bursts(messages)
     exchanges = tx.exchanges(burst_list)
     if style is None:
-        style = compute_style(burst_list, pet_names=card.they_called_me)
-    sample = stable_sample(exchanges, sample_size)
-    system = compose_system(card, style, sample, them=them, me=me, relationship=relationship)
+        style = compute_style(burst_list, pet_names=card.they_called_me, era=card.as_they_were)
+    # The replayed sample, like the style, is how they wrote at the end (unless the card says otherwise).
+    recent = tx.exchanges(recent_part(burst_list)) if card.as_they_were == "end" else exchanges
+    sample = stable_sample(recent or exchanges, sample_size)
+    system = compose_system(card, style, sample, them=them, me=me, relationship=relationship, corrections=corrections)
     examples = tuple(
         (tx.clip(_one_line("\n".join(ex.you)), SAMPLE_SIDE_CHARS), tx.clip("\n".join(ex.them), SAMPLE_SIDE_CHARS))
         for ex in sample
+    ) + tuple(
+        (tx.clip(_one_line(c.user_line), SAMPLE_SIDE_CHARS), tx.clip(c.better, SAMPLE_SIDE_CHARS))
+        for c in [c for c in corrections if c.better.strip()][-MAX_CORRECTED_EXAMPLES:]
     )
     return PersonaPrompt(
         persona=persona_name,
@@ -201,8 +240,9 @@ def compose_prompt(
         me=me,
         system=system,
         examples=examples,
-        memory=MemoryIndex(exchanges),
+        memory=MemoryIndex(exchanges, memory_vectors, embed_query),
         style=style,
+        corrections=tuple(corrections),
     )
 
 

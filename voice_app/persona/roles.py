@@ -19,6 +19,7 @@ USER_THIRD_PERSON = "user_third_person"
 ASSISTANT = "assistant"
 DENIAL = "denial"
 KINDS = (OWN_NAME, USER_THIRD_PERSON, ASSISTANT, DENIAL)
+CORRECTED = "corrected"  # a reply the user marked "they wouldn't say that", said again (persona.guard)
 
 
 @dataclass(frozen=True)
@@ -230,5 +231,6 @@ def retry_note(error: RoleError, them: str, me: str) -> str:
         USER_THIRD_PERSON: f"You are {them}. Talk to {you} directly, as 'you': {you} is the one reading this.",
         ASSISTANT: f"Answer {you} as {them} would in this chat, in their own words, never as an assistant.",
         DENIAL: f"The chat history between you ({them}) and {you} is real: you lived it. Never say it is fake.",
+        CORRECTED: f'{you} told you {them} would never say "{error.words}". Answer differently.',
     }
     return f"\n\n({notes[error.kind]})"

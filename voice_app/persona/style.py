@@ -8,11 +8,12 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from voice_app.persona import text as tx
 
-STYLE_VERSION = 1
+STYLE_VERSION = 2  # 2: measured on the last months (`era`)
 
 PET_NAMES = [
     "babe",
@@ -283,12 +284,47 @@ def message_stats(texts: Sequence[str]) -> dict[str, float]:
     }
 
 
+RECENT_DAYS = 183  # "as they were at the end": the last six months of the relationship…
+RECENT_MIN_MESSAGES = 100  # …reaching back further until this many of their messages are in it
+
+
+def recent_part(
+    burst_list: Sequence[tx.Burst], days: int = RECENT_DAYS, minimum: int = RECENT_MIN_MESSAGES
+) -> list[tx.Burst]:
+    """The last part of the history: its last `days`, or more until it holds `minimum` of their messages.
+
+    Habits change over a relationship (a laugh they stopped using once things went wrong); the end is
+    how the user last knew them. Bursts must be in time order.
+    """
+    stamps = [tx.parse_ts(b.ts) for b in burst_list]
+    known = [s for s in stamps if s is not None]
+    if not known:
+        return list(burst_list)
+    cutoff = max(known) - timedelta(days=days)
+    start = len(burst_list)
+    theirs = 0
+    for i in range(len(burst_list) - 1, -1, -1):
+        stamp = stamps[i]
+        if stamp is not None and stamp < cutoff and theirs >= minimum:
+            break
+        start = i
+        if burst_list[i].from_them:
+            theirs += len(burst_list[i].texts)
+    return list(burst_list[start:])
+
+
 def compute_style(
     burst_list: Sequence[tx.Burst],
     *,
     pet_names: Sequence[str] = (),
+    era: str = "end",
 ) -> StyleProfile:
-    """The profile of the ex's bursts in `burst_list` (which also holds the user's, for question answering)."""
+    """The profile of the ex's bursts in `burst_list` (which also holds the user's, for question answering).
+
+    `era` "end" measures the last months (`recent_part`), "whole" the whole history.
+    """
+    if era == "end":
+        burst_list = recent_part(burst_list)
     theirs = [b for b in burst_list if b.from_them]
     texts = [t for b in theirs for t in b.texts]
     n = len(texts)

@@ -9,10 +9,10 @@ import numpy as np
 
 from voice_app.core.files import write_private
 from voice_app.storage import crypto
-from voice_app.storage.sessions import SessionStore
+from voice_app.storage.corrections import CorrectionStore
 
 
-class AudioStore(SessionStore):
+class AudioStore(CorrectionStore):
     """Turn audio (`audio/session-N/turn-M-user.flac`): paths come from `inside()`, bytes through the cipher."""
 
     def audio_ref(self, session_id: int, turn_id: int, side: str) -> str:

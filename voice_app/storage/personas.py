@@ -97,6 +97,17 @@ class PersonaStore(Database):
         with self.transaction() as conn:
             conn.execute("UPDATE personas SET style = ? WHERE id = ?", (value, persona_id))
 
+    def memory_vectors(self, persona_id: int) -> str | None:
+        """The persona's stored exchange embeddings (JSON), or None when none were computed."""
+        rows = self.query("SELECT memory_vectors FROM personas WHERE id = ?", (persona_id,))
+        value = rows[0][0] if rows else None
+        return self.dec(value, f"personas.memory_vectors:{persona_id}") if value else None
+
+    def save_memory_vectors(self, persona_id: int, payload: str | None) -> None:
+        value = None if payload is None else self.enc(payload, f"personas.memory_vectors:{persona_id}")
+        with self.transaction() as conn:
+            conn.execute("UPDATE personas SET memory_vectors = ? WHERE id = ?", (value, persona_id))
+
     def _persona(self, row: sqlite3.Row) -> Persona:
         pid = row["id"]
         return Persona(

@@ -82,12 +82,27 @@ MIGRATIONS: list[str] = [
         UNIQUE (session_id, idx)
     );
     """,
+    # v2: sentence embeddings of the real exchanges (memories found by meaning), and the user's
+    # corrections ("they wouldn't say that").
+    """
+    ALTER TABLE personas ADD COLUMN memory_vectors TEXT;  -- JSON: model, keys, float16 rows (base64)
+    CREATE TABLE corrections (
+        id          INTEGER PRIMARY KEY,
+        persona_id  INTEGER NOT NULL REFERENCES personas(id) ON DELETE CASCADE,
+        created_at  TEXT NOT NULL,
+        user_line   TEXT NOT NULL,             -- what the user said
+        reply       TEXT NOT NULL,             -- the reply marked "they wouldn't say that"
+        better      TEXT NOT NULL DEFAULT ''   -- what they would have said, when the user gave it
+    );
+    CREATE INDEX corrections_by_persona ON corrections (persona_id, id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # The columns that carry message content or identity: encrypted (bound to their row) when encryption is on.
-PERSONA_ENC = ("them_name", "me_name", "card", "style")
+PERSONA_ENC = ("them_name", "me_name", "card", "style", "memory_vectors")
+CORRECTION_ENC = ("user_line", "reply", "better")
 MESSAGE_ENC = ("sender", "text", "reply_to", "reactions")
 TURN_ENC = ("user_text", "reply_text", "reply_full", "memories")
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from voice_app.core.records import Persona, SessionInfo, StoredMessage, check_persona_name, now_iso
 from voice_app.storage.audio import AudioStore
-from voice_app.storage.schema import DB_NAME, MESSAGE_ENC, PERSONA_ENC, SCHEMA_VERSION, TURN_ENC
+from voice_app.storage.schema import CORRECTION_ENC, DB_NAME, MESSAGE_ENC, PERSONA_ENC, SCHEMA_VERSION, TURN_ENC
 
 __all__ = [
     "DB_NAME",
@@ -48,14 +48,21 @@ class Store(AudioStore):
             return value if not value else write(read(value, old_where), new_where)  # NULL and '' stay
 
         with self.transaction() as conn:
-            for row in conn.execute("SELECT id, them_name, me_name, card, style FROM personas").fetchall():
+            for row in conn.execute(f"SELECT id, {', '.join(PERSONA_ENC)} FROM personas").fetchall():
                 pid = row[0]
                 values = [
                     conv(row[i + 1], f"personas.{c}:{pid}", f"personas.{c}:{pid}") for i, c in enumerate(PERSONA_ENC)
                 ]
-                conn.execute(
-                    "UPDATE personas SET them_name = ?, me_name = ?, card = ?, style = ? WHERE id = ?", (*values, pid)
-                )
+                assignments = ", ".join(f"{c} = ?" for c in PERSONA_ENC)
+                conn.execute(f"UPDATE personas SET {assignments} WHERE id = ?", (*values, pid))
+            for row in conn.execute(f"SELECT id, {', '.join(CORRECTION_ENC)} FROM corrections").fetchall():
+                rid = row[0]
+                values = [
+                    conv(row[i + 1], f"corrections.{c}:{rid}", f"corrections.{c}:{rid}")
+                    for i, c in enumerate(CORRECTION_ENC)
+                ]
+                assignments = ", ".join(f"{c} = ?" for c in CORRECTION_ENC)
+                conn.execute(f"UPDATE corrections SET {assignments} WHERE id = ?", (*values, rid))
             for row in conn.execute(
                 "SELECT id, source_name, participants, source_sha256 FROM conversations"
             ).fetchall():

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Input, Static
 
 from voice_app.conversation import engine as eng
 from voice_app.core.textsafe import safe
+from voice_app.tui.screens.correction import NotThemDialog
 from voice_app.tui.widgets import Bubble, LevelMeter, MemoriesPanel, StageBar, StateIndicator, Transcript
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ class TalkScreen(Screen[None]):
         Binding("escape", "interrupt", "Interrupt"),
         Binding("ctrl+g", "end_session", "End (goodbye)"),
         Binding("ctrl+o", "toggle_memories", "Memories"),
+        Binding("ctrl+n", "not_them", "Not them"),
         Binding("ctrl+t", "focus_input", "Type", show=False),
     ]
 
@@ -93,6 +95,7 @@ class TalkScreen(Screen[None]):
         self._pending = 0  # turns started and not yet done
         self._users: dict[int, Bubble] = {}  # per turn: the user's line and the reply as it grows
         self._replies: dict[int, Bubble] = {}
+        self._last_reply: Bubble | None = None  # their last reply in character (ctrl+n marks it)
         self.turns: list[eng.TurnView] = []
         self.turn_running = False
         self.ended = False
@@ -269,6 +272,8 @@ class TalkScreen(Screen[None]):
             if view.care:
                 reply.mark("out of character: " + view.care)
                 reply.add_class("care")
+            elif view.reply.strip():
+                self._last_reply = reply
         self.query_one(StageBar).timeline = view.timeline
         self.query_one(MemoriesPanel).show(view.memories)
         self._pending = max(0, self._pending - 1)
@@ -316,6 +321,22 @@ class TalkScreen(Screen[None]):
         if self.engine is not None and self.turn_running:
             self.engine.interrupt()
             self.notify("Interrupted.", timeout=2)
+
+    def action_not_them(self) -> None:
+        """Mark their last reply "they wouldn't say that", with what they would have said (optional)."""
+        reply = self._last_reply
+        if self.engine is None or reply is None or self.ended:
+            self.notify("No reply of theirs to mark yet.", severity="warning")
+            return
+
+        def chosen(better: str | None) -> None:
+            if better is None or self.engine is None:
+                return
+            correction = self.engine.not_them(better)
+            reply.mark("not them" + (f": {better}" if better else ""))
+            self.notify(f"Saved (correction {correction.id}): later replies follow it.", timeout=4)
+
+        self.app.push_screen(NotThemDialog(self.engine.them, reply.text), chosen)
 
     def action_toggle_memories(self) -> None:
         side = self.query_one("#talk-side")
