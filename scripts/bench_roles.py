@@ -101,6 +101,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the result here")
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--limit", type=int, default=0, help="only the first N lines")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     import os
@@ -123,7 +124,7 @@ def main() -> int:
         prompt = build_prompt(store, "demo")
     model = EmbeddedChat(assets.resolve("llm").path, seed=0)
     model.warm_up(prompt.prefix)
-    options = GenerationOptions(temperature=0.7, max_tokens=args.max_tokens, seed=0)
+    options = GenerationOptions(temperature=0.7, max_tokens=args.max_tokens, seed=args.seed)
     rows = []
     start = time.perf_counter()
     try:
@@ -158,6 +159,7 @@ def main() -> int:
         "cpu": cpu_name(),
         "persona": "demo (Alex, talking with Sam)",
         "model": assets.resolve("llm").path.name,
+        "seed": args.seed,
         "lines": n,
         "raw_role_errors": sum(1 for r in rows if r["raw_error"]),
         "raw_role_error_rate": round(sum(1 for r in rows if r["raw_error"]) / n, 4),

@@ -15,6 +15,12 @@ from voice_app.persona.adapt import adapt_reply
 from voice_app.storage.store import Store
 
 
+@pytest.fixture(autouse=True)
+def fewer_embedded_exchanges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retrieval by meaning stays on (the app's path), over each speaker's latest 100 exchanges: a short run."""
+    monkeypatch.setattr(fidelity, "EVAL_EMBED_LIMIT", 100)
+
+
 def conv(number: int, lines: list[tuple[bool, str]]) -> list[StoredMessage]:
     return [
         StoredMessage(number * 100 + i, f"2023-01-{number + 1:02d}T10:{i:02d}:00", "", them, "text", text, number)

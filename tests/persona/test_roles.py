@@ -30,6 +30,9 @@ SLIPS = [
     ("who are you?", "hey, it's me", DENIAL),
     ("I'm just a bot", "are you there?", DENIAL),
     ("I'm not Alex", "Alex?", DENIAL),
+    ("I'm sorry for the inconvenience, but I can't assist with that", "I miss you", ASSISTANT),
+    ("I don't think so", "are these even our real messages?", DENIAL),
+    ("不是真的", "这些聊天记录是真的吗", DENIAL),
     # Chinese
     ("他总是很自私", "我们为什么分手？", USER_THIRD_PERSON),
     ("那些聊天记录都是假的", "你还记得我们的聊天吗", DENIAL),
@@ -61,6 +64,8 @@ FINE = [
     ("我不想再说这个了", "我们能谈谈吗"),
     ("那时候我们都太年轻了", "你还记得那个湖吗"),
     ("who are you to tell me that", "you never cared"),
+    ("no", "was any of it real for you?"),  # about feelings, not the messages: theirs to answer
+    ("I don't think so", "do you think we could have made it?"),
 ]
 
 

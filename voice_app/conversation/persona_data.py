@@ -134,17 +134,34 @@ def memory_vectors(
             log.warning("stored memory embeddings of %s are unreadable; computing them again", persona_name)
     if set(passages) == set(known):
         return MemoryVectors(model, tuple(known), np.stack(list(known.values())) if known else _empty())
-    missing = [key for key in passages if key not in known]
-    for start in range(0, len(missing), EMBED_BATCH):
-        batch = missing[start : start + EMBED_BATCH]
-        for key, row in zip(batch, embedder.passage([passages[k] for k in batch]), strict=True):
-            known[key] = row
-        if progress:
-            progress(min(start + EMBED_BATCH, len(missing)), len(missing))
-    keys = tuple(passages)
-    vectors = MemoryVectors(model, keys, np.stack([known[k] for k in keys]) if keys else _empty())
+    vectors = embed_exchanges(list(passages.values()), embedder, known, progress)
     store.save_memory_vectors(persona.id, vectors.to_json())
     return vectors
+
+
+def embed_exchanges(
+    passages: Sequence[str],
+    embedder: Embedder,
+    known: dict[str, np.ndarray] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> MemoryVectors:
+    """Embeddings of exchange passages (`exchange_passage`), reusing `known` rows by passage key."""
+    rows = dict(known or {})
+    keys = tuple(dict.fromkeys(passage_key(p) for p in passages))
+    text = {passage_key(p): p for p in passages}
+    missing = [key for key in keys if key not in rows]
+    for start in range(0, len(missing), EMBED_BATCH):
+        batch = missing[start : start + EMBED_BATCH]
+        for key, row in zip(batch, embedder.passage([text[k] for k in batch]), strict=True):
+            rows[key] = row
+        if progress:
+            progress(min(start + EMBED_BATCH, len(missing)), len(missing))
+    return MemoryVectors(embedding_model_id(embedder), keys, np.stack([rows[k] for k in keys]) if keys else _empty())
+
+
+def query_function(embedder: Embedder) -> EmbedQuery:
+    """The user's line → its embedding (what MemoryIndex searches with)."""
+    return _query_function(embedder)
 
 
 def _empty() -> np.ndarray:

@@ -39,6 +39,7 @@ from voice_app.persona import text as tx
 from voice_app.persona.adapt import adapt_reply
 from voice_app.persona.card import PersonaCard
 from voice_app.persona.guard import in_character
+from voice_app.persona.memory import exchange_passage
 from voice_app.persona.prompt import PersonaPrompt, clean_reply, compose_prompt, neutral_prompt
 from voice_app.storage.store import Store
 
@@ -191,7 +192,13 @@ def chitchat_targets(
         train, test = split_conversations(convs)
         messages = [m for conv in train for m in conv]
         prompt = compose_prompt(
-            speaker, PersonaCard(), messages, them=CHITCHAT_THEM, me=CHITCHAT_ME, relationship=CHITCHAT_RELATIONSHIP
+            speaker,
+            PersonaCard(),
+            messages,
+            them=CHITCHAT_THEM,
+            me=CHITCHAT_ME,
+            relationship=CHITCHAT_RELATIONSHIP,
+            **memory_by_meaning(messages),
         )
         rng = random.Random(f"{seed}:{speaker}")
         targets.append(Target(speaker[:8], prompt, pick_contexts(test, contexts, rng), burst_texts(train)))
@@ -219,9 +226,29 @@ def persona_targets(store: Store, name: str, contexts: int, seed: int) -> tuple[
         )
     train, test = split_conversations(convs)
     them, me = card.them_name or "them", card.me_name or "me"
-    prompt = compose_prompt(name, card, [m for c in train for m in c], them=them, me=me)
+    kept = [m for c in train for m in c]
+    prompt = compose_prompt(name, card, kept, them=them, me=me, **memory_by_meaning(kept))
     target = Target(them, prompt, pick_contexts(test, contexts, random.Random(f"{seed}:{name}")), burst_texts(train))
     return [target], {them: target.train_texts, f"{me} (you)": burst_texts(train, them=False)}
+
+
+EVAL_EMBED_LIMIT = 800  # latest exchanges embedded per speaker (the app embeds 3,000; this keeps a run short)
+_embedded: dict[str, np.ndarray] = {}  # passage key -> embedding, for the runs of one process (public data)
+
+
+def memory_by_meaning(messages: Sequence[tx.MessageLike]) -> dict[str, Any]:
+    """The app's retrieval by meaning for these messages: their exchanges embedded as at import."""
+    from voice_app.conversation.persona_data import embed_exchanges, query_function
+    from voice_app.llm.embedding import shared
+
+    try:
+        embedder = shared()
+    except VoiceAppError:
+        return {}
+    exchanges = tx.exchanges(tx.bursts(messages))[-EVAL_EMBED_LIMIT:]
+    vectors = embed_exchanges([exchange_passage(ex) for ex in exchanges], embedder, _embedded)
+    _embedded.update(vectors.rows())
+    return {"memory_vectors": vectors, "embed_query": query_function(embedder)}
 
 
 # --- running -----------------------------------------------------------------------------------------

@@ -61,6 +61,13 @@ _ASSISTANT = (
     "ai assistant",
     "i'm a chatbot",
     "i am a chatbot",
+    "can't assist with",
+    "cannot assist with",
+    "can't help you with that",
+    "sorry for the inconvenience",
+    "sorry for any inconvenience",
+    "apologize for any confusion",
+    "apologies for any confusion",
     "thank you for sharing",
     "thanks for sharing that",
     "is a wonderful way to",
@@ -99,6 +106,18 @@ _DENIAL_ZH = re.compile(
     r"|我们(?:根本|从来|从)?没(?:有)?(?:在一起|见过|谈过|交往)"
     r"|你是谁(?!啊?[，,]?你凭什么)"
     r"|我(?:只)?是(?:一个)?(?:机器人|程序|ai|AI|人工智能)"
+)
+# A question about whether the shared history is real, and a reply that says no to it.
+_ASKS_IF_HISTORY_REAL = re.compile(
+    r"\b(?:messages?|texts?|chats?|history|conversations?|memories)\b.{0,40}\b(?:real|fake|true|ours)\b"
+    r"|\b(?:real|fake)\b.{0,20}\b(?:messages?|texts?|chats?|history|conversations?)\b"
+    r"|(?:聊天记录|记录|消息|聊天).{0,10}(?:真的|假的|是真|是假)",
+    re.IGNORECASE,
+)
+_SAYS_NO = re.compile(
+    r"^\W*(?:no\b|nope\b|nah\b|not really\b|i don'?t think so\b|i doubt it\b|of course not\b"
+    r"|不是|不|假的|没有)",
+    re.IGNORECASE,
 )
 _MY_EX = re.compile(r"\bmy ex\b|我(?:的)?前任|我前男友|我前女友", re.IGNORECASE)
 
@@ -212,6 +231,8 @@ def role_error(reply: str, *, them: str, me: str, user_line: str = "") -> RoleEr
     denial = _DENIAL_EN.search(text) or _DENIAL_ZH.search(text)
     if denial is None and them:
         denial = re.search(rf"\bi'?m not {re.escape(them.split()[0])}\b|我不是{re.escape(them)}", text, re.I)
+    if denial is None and _ASKS_IF_HISTORY_REAL.search(_norm(user_line)):
+        denial = _SAYS_NO.search(text)
     if denial:
         return RoleError(DENIAL, denial.group(0))
     own = _own_name(text, them)
