@@ -15,6 +15,7 @@ from voice_app.core.errors import ImportFormatError
 
 DEMO = Path(__file__).resolve().parents[2] / "voice_app" / "data" / "demo"
 FIX = Path(__file__).parent / "fixtures"
+DEV = FIX / "dev"
 
 SEEDS: list[bytes] = [
     (DEMO / "whatsapp_chat.txt").read_bytes()[:3000],
@@ -32,6 +33,18 @@ SEEDS: list[bytes] = [
     b'<?xml version="1.0"?><smses><sms date="1685613600000" type="1" body="hi" contact_name="A"/></smses>',
     b'{"guild": {}, "channel": {}, "messages": [{"id": "1", "timestamp": "2023-01-01T00:00:00Z", "content": "a"}]}',
     b'{"messages": [{"creator": {"name": "A"}, "created_date": "Monday, May 1, 2023 at 6:22:10 PM UTC"}]}',
+    # the importers and layouts added for real-world variety
+    (DEV / "Hangouts_2014.json").read_bytes()[:6000],
+    (DEV / "imessage" / "Contact Sam.html").read_bytes(),
+    (DEV / "imessage" / "+15559870000.txt").read_bytes(),
+    (DEV / "discord_paste_multiline.txt").read_bytes(),
+    (DEV / "discord_paste_2024.txt").read_bytes(),
+    (DEV / "wa_android_ar.txt").read_bytes()[:1500],
+    (DEV / "wa_ios_th_buddhist.txt").read_bytes()[:1500],
+    (DEV / "wa_mixed_us_de.txt").read_bytes()[:2000],
+    (DEV / "wechat" / "memotrace_wxid.csv").read_bytes()[:1500],
+    (DEV / "line_ko.txt").read_bytes(),
+    (DEV / "messenger_e2ee" / "message_1.json").read_bytes()[:2500],
 ]
 
 # CHATLOG_FUZZ_EXAMPLES=5000 for a long run; the default keeps the suite fast.
@@ -106,6 +119,17 @@ _LINEISH = st.lists(
                 "[2023-05-01 18:22] ",
                 "May 17, 2023  5:29:42 PM",
                 "99/99/9999, 99:99 - ",
+                "12/03/2024 à 15:14 - ",
+                "[1/13/2565 BE, 21:05:00] ",
+                "[3/27/R4, 21:41:35] ",
+                "١٣\u200f/١\u200f/٢٠٢٢، ٩:٠٥ م - ",
+                "2024. 3. 12. 오후 3:14 - ",
+                "Alex — 03/12/2024 3:14 PM",
+                " — ",
+                "Today at 3:14 PM",
+                "[3:15 PM]",
+                "Système: ",
+                "Messages and calls are end-to-end encrypted.",
                 "\u200e",
                 "\t",
             ]
@@ -133,7 +157,8 @@ _KEYS = st.sampled_from(
     ["id", "type", "date", "date_unixtime", "from", "from_id", "text", "actor", "action", "reactions", "edited",
      "reply_to_message_id", "photo", "sender_name", "timestamp_ms", "content", "is_unsent", "share", "photos",
      "call_duration", "timestamp", "author", "attachments", "reference", "creator", "created_date", "emoji",
-     "recent", "messageId", "users", "count"]
+     "recent", "messageId", "users", "count", "sender_id", "event_type", "chat_message", "event_id",
+     "hangout_event", "membership_change", "senderName", "isUnsent", "media"]
 )  # fmt: skip
 MESSAGE = st.dictionaries(_KEYS, JSON_VALUES, max_size=8)
 TEMPLATES = [
@@ -142,6 +167,20 @@ TEMPLATES = [
     lambda msgs: {"participants": [{"name": "A"}], "messages": msgs, "thread_path": "inbox/a"},
     lambda msgs: {"guild": {}, "channel": {"name": "x"}, "messages": msgs},
     lambda msgs: {"messages": [{"creator": {"name": "A"}, "created_date": "x"}, *msgs]},
+    lambda msgs: {
+        "conversations": [
+            {
+                "conversation": {"conversation_id": {"id": "c"}, "conversation": {"participant_data": msgs[:1]}},
+                "events": msgs,
+            }
+        ]
+    },
+    lambda msgs: {"conversation_state": [{"conversation_id": {"id": "c"}, "conversation_state": {"event": msgs}}]},
+    lambda msgs: {
+        "participants": ["A", "B"],
+        "threadName": "A",
+        "messages": [{"senderName": "A", "timestamp": 1}, *msgs],
+    },
 ]
 
 

@@ -217,6 +217,7 @@ def merge(conversations: Iterable[Conversation]) -> Conversation:
         warnings,
         ";".join(c.source for c in convs),
         convs[0].title,
+        {k: v for c in convs for k, v in c.aliases.items()},
     )
 
 
@@ -247,6 +248,9 @@ def resolve_participant(conv: Conversation, name: str) -> str:
     """The participant called ``name`` (case- and space-insensitive; a unique prefix also matches)."""
     names = list(dict.fromkeys([*conv.participants, *participants_of(conv.messages)]))
     want = _norm_name(name)
+    for alias, target in conv.aliases.items():  # an account id the export also carries (wxid_…)
+        if _norm_name(alias) == want and target in names:
+            return target
     exact = [n for n in names if _norm_name(n) == want]
     if len(exact) == 1:
         return exact[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from voice_app.chatlog.dates import text_datetime
 from voice_app.chatlog.formats import CSV, JSON, Format, Head, corrupt
 from voice_app.chatlog.model import CALL, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import BAD_DATA, Options, clean, parse_iso, warn, warn_skipped
@@ -98,7 +99,10 @@ def parse_csv(members: list[Member], opts: Options) -> Conversation:
             try:
                 ts = parse_iso(date)
             except ValueError:
-                ts = datetime.strptime(date, "%d-%b-%y %I:%M %p")
+                try:
+                    ts = datetime.strptime(date, "%d-%b-%y %I:%M %p")
+                except ValueError:
+                    ts = text_datetime(date)  # DiscordChatExporter's --locale date layouts
         except ValueError:
             warn(warnings, f"could not parse date {date!r}; row skipped", lineno, member.display)
             continue

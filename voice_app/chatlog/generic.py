@@ -11,9 +11,10 @@ import json
 from datetime import datetime
 from typing import Any
 
+from voice_app.chatlog.dates import loose_datetime, text_datetime
 from voice_app.chatlog.formats import CSV, JSON, Format, Head, corrupt, unknown
 from voice_app.chatlog.model import KINDS, TEXT, Conversation, ImportWarning, Message
-from voice_app.chatlog.options import Options, clean, from_epoch, parse_iso, warn
+from voice_app.chatlog.options import Options, clean, from_epoch, warn
 from voice_app.chatlog.source import Member, iter_lines
 
 _CANDIDATES = {
@@ -28,9 +29,72 @@ _CANDIDATES = {
         "created",
         "ts",
         "sent",
+        "date time",
+        "时间",
+        "发送时间",
+        "日期",
+        "日時",
+        "날짜",
+        "datum",
+        "zeit",
+        "heure",
+        "fecha",
+        "data",
+        "дата",
+        "время",
+        "tarih",
     ),
-    "sender": ("sender", "from", "author", "sender_name", "name", "user", "username", "speaker", "who"),
-    "text": ("text", "message", "body", "content", "msg", "messages"),
+    "sender": (
+        "sender",
+        "from",
+        "author",
+        "sender_name",
+        "name",
+        "user",
+        "username",
+        "speaker",
+        "who",
+        "sender name",
+        "发送者",
+        "发送人",
+        "发言人",
+        "昵称",
+        "送信者",
+        "보낸 사람",
+        "absender",
+        "expéditeur",
+        "auteur",
+        "remitente",
+        "autor",
+        "mittente",
+        "afzender",
+        "отправитель",
+        "gönderen",
+    ),
+    "text": (
+        "text",
+        "message",
+        "body",
+        "content",
+        "msg",
+        "messages",
+        "内容",
+        "消息内容",
+        "消息",
+        "メッセージ",
+        "내용",
+        "nachricht",
+        "inhalt",
+        "texte",
+        "mensaje",
+        "mensagem",
+        "messaggio",
+        "testo",
+        "bericht",
+        "сообщение",
+        "текст",
+        "mesaj",
+    ),
 }
 _KEYS = ("timestamp", "sender", "text")
 
@@ -76,7 +140,10 @@ def _ts(value: Any, fmt: str | None) -> datetime:
     if v.replace(".", "", 1).isdigit():
         f = float(v)
         return from_epoch(f, ms=f > 1e11)
-    return parse_iso(v.replace("/", "-"))
+    try:
+        return loose_datetime(v)  # ISO, and "2024/10/4 11:43" without zero padding
+    except ValueError:
+        return text_datetime(v)  # "12/03/2024 15:14", "12 March 2024 15:14" …
 
 
 def _message(row: dict[str, Any], cols: dict[str, str], fmt: str | None) -> Message:

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from voice_app.chatlog.dates import text_datetime
 from voice_app.chatlog.formats import JSON, Format, Head, corrupt
 from voice_app.chatlog.model import DELETED, MEDIA, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import BAD_DATA, Options, clean, parse_iso, warn, warn_skipped
@@ -38,7 +39,10 @@ def _date(value: str) -> datetime:
     v = clean(value)
     m = _DATE.search(v)
     if not m:
-        return parse_iso(v)
+        try:
+            return parse_iso(v)
+        except ValueError:
+            return text_datetime(v)  # the account's language: "Dienstag, 12. März 2024 um 15:14:00 UTC"
     mon, d, y, h, mi, s, ap = m.groups()
     hour = int(h) % 12 + (12 if ap == "PM" else 0)
     return datetime(int(y), _MONTHS[mon], int(d), hour, int(mi), int(s or 0))

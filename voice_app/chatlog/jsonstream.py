@@ -36,10 +36,10 @@ def iter_json_array(
         state["done"] += len(chunk)
         if progress:
             progress(done_before + state["done"], total)
-        if not chunk:
-            state["eof"] = True
-            return buf + decoder.decode(b"", final=True)
         try:
+            if not chunk:
+                state["eof"] = True
+                return buf + decoder.decode(b"", final=True)
             return buf + decoder.decode(chunk)
         except UnicodeDecodeError as e:
             raise corrupt(f"{member.display}: bytes near offset {state['done']} are not valid {enc.upper()}") from e

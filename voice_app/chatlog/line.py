@@ -10,15 +10,22 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from voice_app.chatlog.dates import is_pm, meridiem_key, year_of
 from voice_app.chatlog.formats import TEXT as TEXT_FAMILY
 from voice_app.chatlog.formats import Format, Head, corrupt
 from voice_app.chatlog.model import CALL, DELETED, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import Options, clean, warn
 from voice_app.chatlog.source import Member, iter_lines
 
-_DAY_YMD = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})\s*(?:[(（][^)）]*[)）]|,? ?[A-Za-z]{3,9}\.?)?\s*$")
+_DAY_YMD = re.compile(
+    r"^(\d{4})\s?[/.-]\s?(\d{1,2})\s?[/.-]\s?(\d{1,2})\.?\s*(?:[(（][^)）]*[)）]|,?\s?[^\s\d\t]{1,20})?\s*$"
+)
 _DAY_MDY = re.compile(r"^(?:[A-Za-z]{3,9}\.?,? )?(\d{1,2})/(\d{1,2})/(\d{4})\s*(?:\([A-Za-z]{3}\))?\s*$")
-_MSG = re.compile(r"^(上午|下午|午前|午後|AM|PM)?\s?(\d{1,2}):(\d{2})\s?(AM|PM|am|pm)?\t(?:([^\t]*)\t)?(.*)$")
+# time<TAB>name<TAB>text; the AM/PM word of the app's language before or after the time
+_MSG = re.compile(
+    r"^(?:([^\W\d_]{1,4}\.?(?: ?[^\W\d_]{1,2}\.)?) ?)?(\d{1,2}):(\d{2})(?: ?([^\W\d_]{1,4}\.?(?: ?[^\W\d_]{1,2}\.)?))?"
+    r"\t(?:([^\t]*)\t)?(.*)$"
+)
 _MEDIA = {
     "[Photo]", "[Sticker]", "[Video]", "[File]", "[Voice message]", "[Audio]", "[Location]", "[Contact]", "[Album]",
     "[写真]", "[スタンプ]", "[動画]", "[ファイル]", "[ボイスメッセージ]", "[位置情報]", "[連絡先]", "[アルバム]",
@@ -53,13 +60,13 @@ def parse(members: list[Member], opts: Options) -> Conversation:
                 re.sub(r"^Chat history with |とのトーク履歴$|^[与與]|的聊天(?:记录|記錄)$", "", name).strip() or None
             )
             continue
-        if not line.strip() or re.match(r"^(?:Saved on|保存日時|保存日期|儲存日期)", line):
+        if not line.strip() or re.match(r"^(?:Saved on|保存日時|保存日期|儲存日期|저장한 날짜|บันทึกเมื่อ)", line):
             continue
         d = _DAY_YMD.match(line) or _DAY_MDY.match(line)
         if d:
             a, b, c = (int(x) for x in d.groups())
             try:
-                day = date(a, b, c) if d.re is _DAY_YMD else date(c, a, b)
+                day = date(year_of(str(a)), b, c) if d.re is _DAY_YMD else date(year_of(str(c)), a, b)
             except ValueError:
                 warn(warnings, f"could not parse date line {line.strip()!r}", lineno, member.display)
                 day = None
@@ -73,10 +80,10 @@ def parse(members: list[Member], opts: Options) -> Conversation:
             continue
         pre, h, mi, post, sender, text = m.groups()
         hour = int(h)
-        marker = (pre or post or "").upper()
-        if marker in ("PM", "下午", "午後") and hour < 12:
+        pm = is_pm(meridiem_key(pre or post or ""))
+        if pm and hour < 12:
             hour += 12
-        elif marker in ("AM", "上午", "午前") and hour == 12:
+        elif pm is False and hour == 12:
             hour = 0
         try:
             ts = datetime(day.year, day.month, day.day, hour, int(mi))
@@ -110,7 +117,7 @@ def parse(members: list[Member], opts: Options) -> Conversation:
 _LINE_HEAD = re.compile(
     r"^(?:\[LINE\] |Chat history with |\[LINE\]|.*とのトーク履歴|.*的聊天记录|.*的聊天記錄|与.*的聊天记录)"
 )
-_LINE_MSG = re.compile(r"^(?:[AP]M ?|午前|午後|上午|下午)?\d{1,2}:\d{2}(?: ?[AP]M)?\t")
+_LINE_MSG = re.compile(r"^(?:[^\W\d_]{1,4}\.? ?)?\d{1,2}:\d{2}(?: ?[^\W\d_]{1,4}\.?)?\t")
 
 
 def _sniff(head: Head) -> bool:

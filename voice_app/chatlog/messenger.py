@@ -39,17 +39,20 @@ def parse(members: list[Member], opts: Options) -> Conversation:
         offset += member.size
         if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
             raise corrupt(f'{member.display}: Messenger JSON without a "messages" list')
-        if title is None and data.get("title"):
-            title = _s(data["title"])
+        if title is None and (data.get("title") or data.get("threadName")):
+            title = _s(data.get("title") or data.get("threadName"))
         for p in data.get("participants") or ():
-            if isinstance(p, dict) and p.get("name"):
-                participants.setdefault(_s(p["name"]), None)
+            name = p.get("name") if isinstance(p, dict) else p  # the 2024 end-to-end encrypted download lists names
+            if isinstance(name, str) and name:
+                participants.setdefault(_s(name), None)
         page: list[Message] = []
         for i, m in enumerate(data["messages"]):
             try:
                 if not isinstance(m, dict):
                     warn(warnings, f"message #{i + 1}: not an object; skipped", file=member.display)
                     continue
+                if "senderName" in m or "isUnsent" in m:  # the 2024 download of end-to-end encrypted chats
+                    m = _from_e2ee(m)
                 try:
                     ts = from_epoch(m["timestamp_ms"], ms=True)
                 except (KeyError, ValueError, TypeError, OverflowError) as e:
@@ -97,8 +100,24 @@ def parse(members: list[Member], opts: Options) -> Conversation:
     return Conversation("messenger", list(participants), messages, warnings, members[0].display, title)
 
 
+def _from_e2ee(m: dict[str, Any]) -> dict[str, Any]:
+    """A message of the end-to-end encrypted chats download (camelCase keys) in the classic layout."""
+    out = {k: v for k, v in m.items() if k not in ("senderName", "text", "timestamp", "isUnsent", "media", "type")}
+    out["sender_name"] = m.get("senderName", "")
+    out["content"] = m.get("text", "")
+    out["timestamp_ms"] = m.get("timestamp")
+    out["is_unsent"] = m.get("isUnsent")
+    if m.get("media"):
+        out["files"] = m["media"]
+    mtype = str(m.get("type") or "text")
+    out["type"] = {"text": "Generic", "call": "Call"}.get(mtype.lower(), mtype)
+    return out
+
+
 def _sniff(head: Head) -> bool:
     text = head.json_head
+    if '"senderName"' in text and '"timestamp"' in text and '"messages"' in text:
+        return True
     return ('"sender_name"' in text and '"timestamp_ms"' in text) or (
         '"messages"' in text and ('"sender_name"' in text or ('"participants"' in text and '"thread_path"' in text))
     )

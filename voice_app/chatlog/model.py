@@ -65,6 +65,7 @@ class Conversation:
     warnings: list[ImportWarning] = field(default_factory=list)
     source: str = ""
     title: str | None = None
+    aliases: dict[str, str] = field(default_factory=dict)  # another name of a participant (an account id) → the name
 
     def __len__(self) -> int:
         return len(self.messages)

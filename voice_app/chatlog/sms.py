@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from typing import IO
 
 from voice_app.chatlog.formats import MARKUP, Format, Head, corrupt
+from voice_app.chatlog.imessage import fold_text_tapbacks
 from voice_app.chatlog.model import MEDIA, TEXT, Conversation, ImportWarning, Message
 from voice_app.chatlog.options import Options, clean, from_epoch, pick_chat, warn
 from voice_app.chatlog.source import Member
@@ -97,6 +98,7 @@ def parse(members: list[Member], opts: Options) -> Conversation:
     if not chats and count == 0:
         raise corrupt(f"{member.display}: no <sms> or <mms> element found")
     name, messages = pick_chat(chats, opts.mapping.get("chat"), "conversation", warnings, member.display)
+    fold_text_tapbacks(messages)  # an iPhone's tapbacks arrive on Android as 'Loved “…”' texts
     return Conversation("sms_xml", [], messages, warnings, member.display, name or None)
 
 

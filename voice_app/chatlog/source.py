@@ -11,6 +11,7 @@ import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,6 +42,7 @@ class Member:
     size: int
     opener: Callable[[], IO[bytes]]
     _head: bytes | None = field(default=None, repr=False)
+    modified: datetime | None = None  # when the file was last written (what "Today" in a pasted chat means)
 
     def open(self) -> IO[bytes]:
         return self.opener()
@@ -85,7 +87,7 @@ class Source:
                 self.kind = "zip"
                 self._scan_zip(p)
             else:
-                self.members.append(Member(p.name, self.display, size, lambda: p.open("rb")))
+                self.members.append(Member(p.name, self.display, size, lambda: p.open("rb"), modified=_mtime(p)))
 
     def _scan_dir(self, root: Path) -> None:
         walked = looked = 0
@@ -117,7 +119,7 @@ class Source:
                 if size == 0:
                     continue
                 rel = fp.relative_to(root).as_posix()
-                self.members.append(Member(rel, str(fp), size, _opener(fp)))
+                self.members.append(Member(rel, str(fp), size, _opener(fp), modified=_mtime(fp)))
         self._note_skipped(skipped)
 
     def _note_skipped(self, skipped: dict[str, int]) -> None:
@@ -149,7 +151,13 @@ class Source:
                     "Unpack the archive yourself and import the chat's own text file.",
                 )
             self.members.append(
-                Member(name, f"{self.display}:{name}", info.file_size, functools.partial(self._open_zip, info))
+                Member(
+                    name,
+                    f"{self.display}:{name}",
+                    info.file_size,
+                    functools.partial(self._open_zip, info),
+                    modified=_zip_time(info),
+                )
             )
 
     def _open_zip(self, info: zipfile.ZipInfo) -> IO[bytes]:
@@ -361,6 +369,20 @@ def check_text_member(member: Member) -> None:
     reason = binary_reason(member.head())
     if reason:
         raise unknown(f"{member.display} {reason}")
+
+
+def _mtime(path: Path) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime)
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+def _zip_time(info: zipfile.ZipInfo) -> datetime | None:
+    try:
+        return datetime(*info.date_time)
+    except (ValueError, TypeError):
+        return None
 
 
 def _opener(path: Path) -> Callable[[], IO[bytes]]:

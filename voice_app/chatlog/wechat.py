@@ -7,10 +7,11 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 
+from voice_app.chatlog.dates import loose_datetime
 from voice_app.chatlog.formats import CSV, Format, Head, corrupt
 from voice_app.chatlog.formats import TEXT as TEXT_FAMILY
 from voice_app.chatlog.model import CALL, DELETED, MEDIA, SYSTEM, TEXT, Conversation, ImportWarning, Message
-from voice_app.chatlog.options import Options, clean, from_epoch, warn
+from voice_app.chatlog.options import Options, clean, warn
 from voice_app.chatlog.source import Member, iter_lines
 
 # WeChat message Type codes (WeChatMsg/MemoTrace "Type" column)
@@ -50,6 +51,29 @@ _TYPENAME_KIND = {
     "系统通知": SYSTEM,
     "拍一拍": SYSTEM,
     "撤回消息": DELETED,
+    # English type names (WeClone's sample format)
+    "text": TEXT,
+    "quote": TEXT,
+    "reply": TEXT,
+    "image": MEDIA,
+    "voice": MEDIA,
+    "video": MEDIA,
+    "sticker": MEDIA,
+    "emoji": MEDIA,
+    "animated emoji": MEDIA,
+    "file": MEDIA,
+    "link": MEDIA,
+    "location": MEDIA,
+    "card": MEDIA,
+    "merged forward": MEDIA,
+    "mini program": MEDIA,
+    "call": CALL,
+    "voice call": CALL,
+    "video call": CALL,
+    "system": SYSTEM,
+    "system notification": SYSTEM,
+    "pat": SYSTEM,
+    "recall": DELETED,
 }
 _RECALL = re.compile(r"撤回了一条消息|recalled a message")
 
@@ -89,34 +113,49 @@ def dict_rows(
         yield start, dict(zip(header, row, strict=False))
 
 
-def _time(value: str) -> datetime:
-    v = value.strip()
-    if v.isdigit():
-        return from_epoch(int(v), ms=len(v) > 11)
-    return datetime.fromisoformat(v.replace("/", "-"))
+_ID = re.compile(r"^(?:wxid_[\w-]+|[\w.-]+@(?:chatroom|openim)|gh_\w+|(?=[a-z0-9_-]*[a-z])[A-Za-z0-9_-]{6,30})$")
+
+
+def is_account_id(value: str) -> bool:
+    """A WeChat account id (``wxid_…``, a custom id with digits) rather than a name a person goes by."""
+    return bool(_ID.match(value)) and (
+        value.startswith(("wxid_", "gh_")) or "@" in value or any(c.isdigit() for c in value)
+    )
+
+
+def _display(low: dict[str, str], raw: str) -> str:
+    """The name the user knows the sender by: the remark they set, else the nickname, else the id."""
+    if raw and not is_account_id(raw):
+        return raw
+    return clean(low.get("remark", "")).strip() or clean(low.get("nickname", "")).strip() or raw
 
 
 def parse_csv(members: list[Member], opts: Options) -> Conversation:
     member = members[0]
     warnings: list[ImportWarning] = []
     messages: list[Message] = []
-    me = opts.mapping.get("me", "我")
+    owner_rows: list[int] = []  # indexes of the owner's messages
+    raw_ids: list[str] = []  # each message's sender as the file writes it
+    owner_ids: set[str] = set()
+    owner_names: dict[str, int] = {}
     for lineno, row in dict_rows(member, warnings, opts):
-        low = {k.lower(): v for k, v in row.items()}
+        low = {k.lower(): v for k, v in row.items() if k}
+        stamp = low.get("strtime") or low.get("createtime") or low.get("time") or ""
         try:
-            if "strtime" in low or "createtime" in low:
-                ts = _time(low.get("strtime") or low.get("createtime") or "")
-            else:
+            if not stamp.strip():
                 raise ValueError("no time column")
+            ts = loose_datetime(stamp)
         except (ValueError, OverflowError, OSError) as e:
-            warn(warnings, f"could not parse time ({e}); row skipped", lineno, member.display)
+            warn(warnings, f"could not parse time {stamp.strip()[:40]!r} ({e}); row skipped", lineno, member.display)
             continue
         if "type_name" in low or "is_sender" in low:  # PyWxDump / WeClone
-            text = clean(low.get("msg", ""))
+            text = clean(low.get("msg") or low.get("content") or "")
             type_name = low.get("type_name", "文本").strip()
-            kind = _TYPENAME_KIND.get(type_name, MEDIA if type_name else TEXT)
+            kind = _TYPENAME_KIND.get(type_name) or _TYPENAME_KIND.get(
+                type_name.casefold(), MEDIA if type_name else TEXT
+            )
             is_me = low.get("is_sender", "0").strip() == "1"
-            sender = clean(low.get("talker", "")) if not is_me else me
+            raw = clean(low.get("talker", "")).strip()
             if not text and kind == MEDIA:
                 text = f"[{type_name}]"
         else:  # WeChatMsg / MemoTrace
@@ -127,17 +166,33 @@ def parse_csv(members: list[Member], opts: Options) -> Conversation:
             kind = _TYPE_KIND.get(code, MEDIA)
             text = clean(low.get("strcontent", ""))
             is_me = low.get("issender", "0").strip() == "1"
-            sender = clean(low.get("sender", "")) or clean(low.get("remark", "")) or clean(low.get("nickname", ""))
-            if is_me and not clean(low.get("sender", "")):
-                sender = me
+            raw = clean(low.get("sender", "")).strip()
             if kind in (MEDIA, CALL) and (not text or text.startswith("<")):
                 text = f"[{_TYPE_LABEL.get(code, '消息')}]"
         if kind == SYSTEM and _RECALL.search(text):
             kind = DELETED
-        messages.append(Message(ts, "" if kind == SYSTEM else sender, text, kind))
+        if is_me:
+            owner_rows.append(len(messages))
+            if raw:
+                owner_ids.add(raw)
+                if not is_account_id(raw):
+                    owner_names[raw] = owner_names.get(raw, 0) + 1
+            sender = raw
+        else:
+            sender = "" if kind == SYSTEM else _display(low, raw)
+        raw_ids.append(raw)
+        messages.append(Message(ts, sender, text, kind))
     if not messages and not warnings:
         raise corrupt(f"{member.display}: the WeChat CSV has a header but no messages")
-    return Conversation("wechat_csv", [], messages, warnings, member.display)
+    me = opts.mapping.get("me") or (max(owner_names, key=lambda n: owner_names[n]) if owner_names else "我")
+    aliases: dict[str, str] = {}
+    mine = set(owner_rows)
+    for i, m in enumerate(messages):
+        if i in mine or (raw_ids[i] in owner_ids and m.kind != SYSTEM):  # the owner, from any of their devices
+            m.sender = me
+        if raw_ids[i] and raw_ids[i] != m.sender and m.sender and is_account_id(raw_ids[i]):
+            aliases.setdefault(raw_ids[i], m.sender)
+    return Conversation("wechat_csv", [], messages, warnings, member.display, aliases=aliases)
 
 
 _HEADER = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}:\d{2}) (.+?)\s*$")
