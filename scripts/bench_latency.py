@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Voice-to-voice latency of the turn pipeline against the sequential baseline, on the embedded models.
+"""Voice-to-voice latency measured from outside, per stage, against the model's own speed in the same run.
 
-    python scripts/bench_latency.py [--json PATH] [--stt whisper-base] [--max-tokens 80] [--no-pulse]
+    .venv/bin/python scripts/bench_latency.py [--json PATH] [--mode push_to_talk|hands_free]
+                                              [--stt whisper-base] [--max-tokens 40] [--limit N]
 
-Utterances are synthesized with Piper (plus a few espeak-ng ones, a different voice), fed into the
-push-to-talk Recorder in real time as if spoken (the key is released 0.3 s after the speech), and
-answered by the demo persona with the embedded defaults. Voice-to-voice = from the release (end of
-speech) to the first reply sample written to the output stream: the PulseAudio virtual speaker
-when a daemon can be started here, else a null output played at real-time pace (the JSON says
-which). In the same run, each utterance is also answered sequentially on the same models:
-transcribe all → whole reply → whole TTS → play. Both use the same seed, and the history is
-kept: the utterances are one conversation, and each turn starts from the same cache state in both
-pipelines (the history so far evaluated).
+A private PulseAudio daemon gives the app a virtual microphone and speaker, and an observer that
+hears both on one clock: the user's speech (played into the microphone) on its left channel, the
+app's voice on its right. Each utterance (8 Piper, 3 espeak-ng; the demo persona, one
+conversation) is played into the microphone; in push-to-talk the key is released the moment the
+speech has been played (no head start); in hands-free the app's own voice activity detection
+decides. Voice to voice = from the end of the speech to the first reply sample, both read off the
+observer's recording, as a person in the room would time it. The app's internal stage timeline is
+kept beside it, per turn.
+
+In the same run, before the conversation, the model alone: prompt reading and generation speeds
+and the first token after a cached prefix, nothing else computing (`raw_*`); then the same rates
+inside the pipeline (`pipeline_*`) and their ratio. The sequential baseline (transcribe all →
+whole reply → whole TTS) runs on the same models and cache state after each turn, timed inside
+the process.
 """
 
 from __future__ import annotations
@@ -20,17 +26,21 @@ import argparse
 import json
 import os
 import platform
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.virtual_audio import RATE, read_wav, sound_regions, start_pulse, write_wav  # noqa: E402
 
 PIPER_LINES = [
     "Hey, do you remember the lake house we rented that summer?",
@@ -47,44 +57,14 @@ ESPEAK_LINES = [
     "I wanted to say goodbye properly.",
     "Tell me about the last night we talked.",
 ]
+LONG_LINE = " ".join(["I keep thinking about the summer at the lake house and everything we said there."] * 12)
 
 
-def start_pulse() -> tuple[subprocess.Popen[bytes] | None, str]:
-    """A private PulseAudio daemon with a null sink `vspeaker` (the recipe in the test fixture)."""
-    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
-        return None, "pulseaudio is not installed"
-    runtime = Path(tempfile.mkdtemp(prefix="bench-pulse-"))
-    (runtime / "pulse").mkdir(mode=0o700)
-    socket = runtime / "pulse" / "native"
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime), "PULSE_SERVER": f"unix:{socket}"}
-    proc = subprocess.Popen(
-        [
-            "pulseaudio",
-            "--daemonize=no",
-            "--exit-idle-time=-1",
-            "-n",
-            f"--load=module-native-protocol-unix auth-anonymous=1 socket={socket}",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
-            break
-        if proc.poll() is not None:
-            return None, f"pulseaudio exited with status {proc.returncode}"
-        time.sleep(0.1)
-    else:
-        proc.kill()
-        return None, "pulseaudio did not answer"
-    for cmd in (
-        ["load-module", "module-null-sink", "sink_name=vspeaker", "rate=22050", "channels=1", "norewinds=1"],
-        ["set-default-sink", "vspeaker"],
-    ):
-        subprocess.run(["pactl", *cmd], env=env, capture_output=True, check=True)
-    os.environ.update({k: env[k] for k in ("XDG_RUNTIME_DIR", "PULSE_SERVER")})
-    return proc, ""
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def espeak(text: str, path: Path) -> np.ndarray | None:
@@ -96,56 +76,77 @@ def espeak(text: str, path: Path) -> np.ndarray | None:
     return load_wav(path)
 
 
-def whole_reply(pipe, messages, options) -> str:  # type: ignore[no-untyped-def]
-    """The reply the streamed turn would give (same guard, cleaner and style adapter), all at once."""
-    from voice_app.persona.guard import in_character
-    from voice_app.persona.prompt import in_their_words
-
-    prompt = pipe.prompt
-    return "".join(
-        in_their_words(in_character(pipe.model, messages, options, None, prompt.them, me=prompt.me), prompt)
-    ).strip()
-
-
-# The turn's stages, timed from the end of speech: voice to voice, then each step to the next.
-stage_names = ["v2v_s", "stt_final_s", "llm_first_token_s", "first_clause_s", "tts_first_chunk_s", "to_output_s"]
+def pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 3) if values else None
 
 
 def gap(line: dict[str, float], start: str, end: str) -> float | None:
-    """Seconds from one timeline event to another; None when the turn never reached one of them."""
     if start not in line or end not in line:
         return None
     return round(line[end] - line[start], 4)
 
 
-def pct(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 3) if values else float("nan")
+def raw_speeds(model: Any, prefix: list[dict[str, str]], repeats: int = 3) -> dict[str, float]:
+    """The model alone, nothing else computing: prompt tok/s, generation tok/s, first token after the prefix."""
+    from voice_app.llm.base import GenerationOptions
+
+    read, generate, first = [], [], []
+    for i in range(repeats):
+        model.warm_up(prefix)
+        list(model.stream([*prefix, {"role": "user", "content": LONG_LINE}], GenerationOptions(max_tokens=1, seed=i)))
+        stats = model.last_prompt
+        read.append(stats["read"] / max(stats["first_token_s"], 1e-6))
+        model.warm_up(prefix)
+        story = [*prefix, {"role": "user", "content": "tell me everything you remember about the lake, in detail"}]
+        list(model.stream(story, GenerationOptions(max_tokens=64, temperature=0.7, seed=i)))
+        stats = model.last_prompt
+        if stats["generated"] >= 8:
+            generate.append(stats["generated"] / max(stats["generate_s"], 1e-6))
+        first.append(stats["first_token_s"])
+    model.warm_up(prefix)
+    return {
+        "raw_prompt_tok_s": round(float(np.median(read)), 1),
+        "raw_gen_tok_s": round(float(np.median(generate)), 1) if generate else 0.0,
+        "raw_first_token_s": round(float(np.median(first)), 3),
+    }
+
+
+def observed(recording: np.ndarray, turns: int) -> list[dict[str, float | None]]:
+    """Per utterance, from the observer's recording: end of the user's speech, start of the reply."""
+    user = sound_regions(recording[:, 0])
+    reply = sound_regions(recording[:, 1], gap_s=1.5)
+    out: list[dict[str, float | None]] = []
+    for k, (start, end) in enumerate(user[:turns]):
+        following = user[k + 1][0] if k + 1 < len(user) else float("inf")
+        onset = next((r for r, _ in reply if end < r < following), None)
+        out.append({"speech_start": start, "speech_end": end, "reply_start": onset})
+    return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--mode", choices=["push_to_talk", "hands_free"], default="push_to_talk")
     parser.add_argument("--stt", default="", help="stt.model (default: the setting's default, whisper-base)")
-    parser.add_argument("--max-tokens", type=int, default=80)
+    parser.add_argument("--max-tokens", type=int, default=40)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
-    parser.add_argument("--no-pulse", action="store_true", help="play into a null output")
-    parser.add_argument(
-        "--examples", choices=["ready", "all"], default="", help="llm.voice_examples (default: the setting's, ready)"
-    )
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     os.environ["VOICE_APP_HOME"] = str(home)
-    pulse, why = (None, "--no-pulse") if args.no_pulse else start_pulse()
+    pulse, why = start_pulse(observer=True)
+    if pulse is None:
+        print(f"This benchmark needs PulseAudio's virtual devices: {why}", file=sys.stderr)
+        return 2
+    pulse.use_in_this_process()
 
+    from voice_app.conversation import listening
     from voice_app.conversation.conversation import Conversation, Voice
     from voice_app.conversation.importing import ensure_demo
     from voice_app.core import config
     from voice_app.core.signal import resample
-    from voice_app.core.types import TurnDone
     from voice_app.llm.base import GenerationOptions
-    from voice_app.speech.audio import RATE, ArraySource, NullSpeaker, Speaker
-    from voice_app.speech.recorder import Recorder
+    from voice_app.speech.audio import NullSpeaker, Speaker
     from voice_app.speech.stt import Transcriber
     from voice_app.speech.tts import Synthesizer
     from voice_app.speech.vad import trim_silence
@@ -153,173 +154,199 @@ def main() -> int:
 
     settings = config.Settings()
     settings.llm.backend = "embedded"
+    settings.audio.input_device = "pulse"
+    settings.audio.output_device = "pulse"
     if args.stt:
         settings.stt.model = args.stt
-    if args.examples:
-        settings.llm.voice_examples = args.examples
     synth = Synthesizer.from_settings(settings)
     transcriber = Transcriber.from_settings(settings, language="en")
-    output = "null"
-    speaker = None
-    if pulse is not None:
-        try:
-            speaker = Speaker("pulse", rate=synth.sample_rate).open()
-            output = "pulseaudio virtual speaker (ALSA pulse device)"
-        except Exception as exc:  # noqa: BLE001
-            why = f"the pulse device cannot be opened: {exc}"
-    if speaker is None:
-        speaker = NullSpeaker(rate=synth.sample_rate).open()
-        output = f"null output at real-time pace ({why})"
 
-    utterances: list[tuple[str, str, np.ndarray]] = []
-    for text in PIPER_LINES:
-        utterances.append(("piper", text, resample(synth.synthesize(text), synth.sample_rate, RATE)))
+    utterances: list[tuple[str, str, Path]] = []
+    for i, text in enumerate(PIPER_LINES):
+        audio = trim_silence(resample(synth.synthesize(text), synth.sample_rate, RATE))
+        utterances.append(("piper", text, write_wav(home / f"piper{i}.wav", audio)))
     for i, text in enumerate(ESPEAK_LINES):
-        audio = espeak(text, home / f"espeak{i}.wav")
+        audio = espeak(text, home / f"espeak{i}-raw.wav")
         if audio is not None:
-            utterances.append(("espeak-ng", text, audio))
+            utterances.append(("espeak-ng", text, write_wav(home / f"espeak{i}.wav", trim_silence(audio))))
     if args.limit:
         utterances = utterances[: args.limit]
 
     store = Store(home / "bench.sqlite3")
     ensure_demo(store)
     options = GenerationOptions(max_tokens=args.max_tokens, temperature=0.7, seed=1)
+    speaker = Speaker("pulse", rate=synth.sample_rate).open()
     pipe = Conversation(store, "demo", settings=settings, options=options, voice=Voice(transcriber, synth, speaker))
-    print(f"warming up ... output: {output}", file=sys.stderr)
+    print("warming up ...", file=sys.stderr)
     warm = pipe.warm_up()
-    print(f"warm-up: {json.dumps({k: round(v, 2) for k, v in warm.items()})}", file=sys.stderr)
+    raw = raw_speeds(pipe.model, pipe.prompt.prefix)
+    print(f"warm-up {json.dumps({k: round(v, 2) for k, v in warm.items()})}; model alone {raw}", file=sys.stderr)
+    pipe.speculator.after_turn()  # the history (none yet) is read again, as after warm_up
+
+    heard: queue.Queue[Any] = queue.Queue()
+    recorder = listening.push_to_talk(pipe, settings) if args.mode == "push_to_talk" else None
+    hands = listening.hands_free(pipe, settings, heard.put).open() if args.mode == "hands_free" else None
+    observer_path = home / "observer.wav"
+    observer = pulse.record_observer(observer_path)
+    time.sleep(1.0)  # the observer's stream is running before the first word
 
     rows = []
-    idle_prefill = []
-    for voice, text, audio in utterances:
-        # One conversation, turn after turn. After each reply the pipeline reads the finished exchange
-        # (and the real exchanges closest to it) into the cache while the user listens and thinks; the
-        # user here starts speaking once that is done, and the time it took is reported.
-        started = time.perf_counter()
+    quiet = NullSpeaker(rate=synth.sample_rate).open()  # the baseline is timed inside, not heard
+    for voice, text, wav in utterances:
         pipe.speculator.wait_idle()
-        idle_prefill.append(time.perf_counter() - started)
+        time.sleep(0.5)
         history = list(pipe.history)
-        source = ArraySource(audio, leading_s=0.2, trailing_s=0.3)
-        with Recorder(source, transcriber=transcriber, language="en", on_partial=pipe.on_partial) as recorder:
-            recorder.start()
-            source.done.wait()
-            utterance = recorder.stop()
-        prefilled = pipe.speculator.prefilled
-        # The turn's event stream, as the TUI reads it: when each kind of event reached the reader.
-        seen: dict[str, float] = {}
-        record = None
-        for event in pipe.start_turn(utterance).events():
-            seen.setdefault(type(event).__name__, round(time.perf_counter() - utterance.speech_end_at, 4))
-            if isinstance(event, TurnDone):
-                record = event.record
-        assert record is not None
-        result = record
-        line = result.timeline
-        read_at_reply = dict(pipe.model.last_prompt)
+        if recorder is not None:
+            recorder.start()  # the key goes down as the user starts speaking
+            pulse.play_into_mic(wav)
+            utterance = recorder.stop()  # …and comes up the moment the speech has been played
+        else:
+            pulse.play_into_mic(wav)
+            utterance = heard.get(timeout=30)
+        released = time.perf_counter()
+        record = pipe.start_turn(utterance).wait(120)
+        speaker.wait(60)
+        line = record.timeline
+        stats = dict(pipe.model.last_prompt)
 
-        # The sequential baseline on the same models, prompt and seed, from the same starting state:
-        # the persona prefix and the history so far in the KV cache, not the prompt the streamed turn
-        # just read. Then the streamed turn's state is put back for the next turn.
+        # The sequential baseline from the same cache state: transcribe all → whole reply → whole TTS.
         pipe.speculator.wait_idle()
         pipe.model.warm_up(pipe.prompt.prefix)
         pipe.model.prefill([*pipe.prompt.with_history(history), {"role": "user", "content": ""}])
-        speaker.begin()
         t0 = time.perf_counter()
         said = transcriber.transcribe(trim_silence(utterance.audio), language="en").text
         t_stt = time.perf_counter()
-        prompt = pipe.prompt.turn(history, said)
-        reply = whole_reply(pipe, prompt.messages, options)
+        messages = pipe.prompt.turn(history, said).messages
+        from voice_app.persona.guard import in_character
+        from voice_app.persona.prompt import in_their_words
+
+        guarded = in_character(pipe.model, messages, options, None, pipe.prompt.them, me=pipe.prompt.me)
+        reply = "".join(in_their_words(guarded, pipe.prompt)).strip()
         t_llm = time.perf_counter()
         wave = synth.synthesize(reply)
         t_tts = time.perf_counter()
-        speaker.play(wave)
-        speaker.wait()
-        seq = (speaker.state.first_sample_at or time.perf_counter()) - t0
-        pipe.speculator.after_turn(result.transcript, result.reply)
-        row = {
-            "voice": voice,
-            "said": text,
-            "transcript": result.transcript,
-            "reply": result.reply,
-            "v2v_s": line.get("first_audio_out"),
-            "events_seen_s": seen,
-            "stt_final_s": line.get("transcript_final"),
-            "llm_first_token_s": gap(line, "transcript_final", "first_token"),
-            "first_clause_s": gap(line, "first_token", "first_clause"),
-            "tts_first_chunk_s": gap(line, "first_clause", "first_audio"),
-            "to_output_s": gap(line, "first_audio", "first_audio_out"),
-            "stt_reused_stream": bool(result.stt.get("reused")),
-            "stt_passes": int(result.stt.get("passes", 0)),
-            "examples_used": int(result.stt.get("examples", 0)),
-            "prefilled_tokens_at_release": prefilled,
-            "prompt_tokens": read_at_reply["tokens"],
-            "prompt_tokens_read_at_reply": read_at_reply["read"],
-            "sequential_s": round(seq, 4),
-            "sequential_stages": {
-                "stt_s": round(t_stt - t0, 4),
-                "llm_s": round(t_llm - t_stt, 4),
-                "tts_s": round(t_tts - t_llm, 4),
-            },
-            "sequential_reply": reply,
-        }
-        rows.append(row)
-        shown = {k: "-" if row[k] is None else f"{row[k]:.2f}" for k in stage_names}
+        quiet.begin()
+        quiet.play(wave[: synth.sample_rate // 10])
+        quiet.wait()
+        pipe.speculator.after_turn(record.transcript, record.reply)
+        rows.append(
+            {
+                "voice": voice,
+                "said": text,
+                "transcript": record.transcript,
+                "reply": record.reply,
+                "internal_v2v_s": line.get("first_audio_out"),
+                "release_to_turn_s": round(released - utterance.speech_end_at, 4),
+                "stt_final_s": line.get("transcript_final"),
+                "llm_first_token_s": gap(line, "transcript_final", "first_token"),
+                "first_clause_s": gap(line, "first_token", "first_clause"),
+                "tts_first_chunk_s": gap(line, "first_clause", "first_audio"),
+                "to_output_s": gap(line, "first_audio", "first_audio_out"),
+                "examples_used": int(record.stt.get("examples", 0)),
+                "prompt_tokens": stats.get("tokens"),
+                "prompt_tokens_read_at_reply": stats.get("read"),
+                "model_first_token_s": stats.get("first_token_s"),
+                "generated_tokens": stats.get("generated"),
+                "generate_s": stats.get("generate_s"),
+                "contended_tokens": stats.get("contended_tokens"),
+                "sequential_s": round(t_tts - t0 + (quiet.state.first_sample_at or t_tts) - t_tts, 4),
+                "sequential_stages": {
+                    "stt_s": round(t_stt - t0, 4),
+                    "llm_s": round(t_llm - t_stt, 4),
+                    "tts_s": round(t_tts - t_llm, 4),
+                },
+            }
+        )
         print(
-            f"{voice:9} v2v {shown['v2v_s']:>5}s  seq {seq:6.2f}s  stt {shown['stt_final_s']}"
-            f" ttft {shown['llm_first_token_s']} clause {shown['first_clause_s']}"
-            f" tts {shown['tts_first_chunk_s']} ex {row['examples_used']} pre {prefilled}"
-            f" read {read_at_reply['read']}/{read_at_reply['tokens']}  | {result.transcript!r} -> {result.reply!r}",
+            f"{voice:9} internal v2v {line.get('first_audio_out', float('nan')):.2f}s read {stats.get('read')}"
+            f" ttft {stats.get('first_token_s')} gen {stats.get('generated')}/{stats.get('generate_s')}s"
+            f" | {record.transcript!r} -> {record.reply!r}",
             file=sys.stderr,
         )
+    time.sleep(1.0)
+    observer.terminate()
+    observer.wait(10)
+    for part in (recorder, hands):
+        if part is not None:
+            part.close()
     pipe.close()
     store.close()
-    if pulse is not None:
-        pulse.terminate()
-        pulse.wait(5)
 
-    v2v = [r["v2v_s"] for r in rows if r["v2v_s"] is not None]
+    timing = observed(read_wav(observer_path), len(rows))
+    for row, seen in zip(rows, timing, strict=False):
+        row["observed"] = seen
+        end, start = seen["speech_end"], seen["reply_start"]
+        row["v2v_s"] = round(start - end, 4) if end is not None and start is not None else None
+    pulse.stop()
+
+    v2v = [r["v2v_s"] for r in rows if r.get("v2v_s") is not None]
     seqs = [r["sequential_s"] for r in rows]
+    prompt_rates = [
+        r["prompt_tokens_read_at_reply"] / r["model_first_token_s"]
+        for r in rows
+        if (r["prompt_tokens_read_at_reply"] or 0) >= 8 and r["model_first_token_s"]
+    ]
+    gen_rates = [
+        r["generated_tokens"] / r["generate_s"] for r in rows if (r["generated_tokens"] or 0) >= 4 and r["generate_s"]
+    ]
+    pipeline = {
+        "pipeline_prompt_tok_s": round(float(np.median(prompt_rates)), 1) if prompt_rates else None,
+        "pipeline_gen_tok_s": round(float(np.median(gen_rates)), 1) if gen_rates else None,
+    }
+    stage_names = ["stt_final_s", "llm_first_token_s", "first_clause_s", "tts_first_chunk_s", "to_output_s"]
     stages = {}
-    for name in stage_names[1:]:
-        vals = [r[name] for r in rows if r[name] is not None]
-        stages[name] = {"p50": pct(vals, 50), "p95": pct(vals, 95)}
-    for s in ("stt_s", "llm_s", "tts_s"):
-        vals = [r["sequential_stages"][s] for r in rows]
-        stages[f"sequential_{s}"] = {"p50": pct(vals, 50), "p95": pct(vals, 95)}
-    results = {
+    for name in stage_names:
+        values = [r[name] for r in rows if r[name] is not None]
+        stages[name] = {"p50": pct(values, 50), "p95": pct(values, 95)}
+    results: dict[str, Any] = {
+        "mode": args.mode,
         "v2v_p50_s": pct(v2v, 50),
         "v2v_p95_s": pct(v2v, 95),
+        "internal_v2v_p50_s": pct([r["internal_v2v_s"] for r in rows if r["internal_v2v_s"] is not None], 50),
         "sequential_p50_s": pct(seqs, 50),
         "sequential_p95_s": pct(seqs, 95),
-        "speedup": round(pct(seqs, 50) / pct(v2v, 50), 2) if v2v else None,
+        "speedup": round(float(np.median(seqs)) / float(np.median(v2v)), 2) if v2v else None,
+        **raw,
+        **pipeline,
+        "prompt_speed_ratio": round(pipeline["pipeline_prompt_tok_s"] / raw["raw_prompt_tok_s"], 2)
+        if pipeline["pipeline_prompt_tok_s"]
+        else None,
+        "gen_speed_ratio": round(pipeline["pipeline_gen_tok_s"] / raw["raw_gen_tok_s"], 2)
+        if pipeline["pipeline_gen_tok_s"] and raw["raw_gen_tok_s"]
+        else None,
+        "preemptive_kept": None,
         "stages": stages,
-        "targets": {"v2v_p50_s": 0.6, "v2v_p95_s": 1.0, "speedup": 3.0},
-        "output": output,
-        "n": len(rows),
-        "silent_replies": len(rows) - len(v2v),  # turns whose reply was empty (nothing to time)
         "prompt_tokens_read_at_reply": {
             "p50": pct([r["prompt_tokens_read_at_reply"] for r in rows], 50),
             "p95": pct([r["prompt_tokens_read_at_reply"] for r in rows], 95),
         },
-        "examples_used_mean": round(float(np.mean([r["examples_used"] for r in rows])), 2) if rows else 0.0,
-        "examples_policy": settings.llm.voice_examples,
-        "prefill_between_turns_s": {"p50": pct(idle_prefill, 50), "p95": pct(idle_prefill, 95)},
+        "targets": {"v2v_p50_s": 0.6, "v2v_p95_s": 1.0, "speedup": 3.0, "speed_ratio": 0.9},
+        "n": len(rows),
+        "silent_replies": len(rows) - len(v2v),
         "models": {"stt": settings.stt.model, "tts": settings.tts.voice, "llm": settings.llm.embedded_model},
         "max_tokens": args.max_tokens,
         "machine": {
+            "cpu": cpu_name(),
             "cpus": os.cpu_count(),
             "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(),
         },
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join([".venv/bin/python", "scripts/bench_latency.py", *sys.argv[1:]]),
         "turns": rows,
     }
-    print(f"\n{'stage':24} {'p50 s':>8} {'p95 s':>8}")
+    print(f"\n{'stage (internal timeline)':28} {'p50 s':>8} {'p95 s':>8}")
     for name, vals in stages.items():
-        print(f"{name:24} {vals['p50']:8.3f} {vals['p95']:8.3f}")
-    print(f"{'voice to voice':24} {results['v2v_p50_s']:8.3f} {results['v2v_p95_s']:8.3f}")
-    print(f"{'sequential baseline':24} {results['sequential_p50_s']:8.3f} {results['sequential_p95_s']:8.3f}")
-    print(f"speedup (p50): {results['speedup']}x   output: {output}   n={len(rows)}")
+        print(f"{name:28} {vals['p50'] or float('nan'):8.3f} {vals['p95'] or float('nan'):8.3f}")
+    print(
+        f"{'voice to voice (observed)':28} {results['v2v_p50_s'] or float('nan'):8.3f}"
+        f" {results['v2v_p95_s'] or float('nan'):8.3f}"
+    )
+    print(f"{'sequential baseline':28} {results['sequential_p50_s']:8.3f} {results['sequential_p95_s']:8.3f}")
+    print(
+        f"speedup {results['speedup']}x; model alone: prompt {raw['raw_prompt_tok_s']} tok/s, generation"
+        f" {raw['raw_gen_tok_s']} tok/s; in the pipeline: {pipeline['pipeline_prompt_tok_s']} /"
+        f" {pipeline['pipeline_gen_tok_s']} tok/s; n={len(rows)}"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_suffix(".tmp")

@@ -181,7 +181,7 @@ def test_physical_cores_is_sane() -> None:
 
 
 def test_prefix_state_is_restored_from_disk_by_a_new_process_model(model: EmbeddedChat, tmp_path: Path) -> None:
-    from voice_app.llm.embedded import PrefixStateCache
+    from voice_app.llm.prefix_cache import PrefixStateCache
 
     prefix: list[Message] = [{"role": "system", "content": "You are Alex, texting Sam. Short lowercase replies. " * 8}]
     line = [*prefix, {"role": "user", "content": "hey you"}]

@@ -88,3 +88,42 @@ def test_hands_free_turns_are_transcribed_while_spoken(say, tiny_en) -> None:  #
     assert word_error_rate(a, got[0]) == 0.0 and word_error_rate(b, got[1]) == 0.0
     assert all(u.stt_stats["passes"] >= 1 for u in hands_free.utterances)
     assert partials and all(isinstance(p, str) for p in partials)  # each pass reported while they spoke
+
+
+def test_a_finished_sentence_ends_the_turn_after_a_short_pause(say) -> None:  # type: ignore[no-untyped-def]
+    stream = np.concatenate([silence(0.5), say("Do you still listen to that song?"), silence(1.0)])
+
+    def endpoint_after(done: bool) -> float:
+        ep = Endpointer(end_silence_ms=600, short_silence_ms=250, sentence_done=lambda: done)
+        segments = [seg for i in range(0, len(stream), 512) for seg in ep.feed(stream[i : i + 512])]
+        assert len(segments) == 1
+        return (segments[0].endpoint - segments[0].speech_end) / 16000
+
+    assert 0.2 <= endpoint_after(True) <= 0.35  # the transcript ends a sentence: no long wait
+    assert 0.55 <= endpoint_after(False) <= 0.75  # mid-sentence: the full pause is waited out
+
+
+def test_only_a_finished_transcript_of_all_the_speech_ends_a_turn_early() -> None:
+    from voice_app.speech.recorder import ends_sentence
+
+    assert ends_sentence("Do you still listen to that song?") and ends_sentence("我想你了。")
+    assert ends_sentence("I miss you.") and ends_sentence("Goodbye!")
+    assert not ends_sentence("I think") and not ends_sentence("and then...") and not ends_sentence("")
+    assert not ends_sentence("I wanted to tell you that.")  # Whisper's full stop after an unfinished clause
+
+
+def test_hands_free_ends_a_finished_question_early_and_waits_out_an_unfinished_one(say, tiny_en) -> None:  # type: ignore[no-untyped-def]
+    finished, unfinished = "Why did you never call me back?", "I wanted to tell you that"
+    clip = np.concatenate([silence(0.5), say(finished), silence(1.5), say(unfinished), silence(1.5)])
+    # A quarter of real time: the speech recognizer's pass fits in the pause even on a busy machine
+    # (what is asserted is the rule, not the speed).
+    source = ArraySource(clip, speed=0.25)
+    hands_free = HandsFree(source, transcriber=tiny_en, end_silence_ms=600, short_silence_ms=250)
+    with hands_free:
+        assert source.done.wait(120)
+    ends = [(u.audio, u.transcribe()) for u in hands_free.utterances]
+    assert len(ends) == 2, [t for _, t in ends]
+    segments = hands_free.endpointer.segments
+    waits = [(s.endpoint - s.speech_end) / 16000 for s in segments]
+    assert waits[0] <= 0.45, waits  # "…back?" ended after ~250 ms of silence
+    assert waits[1] >= 0.55, waits  # "…that" waited out the full pause

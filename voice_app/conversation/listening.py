@@ -59,6 +59,7 @@ def hands_free(
         Microphone(settings.audio.input_device),
         transcriber=voice.transcriber,
         end_silence_ms=settings.audio.end_silence_ms,
+        short_silence_ms=settings.audio.sentence_end_ms or settings.audio.end_silence_ms,
         preroll_ms=settings.audio.preroll_ms,
         language=voice.transcriber.language or None,
         on_speech_start=barge_in,

@@ -64,6 +64,7 @@ class AudioSettings:
     output_device: str = ""
     mode: str = "push_to_talk"  # push_to_talk | hands_free
     end_silence_ms: int = 600
+    sentence_end_ms: int = 250  # hands-free: a finished sentence ("…?") ends the turn after this much silence
     preroll_ms: int = 300
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import codecs
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from voice_app.core.cancel import CancelToken
+from voice_app.core.compute import LOAD
 from voice_app.core.cpu import physical_cores
 from voice_app.core.errors import DataDirError, LLMError, ModelLoadError
 from voice_app.llm.base import GenerationOptions, Message, ModelInfo
+from voice_app.llm.prefix_cache import PrefixStateCache
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +131,11 @@ class EmbeddedChat:
         import llama_cpp
 
         llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort.callback, self._abort.data)
-        self.last_prompt = {"tokens": 0, "read": 0}  # the latest reply's prompt, and how much of it was not cached
+        # The latest reply: prompt tokens, how many were read (not cached), seconds to read them and to
+        # the first token, tokens generated after it and their seconds, tokens computed on one thread.
+        self.last_prompt: dict[str, float] = {"tokens": 0, "read": 0}
+        self._threads_now = self._llm.n_threads
+        self.contended_tokens = 0  # tokens of the latest reply computed on one thread (another stage was busy)
 
     @property
     def info(self) -> ModelInfo:
@@ -264,18 +271,16 @@ class EmbeddedChat:
             return 0
         if not self._lock.acquire(blocking=False):
             return 0  # a reply is being generated
-        import llama_cpp
 
         def give_way() -> bool:
             return self._reply_waiting.is_set() or (should_stop is not None and should_stop())
 
-        ctx = self._llm._ctx.ctx
         share = threads or max(1, self._llm.n_threads // 2)
         try:
             same = self._common_prefix(tokens)
             if same < self._llm.n_tokens:
                 self._llm.n_tokens = same  # eval() drops the KV entries past it
-            llama_cpp.llama_set_n_threads(ctx, share, share)
+            self._set_threads(share)
             self._prefilling = True
             while self._llm.n_tokens < len(tokens) and not give_way():
                 start = self._llm.n_tokens
@@ -286,7 +291,7 @@ class EmbeddedChat:
             return int(self._llm.n_tokens)
         finally:
             self._prefilling = False
-            llama_cpp.llama_set_n_threads(ctx, self._llm.n_threads, self._llm.n_threads_batch)
+            self._set_threads(self._llm.n_threads)
             self._lock.release()
 
     def is_cached(self, messages: list[Message], *, max_tokens: int = 160) -> bool:
@@ -298,11 +303,34 @@ class EmbeddedChat:
         with self._lock:
             return self._common_prefix(tokens) == len(tokens)
 
+    def _set_threads(self, n: int) -> None:
+        if n != self._threads_now:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(self._llm._ctx.ctx, n, n)
+            self._threads_now = n
+
+    def _fit_threads(self) -> None:
+        """All threads when the model computes alone; one while another stage (STT, TTS) computes.
+
+        llama.cpp's threads meet at every operation, so one slowed thread stalls the others: with a
+        core taken, one thread is ~2x faster than two. Read before each token; costs nothing.
+        """
+        full = self._llm.n_threads
+        contended = full > 1 and LOAD.others_busy()
+        self._set_threads(1 if contended else full)
+        self.contended_tokens += contended
+
     def _generate(
         self, tokens: list[int], stops: list[str], options: GenerationOptions, cancel: CancelToken | None
     ) -> Iterator[str]:
         if options.seed is not None:
             self._llm.set_seed(options.seed)
+        self.contended_tokens = 0
+        self._fit_threads()
+        started = time.perf_counter()
+        first_at = last_at = 0.0
+        produced = 0
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         held = ""  # text that might be the start of a stop string
         # A barge-in stops the token being computed, not only the next one (~0.1 s each here).
@@ -319,8 +347,11 @@ class EmbeddedChat:
                 ),
                 start=1,
             ):
+                last_at = time.perf_counter()
+                first_at = first_at or last_at
                 if cancel is not None and cancel.cancelled:
                     return
+                self._fit_threads()  # for the next token
                 if token in self._stop_ids or self._is_eog(self._llm._model.vocab, token):
                     break
                 held += decoder.decode(self._llm.detokenize([token], special=False))
@@ -342,6 +373,13 @@ class EmbeddedChat:
             if unhook is not None:
                 unhook()
             self._abort.clear()
+            self._set_threads(self._llm.n_threads)
+            self.last_prompt.update(
+                first_token_s=round(first_at - started, 4) if first_at else 0.0,
+                generated=max(0, produced - 1),  # tokens after the first, over the seconds after it
+                generate_s=round(last_at - first_at, 4) if first_at else 0.0,
+                contended_tokens=self.contended_tokens,
+            )
         held += decoder.decode(b"", final=True)
         if held and not (cancel is not None and cancel.cancelled):
             yield held
@@ -366,68 +404,3 @@ def _safe_prefix(text: str, stops: list[str]) -> str:
         if any(s.startswith(tail) for s in stops):
             return text[:-size]
     return text
-
-
-class PrefixStateCache:
-    """The KV state of an evaluated persona prefix on disk, so a new session skips re-reading it.
-
-    Keyed by the model file, the context size and the exact prefix tokens; files are 0600 in the data
-    dir (they derive from private messages), written atomically, and removed by `forget`.
-    """
-
-    MAGIC = b"VAKV1\n"
-
-    def __init__(self, folder: Path, model_path: Path, context_size: int) -> None:
-        self.folder = folder
-        stat = Path(model_path).stat()
-        self._model_key = f"{Path(model_path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{context_size}"
-
-    def path(self, tokens: list[int]) -> Path:
-        import hashlib
-
-        import numpy as np
-
-        digest = hashlib.sha256(self._model_key.encode())
-        digest.update(np.asarray(tokens, dtype=np.int32).tobytes())
-        return self.folder / f"{digest.hexdigest()[:32]}.kv"
-
-    def save(self, llm: object, tokens: list[int]) -> None:
-        import ctypes
-
-        import llama_cpp
-
-        ctx = llm._ctx.ctx  # type: ignore[attr-defined]
-        size = llama_cpp.llama_state_get_size(ctx)
-        buffer = (ctypes.c_uint8 * int(size))()
-        written = llama_cpp.llama_state_get_data(ctx, buffer, size)
-        from voice_app.core.files import write_private
-
-        data = self.MAGIC + int(written).to_bytes(8, "little") + bytes(buffer)[: int(written)]
-        write_private(self.path(tokens), data, what="the evaluated persona prefix (a cache)")
-
-    def restore(self, llm: object, tokens: list[int]) -> bool:
-        import ctypes
-
-        import llama_cpp
-        import numpy as np
-
-        target = self.path(tokens)
-        try:
-            data = target.read_bytes()
-        except OSError:
-            return False
-        if not data.startswith(self.MAGIC):
-            return False
-        size = int.from_bytes(data[len(self.MAGIC) : len(self.MAGIC) + 8], "little")
-        blob = data[len(self.MAGIC) + 8 :]
-        if len(blob) != size:
-            target.unlink(missing_ok=True)  # truncated (a crash while writing): rebuild it
-            return False
-        llm.reset()  # type: ignore[attr-defined]
-        state = (ctypes.c_uint8 * size).from_buffer_copy(blob)
-        if llama_cpp.llama_state_set_data(llm._ctx.ctx, state, size) != size:  # type: ignore[attr-defined]
-            return False
-        llm.input_ids[: len(tokens)] = np.asarray(tokens, dtype=np.intc)  # type: ignore[attr-defined]
-        llm.n_tokens = len(tokens)  # type: ignore[attr-defined]
-        llm._requires_eval = True  # type: ignore[attr-defined]
-        return True

@@ -183,11 +183,75 @@ class Recorder:
         return Utterance(audio, ended, self._started_at, stream, self.language)
 
 
+# Words a sentence does not end on: Whisper puts a full stop after "I wanted to tell you that" too.
+_CONTINUES = frozenset(
+    {
+        "and",
+        "but",
+        "or",
+        "so",
+        "because",
+        "that",
+        "to",
+        "the",
+        "a",
+        "an",
+        "of",
+        "with",
+        "for",
+        "if",
+        "when",
+        "my",
+        "your",
+        "our",
+        "their",
+        "i",
+        "we",
+        "he",
+        "she",
+        "they",
+        "is",
+        "was",
+        "were",
+        "am",
+        "are",
+        "like",
+        "um",
+        "uh",
+        "then",
+        "just",
+        "about",
+        "in",
+        "on",
+        "at",
+        "from",
+        "than",
+        "as",
+        "not",
+    }
+)
+
+
+def ends_sentence(text: str) -> bool:
+    """A transcript that ends a sentence: a question or exclamation mark, or a full stop after a word
+    a sentence can end on (Whisper punctuates every segment, finished or not)."""
+    text = text.rstrip()
+    if not text or text.endswith(("...", "…")):
+        return False
+    if text[-1] in "?!？！":
+        return True
+    if text[-1] not in ".。":
+        return False
+    words = text[:-1].split()
+    return bool(words) and words[-1].lower().strip(",;:\"'") not in _CONTINUES
+
+
 class HandsFree:
     """Hands-free turns: Silero VAD decides when speech starts and ends.
 
     `on_speech_start()` fires as soon as speech is detected (the pipeline uses it for barge-in);
-    `on_utterance(utterance)` when `end_silence_ms` of silence followed it. Each utterance keeps
+    `on_utterance(utterance)` when `end_silence_ms` of silence followed it, or only
+    `short_silence_ms` when the transcript of all the speech already ends a sentence. Each utterance keeps
     `preroll_ms` before the detected start and is transcribed while it is spoken.
     """
 
@@ -198,6 +262,7 @@ class HandsFree:
         device: str | int | None = "",
         transcriber: Transcriber | None = None,
         end_silence_ms: int = 600,
+        short_silence_ms: int = 250,
         preroll_ms: int = 300,
         threshold: float = 0.5,
         language: str | None = None,
@@ -219,6 +284,8 @@ class HandsFree:
             on_speech_start=self._speech_started,
             on_segment=self._segment,
             on_speech_audio=self._speech_audio,
+            short_silence_ms=short_silence_ms,
+            sentence_done=self._sentence_done if short_silence_ms < end_silence_ms else None,
         )
         self._stream: StreamingTranscriber | None = None
         self._started_at = 0.0
@@ -251,6 +318,11 @@ class HandsFree:
         if self.paused:
             return
         self.endpointer.feed(block)
+
+    def _sentence_done(self) -> bool:
+        """The transcript of all the speech so far ends a sentence ("…?", "…。"): the turn can end early."""
+        stream = self._stream
+        return stream is not None and stream.covers_speech() and ends_sentence(stream.partial)
 
     def _speech_audio(self, samples: np.ndarray) -> None:
         if self._stream is not None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from voice_app.core import assets, config
+from voice_app.core.compute import LOAD
 from voice_app.core.errors import ModelLoadError
 from voice_app.speech.vad import RATE, WINDOW, SileroVAD, speech_bounds
 
@@ -194,7 +195,7 @@ class Transcriber:
             return Transcript("", lang, [], 0.0)
         audio = audio.astype(np.float32, copy=False)
         frames = window_frames(len(audio)) if self.short_window else None
-        with self._lock:
+        with self._lock, LOAD.busy("stt"):  # the language model gives up a core meanwhile
             segments, info = self._decode(audio, frames, lang, prompt, word_timestamps)
             if frames is not None and self._suspect(segments, len(audio)):
                 self.fallbacks += 1
@@ -402,6 +403,12 @@ class StreamingTranscriber:
         if agreed:
             self.committed_text = (self.committed_text + "".join(w for w, _, _ in agreed)).strip()
             self.committed_at = int(agreed[-1][2] * RATE)
+
+    def covers_speech(self) -> bool:
+        """Whether the latest pass heard everything said so far (its text is the transcript)."""
+        with self._cond:
+            last = self._last_pass
+            return last is not None and last[0] == self.committed_at and self.last_voiced_end <= last[1]
 
     # --- the end ---------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from voice_app.core import assets, config
 from voice_app.core.cancel import CancelToken
+from voice_app.core.compute import LOAD
 from voice_app.core.errors import ModelLoadError
 
 # --- clause splitting ---------------------------------------------------------------------------
@@ -233,8 +234,11 @@ class Synthesizer:
             return
         syn = SynthesisConfig(length_scale=1.0 / self.speed)
         with self._lock:
-            for chunk in self.voice.synthesize(text, syn_config=syn):  # type: ignore[attr-defined]
-                if cancel is not None and cancel.cancelled:
+            chunks = iter(self.voice.synthesize(text, syn_config=syn))  # type: ignore[attr-defined]
+            while True:
+                with LOAD.busy("tts"):  # the language model gives up a core while a chunk is computed
+                    chunk = next(chunks, None)
+                if chunk is None or (cancel is not None and cancel.cancelled):
                     return
                 yield np.asarray(chunk.audio_float_array, dtype=np.float32).reshape(-1)
 

@@ -126,7 +126,9 @@ class Endpointer:
 
     Feed it 16 kHz audio as it arrives. `on_speech_start(sample)` fires when speech starts (the UI
     uses it for barge-in), `on_segment(segment)` when the end of speech is declared. A pre-roll of
-    `preroll_ms` before the first voiced window is kept so the first syllable is not cut.
+    `preroll_ms` before the first voiced window is kept so the first syllable is not cut. With
+    `sentence_done` (e.g. "the transcript of all the speech ends a sentence"), the end is declared
+    after `short_silence_ms` when it says so: a finished question does not wait out a long pause.
     """
 
     def __init__(
@@ -141,8 +143,12 @@ class Endpointer:
         on_speech_start: Callable[[int], None] | None = None,
         on_segment: Callable[[Segment], None] | None = None,
         on_speech_audio: Callable[[np.ndarray], None] | None = None,
+        short_silence_ms: int = 250,
+        sentence_done: Callable[[], bool] | None = None,
     ) -> None:
         self.on_speech_audio = on_speech_audio  # every sample that goes into a segment, as it arrives
+        self.short_windows = max(1, min(end_silence_ms, short_silence_ms) * RATE // 1000 // WINDOW)
+        self.sentence_done = sentence_done
         self.vad = vad or SileroVAD()
         self.threshold = threshold
         self.off_threshold = max(0.05, threshold - 0.15)  # hysteresis
@@ -211,7 +217,8 @@ class Endpointer:
         else:
             self._silent_run += 1
         too_long = self.position - self._start >= self.max_samples
-        if self._silent_run >= self.end_windows or too_long:
+        finished = self.sentence_done is not None and self._silent_run >= self.short_windows and self.sentence_done()
+        if self._silent_run >= self.end_windows or too_long or finished:
             seg = Segment(np.concatenate(self._buf), self._start, self._last_voiced_end, self.position)
             self.in_speech = False
             self._voiced_run = 0

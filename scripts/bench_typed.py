@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Typed turns and start-up: the first words of a typed reply, `chat --once`, and the time until talk listens.
+
+    .venv/bin/python scripts/bench_typed.py [--json scripts/results/bench_typed.json]
+
+Typed: 12 ordinary lines, one conversation with the demo persona on the embedded model, warm; for
+each, the seconds from Enter to the model's first token (`ReplyStarted`) and to the first words on
+screen (`ReplyPiece`: they have passed every check). Start-up: `voice-app chat demo --once ... --json`
+wall time, and `voice-app talk demo --no-tui` from launch until it says it listens, each the first
+time for a data dir (the persona's prefix read and cached) and then again (restored from the cache).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+LINES = [
+    "hey, are you there?",
+    "I made the pasta you taught me tonight",
+    "do you remember the lake house?",
+    "why did you stop answering my messages?",
+    "I think about that summer a lot",
+    "my sister says hi, by the way",
+    "are you happy now?",
+    "I found the letters you wrote me",
+    "what was the worst part of us?",
+    "I'm not angry anymore",
+    "do you still listen to our song?",
+    "I wanted to say goodbye properly",
+]
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 3) if values else None
+
+
+def typed_turns(home: Path) -> dict[str, Any]:
+    from voice_app.conversation.conversation import Conversation
+    from voice_app.conversation.importing import ensure_demo
+    from voice_app.core import config
+    from voice_app.core.types import ReplyPiece, ReplyStarted
+    from voice_app.storage.store import Store
+
+    settings = config.Settings()
+    settings.llm.backend = "embedded"
+    with Store(home / "voice_app.sqlite3") as store:
+        ensure_demo(store)
+        chat = Conversation(store, "demo", settings=settings, seed=1)
+        chat.warm_up()
+        rows = []
+        for line in LINES:
+            start = time.perf_counter()
+            seen: dict[str, float] = {}
+            turn = chat.start_turn(line)
+            for event in turn.events():
+                name = type(event).__name__
+                if isinstance(event, ReplyStarted | ReplyPiece):
+                    seen.setdefault(name, time.perf_counter() - start)
+            record = turn.wait()
+            stats = dict(getattr(chat.model, "last_prompt", {}))
+            rows.append(
+                {
+                    "line": line,
+                    "reply": record.reply,
+                    "model_first_token_s": round(seen.get("ReplyStarted", float("nan")), 4),
+                    "first_words_s": round(seen.get("ReplyPiece", float("nan")), 4),
+                    "prompt_tokens_read": stats.get("read"),
+                    "memories": len(record.memories),
+                }
+            )
+            print(
+                f"{rows[-1]['first_words_s']:.2f}s  read {stats.get('read')}  {line!r} -> {record.reply!r}",
+                file=sys.stderr,
+            )
+        chat.end()
+    firsts = [r["model_first_token_s"] for r in rows]
+    words = [r["first_words_s"] for r in rows]
+    return {
+        "typed_first_token_p50_s": pct(firsts, 50),
+        "typed_first_token_p95_s": pct(firsts, 95),
+        "typed_first_words_p50_s": pct(words, 50),
+        "typed_first_words_p95_s": pct(words, 95),
+        "typed_turns": rows,
+    }
+
+
+def startup(home: Path) -> dict[str, Any]:
+    env = {**os.environ, "VOICE_APP_HOME": str(home)}
+    command = [sys.executable, "-m", "voice_app"]
+    out: dict[str, Any] = {}
+    for attempt in ("first", "cached"):
+        start = time.perf_counter()
+        done = subprocess.run(
+            [*command, "chat", "demo", "--once", "hey you", "--json", "--backend", "embedded"],
+            env=env, capture_output=True, text=True, timeout=600, check=True,
+        )  # fmt: skip
+        out[f"chat_once_{attempt}_s"] = round(time.perf_counter() - start, 2)
+        out[f"chat_once_{attempt}_warm_up_s"] = json.loads(done.stdout)["warm_up_s"]
+    for attempt in ("first", "cached"):
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [*command, "talk", "demo", "--no-tui", "--backend", "embedded"],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stderr is not None and proc.stdin is not None
+        ready = None
+        for line in proc.stderr:
+            if "Press Enter to talk" in line or "Listening" in line or "Type your lines" in line:
+                ready = time.perf_counter() - start
+                break
+        proc.stdin.write("q\n\n")
+        proc.stdin.close()
+        proc.wait(60)
+        out[f"talk_ready_{attempt}_s"] = round(ready, 2) if ready is not None else None
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="bench-typed-"))
+    os.environ["VOICE_APP_HOME"] = str(home)
+    result: dict[str, Any] = {"cpu": cpu_name(), "python": platform.python_version()}
+    result.update(startup(home / "startup"))
+    result.update(typed_turns(home))
+    result["targets"] = {"typed_first_token_p50_s": 1.0, "talk_ready_cached_s": 5.0, "chat_once_cached_s": 3.0}
+    result["command"] = " ".join([".venv/bin/python", "scripts/bench_typed.py", *sys.argv[1:]])
+    print(json.dumps({k: v for k, v in result.items() if k != "typed_turns"}, indent=2))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
