@@ -92,5 +92,7 @@ def test_word_settings_accept_only_their_words() -> None:
         settings.set("llm.voice_examples", "some")
     assert "ready, all" in (bad.value.fix or "")
     with pytest.raises(ConfigError):
-        settings.set("llm.backend", "openai")
+        settings.set("llm.backend", "chatgpt")
     assert settings.llm.backend == "auto"
+    settings.set("llm.backend", "openai")
+    assert settings.llm.backend == "openai"

@@ -58,6 +58,7 @@ def test_streams_a_reply_token_by_token(model: EmbeddedChat) -> None:
     assert "<|im_end|>" not in text and "<|im_start|>" not in text
 
 
+@pytest.mark.timing
 def test_cancel_stops_within_a_token(model: EmbeddedChat) -> None:
     cancel = CancelToken()
     received: list[str] = []
@@ -68,6 +69,7 @@ def test_cancel_stops_within_a_token(model: EmbeddedChat) -> None:
     assert len(received) == 3
 
 
+@pytest.mark.timing
 def test_cancel_from_another_thread_is_prompt(model: EmbeddedChat) -> None:
     cancel = CancelToken()
     arrivals: list[float] = []
@@ -93,6 +95,7 @@ def test_cancel_from_another_thread_is_prompt(model: EmbeddedChat) -> None:
     assert ended and ended[0] - cancel.cancelled_at < 0.5
 
 
+@pytest.mark.timing
 def test_cancel_aborts_the_computation_in_progress(model: EmbeddedChat) -> None:
     # A cancel while a long new prompt is being read (~300 tokens in batches of 256: seconds here)
     # stops llama.cpp between two operations of its graph, instead of after the batch.
@@ -242,6 +245,7 @@ def test_prefill_reads_the_known_part_ahead_so_the_reply_reads_only_the_tail(mod
     assert prefilled_reply() == first
 
 
+@pytest.mark.timing
 def test_prefill_stops_when_asked_and_when_a_reply_starts(model: EmbeddedChat) -> None:
     prefix = conversation("x")[:1]
     model.warm_up([{"role": "system", "content": "unrelated short prompt"}])

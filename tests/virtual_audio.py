@@ -63,7 +63,8 @@ class Pulse:
 
     def use_in_this_process(self) -> dict[str, str | None]:
         """Point this process (sounddevice) at the daemon; returns the old values for `restore`."""
-        saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_SERVER", "HOME")}
+        # Not HOME: the daemon has its own, and this process keeps its cache dir (the fitted crisis model).
+        saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_SERVER")}
         os.environ.update({k: self.env[k] for k in saved})
         return saved
 

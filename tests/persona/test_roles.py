@@ -32,6 +32,8 @@ SLIPS = [
     ("I'm not Alex", "Alex?", DENIAL),
     ("I'm sorry for the inconvenience, but I can't assist with that", "I miss you", ASSISTANT),
     ("I don't think so", "are these even our real messages?", DENIAL),
+    ("(Real past exchanges that may be relevant; answer in this voice", "hey", ASSISTANT),
+    ("the new message does not follow", "what do you call me?", ASSISTANT),
     ("不是真的", "这些聊天记录是真的吗", DENIAL),
     # Chinese
     ("他总是很自私", "我们为什么分手？", USER_THIRD_PERSON),

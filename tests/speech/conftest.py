@@ -35,7 +35,8 @@ def pulse() -> Iterator[Pulse]:
     started, why = start_pulse()
     if started is None:
         pytest.skip(f"PulseAudio cannot start here: {why}")
-    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_SERVER", "HOME")}
+    # Not HOME: the daemon has its own, and this process keeps its cache dir (the fitted crisis model).
+    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_SERVER")}
     os.environ.update({k: started.env[k] for k in saved})
     if "sounddevice" in sys.modules:  # PortAudio enumerated devices before the server was up
         from voice_app.speech.audio import refresh_devices

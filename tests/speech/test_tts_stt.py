@@ -101,6 +101,7 @@ def test_real_speech_is_kept() -> None:
 # --- TTS and STT on the real models ----------------------------------------------------------------------
 
 
+@pytest.mark.timing
 def test_piper_streams_one_chunk_per_sentence(synthesizer) -> None:  # type: ignore[no-untyped-def]
     start = time.perf_counter()
     chunks = synthesizer.stream("Hi there. How have you been?")
@@ -182,6 +183,7 @@ def test_silence_gives_no_text(tiny_en) -> None:  # type: ignore[no-untyped-def]
     assert utterance.transcribe(tiny_en) == ""
 
 
+@pytest.mark.timing
 def test_streaming_transcription_leaves_only_the_tail(tiny_en, say) -> None:  # type: ignore[no-untyped-def]
     text = "Do you remember the lake house we rented that summer, with the broken boat?"
     source = ArraySource(say(text), leading_s=0.2, trailing_s=0.4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.speech.conftest import word_error_rate
 from voice_app.speech.audio import ArraySource
@@ -112,6 +113,7 @@ def test_only_a_finished_transcript_of_all_the_speech_ends_a_turn_early() -> Non
     assert not ends_sentence("I wanted to tell you that.")  # Whisper's full stop after an unfinished clause
 
 
+@pytest.mark.timing
 def test_hands_free_ends_a_finished_question_early_and_waits_out_an_unfinished_one(say, tiny_en) -> None:  # type: ignore[no-untyped-def]
     finished, unfinished = "Why did you never call me back?", "I wanted to tell you that"
     clip = np.concatenate([silence(0.5), say(finished), silence(1.5), say(unfinished), silence(1.5)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from voice_app.care.crisis import CONTEXT_LINES, CrisisVerdict, assess, crisis_reply, is_stop_word
+from voice_app.care.crisis import CONTEXT_LINES, CrisisVerdict, assess, crisis_reply, is_stop_word, semantic_layer
 from voice_app.care.honesty import honest_answer, is_reality_check, session_reminder
 
 __all__ = [
@@ -44,6 +44,11 @@ class CareCheck:
         """The `voice-app care check --json` contract."""
         score = None if self.score is None else round(self.score, 4)
         return {"text": self.text, "care": self.care, "by": self.by, "score": score}
+
+
+def warm_up() -> None:
+    """Load the crisis check's semantic layer now (it is fitted at setup; patterns need nothing)."""
+    semantic_layer()
 
 
 def check_line(text: str, recent: Sequence[str] = ()) -> CareCheck:

@@ -114,7 +114,9 @@ class Conversation:
         self.last_exchange: tuple[str, str] | None = None  # the last line the model answered, and its reply
         if closure:
             store.update_session_meta(self.session_id, closure_stage=closure_mod.STAGES[0].key)
-        self.speculator = Speculator(self) if voice is not None else None
+        # Reads the next prompt ahead (while the user speaks, and between turns while they read and
+        # type), when the model keeps a KV cache; typed and spoken turns alike.
+        self.speculator = Speculator(self)
 
     # --- models ----------------------------------------------------------------------------------
 
@@ -128,6 +130,9 @@ class Conversation:
             start = time.perf_counter()
             self.voice.synthesizer.warm_up()
             times["tts"] = time.perf_counter() - start
+        start = time.perf_counter()
+        care.warm_up()  # the crisis check's text model and classifier, read before the first line
+        times["care"] = time.perf_counter() - start
         start = time.perf_counter()
         self.model.warm_up(self.prompt.prefix)
         times["llm"] = time.perf_counter() - start

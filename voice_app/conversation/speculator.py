@@ -9,11 +9,15 @@ from typing import TYPE_CHECKING
 from voice_app.care import check_turn
 from voice_app.core.types import Memory
 from voice_app.llm.base import PrefillingModel
+from voice_app.persona.text import approx_tokens
 
 if TYPE_CHECKING:
     from voice_app.conversation.conversation import Conversation
 
 PREFILL_CHUNK = 32  # tokens per prefill step; a reply does not wait for one (the abort callback stops it)
+# A typed line may add real exchanges the cache does not hold yet, up to this many prompt tokens
+# (~0.5 s of reading on two cores): found, they must not cost seconds before the first word.
+TYPED_UNCACHED_TOKENS = 32
 
 
 class Speculator:
@@ -78,6 +82,24 @@ class Speculator:
             if self.model.is_cached(conv.open_messages(spec[:k]), max_tokens=conv.options.max_tokens):
                 return spec[:k]
         return []
+
+    def typed_memories(self, line: str) -> list[Memory] | None:
+        """A typed turn's exchanges: those already read (carried from the last exchange), then the
+        line's own within TYPED_UNCACHED_TOKENS; None = recall them all (no prefill, or policy "all")."""
+        ready = self.ready_memories()
+        if ready is None:
+            return None
+        prompt = self.conversation.prompt
+        out, budget = list(ready), TYPED_UNCACHED_TOKENS
+        for memory in prompt.recall(line):
+            if memory in out:
+                continue
+            cost = approx_tokens(memory.you) + approx_tokens(memory.them) + 8
+            if cost > budget or len(out) > prompt.memory_k:
+                break
+            out.append(memory)
+            budget -= cost
+        return out
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """Block until no prefill is queued or running (benchmarks and tests); False on timeout."""

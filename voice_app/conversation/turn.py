@@ -173,7 +173,10 @@ class Turn:
         if self.voice is not None and is_stop_word(self.transcript):  # "stop" / "停": nothing new is said
             return TurnRecord(None, self.transcript, "", interrupted=True, timeline=self.timeline.relative(), stt=stt)
         self._emit(UserText(self.transcript))
-        ready = conv.speculator.ready_memories() if conv.speculator and isinstance(said, Utterance) else None
+        ready = None
+        if conv.speculator is not None:
+            spoken = isinstance(said, Utterance)
+            ready = conv.speculator.ready_memories() if spoken else conv.speculator.typed_memories(self.transcript)
         # The care checks run before any model call, on the line and what was heard on the way to it.
         plan = conv.plan_turn(self.transcript, ready, conv.take_partials(self.transcript))
         stt = {**stt, "examples": float(len(plan.memories))}

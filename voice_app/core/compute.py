@@ -1,17 +1,72 @@
 """Who is computing now: heavy stages say so, and the language model gives up a core while they run.
 
 On two cores, llama.cpp's threads wait for each other at every operation of a token: with one core
-busy elsewhere (speech recognition, the TTS voice), two-thread generation falls to a third of its
-speed while one thread keeps nearly all of it (measured: 7.6–14.3 vs 21.6 tokens/s). So the TTS
-and STT stages mark their work here, and the model reads `others_busy()` before each token.
+busy elsewhere (speech recognition, the TTS voice, another program), two-thread generation falls to
+a third of its speed while one thread keeps nearly all of it (measured: 7.6–14.3 vs 21.6 tokens/s;
+with another process spinning on one core, a reply's first token took 62 s on two threads). So the
+TTS and STT stages mark their work here, the load other processes put on our CPUs is sampled from
+/proc/stat, and the model reads `others_busy()` before each token.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+BUSY_CORES = 0.5  # other processes using this much of our CPUs make a core "taken"
+SAMPLE_EVERY_S = 0.2
+
+
+class MachineLoad:
+    """How many of this process's CPUs other processes keep busy, from /proc/stat (Linux; else 0).
+
+    Counted over the CPUs this process may run on, less its own CPU time; time stolen by the
+    hypervisor counts as taken too. Sampled at most every SAMPLE_EVERY_S, so cheap to ask per token.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+        self._cpus = {f"cpu{n}" for n in cpus}
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._others = 0.0
+        self._last: tuple[float, float, float] | None = self._sample()  # (wall, busy ticks, own ticks)
+
+    def _sample(self) -> tuple[float, float, float] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as stat:
+                lines = stat.read().splitlines()
+            own = os.times()
+        except OSError:
+            return None
+        busy = 0.0
+        for line in lines:
+            name, _, rest = line.partition(" ")
+            if name in self._cpus:
+                fields = [int(v) for v in rest.split()]
+                # user nice system idle iowait irq softirq steal …: all but idle and iowait are taken
+                busy += sum(fields[:3]) + sum(fields[5:8])
+        return time.monotonic(), busy, (own.user + own.system) * self._tick
+
+    def others_cores(self) -> float:
+        """Cores' worth of our CPUs other processes used since the last sample (at most 0.2 s old)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._last is not None and now - self._last[0] < SAMPLE_EVERY_S:
+                return self._others
+            sample = self._sample()
+            if sample is None or not self._cpus:
+                return 0.0
+            if self._last is not None:
+                wall = (sample[0] - self._last[0]) * self._tick
+                others = (sample[1] - self._last[1]) - (sample[2] - self._last[2])
+                self._others = max(0.0, others / wall) if wall > 0 else 0.0
+            self._last = sample
+            return self._others
 
 
 class ComputeLoad:
@@ -21,6 +76,7 @@ class ComputeLoad:
         self._lock = threading.Lock()
         self._running: Counter[str] = Counter()
         self._total = 0
+        self.machine = MachineLoad()
 
     @contextmanager
     def busy(self, stage: str) -> Iterator[None]:
@@ -35,8 +91,11 @@ class ComputeLoad:
                 self._total -= 1
 
     def others_busy(self) -> bool:
-        """Whether any stage is computing now (read without the lock: a stale answer costs one token)."""
-        return self._total > 0
+        """Whether another stage, or another program, computes on our CPUs now.
+
+        Read without the lock: a stale answer costs one token.
+        """
+        return self._total > 0 or self.machine.others_cores() >= BUSY_CORES
 
     def running(self) -> dict[str, int]:
         with self._lock:

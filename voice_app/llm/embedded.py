@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,9 +15,12 @@ from voice_app.core.compute import LOAD
 from voice_app.core.cpu import physical_cores
 from voice_app.core.errors import DataDirError, LLMError, ModelLoadError
 from voice_app.llm.base import GenerationOptions, Message, ModelInfo
+from voice_app.llm.model_thread import ModelThread
 from voice_app.llm.prefix_cache import PrefixStateCache
 
 log = logging.getLogger(__name__)
+
+PREFIX_CHUNK = 128  # the persona prefix is read in chunks, threads fitted to the machine's load before each
 
 
 _log_callback = None  # kept alive: llama.cpp holds a pointer to it
@@ -90,8 +94,11 @@ class EmbeddedChat:
                 f"llama-cpp-python cannot be imported: {exc}", fix="Re-run scripts/setup.sh."
             ) from None
         _quiet_llama_log()
-        try:
-            self._llm = Llama(
+        # Every llama.cpp computation of this model runs on one thread (see llm.model_thread).
+        self._worker = ModelThread(name=f"llama-{Path(model_path).stem[:20]}")
+
+        def load() -> Llama:
+            return Llama(
                 model_path=str(model_path),
                 n_ctx=context_size,
                 n_threads=threads or physical_cores(),
@@ -99,13 +106,18 @@ class EmbeddedChat:
                 seed=seed,
                 verbose=False,
             )
+
+        try:
+            self._llm = self._worker.call(load)
         except (ValueError, RuntimeError, OSError) as exc:
+            self._worker.stop()
             raise ModelLoadError(
                 f"llama.cpp could not load {model_path}: {exc}",
                 fix="Check the file is a complete GGUF chat model, or reset `llm.gguf_path` to the default.",
             ) from None
         template = self._llm.metadata.get("tokenizer.chat_template")
         if not template:
+            self.close()
             raise ModelLoadError(
                 f"{model_path} carries no chat template.",
                 fix="Use an instruct/chat GGUF (base models only echo the prompt).",
@@ -195,17 +207,26 @@ class EmbeddedChat:
         """Evaluate the fixed prefix into the KV cache; the next stream() reuses it."""
         prompt, _ = self.render(prefix, add_generation_prompt=False)
         tokens = self.tokenize(prompt)
-        with self._lock:
-            self._prefix, self._prefix_messages = list(prefix), len(prefix)
-            if self._prefix_cache is not None and self._prefix_cache.restore(self._llm, tokens):
-                return  # a later session with the same persona: its prefix state comes from disk
-            self._llm.reset()  # type: ignore[no-untyped-call]
-            self._llm.eval(tokens)
-            if self._prefix_cache is not None:
+
+        def evaluate() -> None:
+            with self._lock:
+                self._prefix, self._prefix_messages = list(prefix), len(prefix)
+                if self._prefix_cache is not None and self._prefix_cache.restore(self._llm, tokens):
+                    return  # a later session with the same persona: its prefix state comes from disk
+                self._llm.reset()  # type: ignore[no-untyped-call]
                 try:
-                    self._prefix_cache.save(self._llm, tokens)
-                except DataDirError as exc:  # a full disk costs the next start its head start, not this chat
-                    log.warning("the persona prefix was not cached: %s", exc.message)
+                    for start in range(0, len(tokens), PREFIX_CHUNK):
+                        self._fit_threads()  # another program busy on a core: one thread reads faster
+                        self._llm.eval(tokens[start : start + PREFIX_CHUNK])
+                finally:
+                    self._set_threads(self._llm.n_threads)
+                if self._prefix_cache is not None:
+                    try:
+                        self._prefix_cache.save(self._llm, tokens)
+                    except DataDirError as exc:  # a full disk costs the next start its head start, not this chat
+                        log.warning("the persona prefix was not cached: %s", exc.message)
+
+        self._worker.call(evaluate)
 
     def cached_tokens(self) -> int:
         """How many tokens the KV cache holds (the prefix after warm_up)."""
@@ -221,14 +242,41 @@ class EmbeddedChat:
         messages = self.fit(messages, options.max_tokens)
         prompt, stops = self.render(messages)
         tokens = self.tokenize(prompt)
+        stop = CancelToken()  # the caller's cancel, or the caller leaving the stream early
+        unhook = cancel.on_cancel(stop.cancel) if cancel is not None else None
+        pieces: queue.SimpleQueue[str | BaseException | None] = queue.SimpleQueue()
+        finished = threading.Event()
+
+        def produce() -> None:
+            """On the model's thread: the reply's pieces go to the caller as they are decoded."""
+            try:
+                with self._lock:
+                    self._reply_waiting.clear()
+                    self._abort.clear()
+                    self.last_prompt = {"tokens": len(tokens), "read": len(tokens) - self._common_prefix(tokens)}
+                    for piece in self._generate(tokens, stops, options, stop):
+                        pieces.put(piece)
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                pieces.put(exc)
+            finally:
+                finished.set()
+                pieces.put(None)
+
         self._reply_waiting.set()
         if self._prefilling:
             self._abort.set()  # the prefill in progress stops mid-chunk
-        with self._lock:
-            self._reply_waiting.clear()
-            self._abort.clear()
-            self.last_prompt = {"tokens": len(tokens), "read": len(tokens) - self._common_prefix(tokens)}
-            yield from self._generate(tokens, stops, options, cancel)
+        self._worker.submit(produce)
+        try:
+            while (item := pieces.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            if unhook is not None:
+                unhook()
+            if not finished.is_set():
+                stop.cancel()  # left early (a check stopped the reply): the model stops at once
+                finished.wait(30)
 
     # --- speculative prefill -----------------------------------------------------------------
 
@@ -261,28 +309,33 @@ class EmbeddedChat:
         chunks and gives way at once to a reply (or, between chunks, when `should_stop()`): the reply
         sets the abort flag, which stops the chunk being evaluated between two operations of its
         graph, so a reply never waits for it; what earlier chunks evaluated stays, and the reply's own
-        evaluation starts from it. It runs on `threads` (default: half the model's), leaving the
-        other cores to the speech recognizer transcribing beside it. Returns how many tokens the
-        cache holds.
+        evaluation starts from it. It runs on `threads` (default: all of the model's, one while
+        another stage such as the speech recognizer computes). Returns how many tokens the cache holds.
         """
         try:
             tokens = self._open_tokens(self.fit(messages, max_tokens))  # trimmed as stream() will trim it
         except LLMError:
             return 0
+        if self._lock.locked() or self._reply_waiting.is_set():
+            return 0  # a reply is being generated, or is about to be
+        return self._worker.call(lambda: self._prefill(tokens, should_stop, chunk, threads))
+
+    def _prefill(self, tokens: list[int], should_stop: Callable[[], bool] | None, chunk: int, threads: int) -> int:
+        """On the model's thread: evaluate `tokens` chunk by chunk until done or told to give way."""
         if not self._lock.acquire(blocking=False):
-            return 0  # a reply is being generated
+            return 0
 
         def give_way() -> bool:
             return self._reply_waiting.is_set() or (should_stop is not None and should_stop())
 
-        share = threads or max(1, self._llm.n_threads // 2)
         try:
             same = self._common_prefix(tokens)
             if same < self._llm.n_tokens:
                 self._llm.n_tokens = same  # eval() drops the KV entries past it
-            self._set_threads(share)
             self._prefilling = True
             while self._llm.n_tokens < len(tokens) and not give_way():
+                # All cores between turns; one while the speech recognizer runs beside it.
+                self._set_threads(threads or (1 if LOAD.others_busy() else self._llm.n_threads))
                 start = self._llm.n_tokens
                 try:
                     self._llm.eval(tokens[start : start + chunk])
@@ -385,8 +438,13 @@ class EmbeddedChat:
             yield held
 
     def close(self) -> None:
-        with self._lock:
-            self._llm.close()
+        def release() -> None:
+            with self._lock:
+                self._llm.close()
+
+        if hasattr(self, "_llm"):
+            self._worker.call(release)
+        self._worker.stop()
 
 
 _CUT = "\x00prefill-cut\x00"  # marks where an open message's text ends in the rendered template

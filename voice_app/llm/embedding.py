@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from voice_app.core.compute import LOAD
 from voice_app.core.errors import ModelLoadError, ModelNotFoundError
 
 DIM = 384
@@ -39,7 +40,7 @@ class Embedder:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         cleaned = [t if t.strip() else " " for t in texts]
-        with self._lock:
+        with self._lock, LOAD.busy("embed"):  # its engine takes both cores for ~10 ms: the model yields one
             if len(cleaned) == 1:  # the engine parallelises one text over the cores; a batch over texts
                 rows = self._engine.encode(cleaned[0], is_query)[None, :]
             else:

@@ -69,6 +69,12 @@ _ASSISTANT = (
     "apologize for any confusion",
     "apologies for any confusion",
     "thank you for sharing",
+    # the prompt's own scaffolding, said back
+    "real past exchanges",
+    "answer in this voice",
+    "do not copy them",
+    "replies marked as not",
+    "never answer like these",
     "thanks for sharing that",
     "is a wonderful way to",
     "is a great way to",
@@ -107,6 +113,9 @@ _DENIAL_ZH = re.compile(
     r"|你是谁(?!啊?[，,]?你凭什么)"
     r"|我(?:只)?是(?:一个)?(?:机器人|程序|ai|AI|人工智能)"
 )
+# The prompt's own wording said back ("Sam's new message follows.)" → "the new message does not follow").
+_SCAFFOLD = re.compile(r"\bnew message (?:does ?n[o']?t |did ?n[o']?t )?follows?\b")
+
 # A question about whether the shared history is real, and a reply that says no to it.
 _ASKS_IF_HISTORY_REAL = re.compile(
     r"\b(?:messages?|texts?|chats?|history|conversations?|memories)\b.{0,40}\b(?:real|fake|true|ours)\b"
@@ -228,6 +237,9 @@ def role_error(reply: str, *, them: str, me: str, user_line: str = "") -> RoleEr
     for phrase in _ASSISTANT:
         if phrase in low:
             return RoleError(ASSISTANT, phrase)
+    echoed = _SCAFFOLD.search(low)
+    if echoed:
+        return RoleError(ASSISTANT, echoed.group(0))
     denial = _DENIAL_EN.search(text) or _DENIAL_ZH.search(text)
     if denial is None and them:
         denial = re.search(rf"\bi'?m not {re.escape(them.split()[0])}\b|我不是{re.escape(them)}", text, re.I)
