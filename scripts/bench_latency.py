@@ -127,7 +127,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--mode", choices=["push_to_talk", "hands_free"], default="push_to_talk")
-    parser.add_argument("--stt", default="", help="stt.model (default: the setting's default, whisper-base)")
+    parser.add_argument("--stt", default="", help="stt.model (default: auto, tiny.en for the English demo)")
     parser.add_argument("--max-tokens", type=int, default=40)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
     args = parser.parse_args()

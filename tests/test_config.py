@@ -14,7 +14,7 @@ from voice_app.core.errors import ConfigError
 def test_defaults_when_no_file(isolated_home: Path) -> None:
     settings = config.load()
     assert settings.llm.backend == "auto"
-    assert settings.stt.model == "whisper-base"
+    assert settings.stt.model == "auto"
     assert not config.config_path().exists()
 
 

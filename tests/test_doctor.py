@@ -14,6 +14,7 @@ from voice_app.conversation import doctor
 
 KEYS = {
     "python",
+    "echo",
     "portaudio",
     "input_device",
     "output_device",
@@ -67,6 +68,7 @@ def test_doctor_json_loads_every_model_and_tells_the_truth_about_devices() -> No
     # No Ollama runs here: reported as optional, with the command that would fix it.
     assert report["ollama"]["ok"] is False and "ollama serve" in report["ollama"]["fix"]
     assert report["llm_backend"]["detail"].startswith("embedded")
+    assert report["echo"]["ok"] and "cancelled" in report["echo"]["detail"]  # audio.echo = auto: on here
     assert result.returncode == 0
 
 

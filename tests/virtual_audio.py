@@ -53,6 +53,21 @@ class Pulse:
             env=self.env,
         )
 
+    def add_echo(self, db: float = -15.0, ms: int = 40) -> str:
+        """The loudspeaker heard by the microphone, like a laptop's: vspeaker into vcable, `db` down,
+        `ms` late. Returns the module id (for `remove_module`)."""
+        module = self.pactl(
+            "load-module", "module-loopback", "source=vspeaker.monitor", "sink=vcable",
+            f"latency_msec={ms}", f"sink_input_properties=media.name=echo{ms}",
+        ).strip()  # fmt: skip
+        for block in self.pactl("list", "sink-inputs").split("Sink Input #")[1:]:
+            if f'media.name = "echo{ms}"' in block:  # in dB: Pulse's raw volume numbers are cubic
+                self.pactl("set-sink-input-volume", block.split()[0], f"{db}dB")
+        return module
+
+    def remove_module(self, module: str) -> None:
+        self.pactl("unload-module", module)
+
     def record_speaker(self, path: Path) -> subprocess.Popen[bytes]:
         """Start recording what is played on vspeaker (stop it with .terminate())."""
         return self.record("vspeaker.monitor", path)
@@ -137,15 +152,8 @@ def start_pulse(*, observer: bool = False, echo_db: float | None = None, echo_ms
                     "load-module", "module-loopback", f"source={source}.monitor", f"sink=observer_{side}",
                     "latency_msec=20",
                 )  # fmt: skip
-        if echo_db is not None:  # the loudspeaker heard by the microphone, like a laptop's
-            pulse.pactl(
-                "load-module", "module-loopback", "source=vspeaker.monitor", "sink=vcable",
-                f"latency_msec={echo_ms}", "sink_input_properties=media.name=echo",
-            )  # fmt: skip
-            gain = round(65536 * 10 ** (echo_db / 20))
-            for block in pulse.pactl("list", "sink-inputs").split("Sink Input #")[1:]:
-                if 'media.name = "echo"' in block:
-                    pulse.pactl("set-sink-input-volume", block.split()[0], str(gain))
+        if echo_db is not None:
+            pulse.add_echo(echo_db, echo_ms)
     except subprocess.CalledProcessError as exc:
         process.kill()
         return None, f"pactl could not create the virtual devices: {exc.stderr}"

@@ -151,11 +151,11 @@ def test_each_kind_of_slip_is_held_back_on_the_last_attempt_too(reply: str, kind
 
 
 def test_a_reply_the_user_marked_as_not_them_is_not_said_again() -> None:
-    model = Scripted("the new message does not follow", "babe. obviously")
+    model = Scripted("whatever you say, genius", "babe. obviously")
     replaced: list[str] = []
-    avoid = ["The new message does not follow."]
+    avoid = ["Whatever you say, genius."]
     text = "".join(in_character(model, MESSAGES, GenerationOptions(), None, "Alex", replaced, me="Sam", avoid=avoid))
-    assert text == "babe. obviously" and replaced == ["the new message does not follow"]
+    assert text == "babe. obviously" and len(replaced) == 1 and replaced[0].startswith("whatever you say")
     assert "Sam told you Alex would never say" in model.requests[1][0][-1]["content"]
     # a longer marked reply is caught at its first clause, before anything is shown
     long_marked = "I think we both knew it was over, long before that night at the station"

@@ -244,3 +244,25 @@ def test_an_empty_reply_is_asked_again_so_the_user_is_not_left_in_silence(pipeli
     assert wrapped.calls == 2  # the cleaner cut the first reply to nothing; the model was asked once more
     assert result.reply.strip() and not result.reply.lower().startswith(pipeline.prompt.me.lower())
     assert result.clauses and result.timeline.get("first_audio_out") is not None
+
+
+def test_a_typed_line_keeps_what_was_read_and_adds_little_unread(pipeline) -> None:  # type: ignore[no-untyped-def]
+    from voice_app.conversation.speculator import TYPED_UNCACHED_TOKENS
+    from voice_app.persona.text import approx_tokens
+
+    spec = pipeline.speculator
+    spec.after_turn("do you remember the lake house we rented?", "of course, the water was freezing")
+    assert spec.wait_idle(120)
+    assert spec.carried, "the demo history has exchanges about the lake"
+    line = "and the dog we almost adopted, what was his name?"
+    chosen = spec.typed_memories(line)
+    assert chosen is not None and chosen[: len(spec.carried)] == spec.carried  # already read: kept, first
+    unread = chosen[len(spec.carried) :]
+    recalled = pipeline.prompt.recall(line)
+    assert all(m in recalled for m in unread)  # the line's own nearest exchanges, in their order
+    assert sum(approx_tokens(m.you) + approx_tokens(m.them) + 8 for m in unread) <= TYPED_UNCACHED_TOKENS
+    spec.policy = "all"
+    try:
+        assert spec.typed_memories(line) is None  # then the line recalls every exchange it finds
+    finally:
+        spec.policy = "ready"

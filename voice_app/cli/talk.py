@@ -61,10 +61,11 @@ def cmd_talk(args: argparse.Namespace) -> int:
     if args.max_tokens:
         settings.set("llm.max_reply_tokens", args.max_tokens)
     from voice_app.cli.common import open_store
+    from voice_app.conversation.persona_data import speech_language
 
     with open_store() as store:
-        persona = store.get_persona(args.persona)  # a clear error before any model loads
-        language = str(persona.card.get("language") or settings.stt.language)
+        store.get_persona(args.persona)  # a clear error before any model loads
+        language = speech_language(store, args.persona)  # with stt.model auto: tiny.en for English
         if args.input_wav is not None:
             return _turns_from_files(store, args, settings, language)
         return _conversation(store, args, settings, language)
@@ -181,8 +182,8 @@ def _conversation(store: Any, args: argparse.Namespace, settings: config.Setting
         pipeline.warm_up()
         try:
             if mode == "hands_free":
-                with hands_free(pipeline, settings, on_utterance=answer):
-                    _log("Listening (hands-free). Speak; press Enter to quit.")
+                with hands_free(pipeline, settings, on_utterance=answer) as listener:
+                    _log(f"Listening (hands-free; echo: {listener.echo}). Speak; press Enter to quit.")
                     sys.stdin.readline()
                 return 0
             recorder = push_to_talk(pipeline, settings)

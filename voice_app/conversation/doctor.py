@@ -40,6 +40,7 @@ def run_checks(load: bool = False, settings: config.Settings | None = None) -> d
     checks["openai_server"] = _openai(settings)
     checks["llm_backend"] = _backend(settings, checks)
     checks["crisis_check"] = _crisis_check(load)
+    checks["echo"] = _echo(settings)
     checks["data_dir"] = _data_dir()
     return checks
 
@@ -50,6 +51,28 @@ def healthy(checks: dict[str, Check]) -> bool:
 
 
 # --- individual checks -----------------------------------------------------------------------
+
+
+def _echo(settings: config.Settings) -> Check:
+    """How hands-free talk keeps the app's own voice out of the microphone (`audio.echo`)."""
+    try:
+        from voice_app.speech.echo import canceller_available
+    except Exception as exc:  # noqa: BLE001 - the speech stack itself cannot load
+        return Check(False, f"speech unavailable: {exc}", "Re-run scripts/setup.sh.")
+    why = canceller_available()
+    setting = settings.audio.echo
+    if setting == "off":
+        return Check(True, "off: hands-free hears the speaker too (use headphones)")
+    if setting == "half-duplex" or (setting == "auto" and why is not None):
+        detail = "half-duplex: hands-free does not listen while the app speaks (no barge-in by voice)"
+        return Check(True, detail + (f"; the canceller cannot load: {why}" if why else ""))
+    if why is not None:
+        return Check(
+            False,
+            f"audio.echo = on, but the echo canceller cannot load: {why}",
+            "Re-run scripts/setup.sh, or `voice-app config set audio.echo half-duplex`.",
+        )
+    return Check(True, f"{setting}: the app's own voice is cancelled in hands-free talk (WebRTC AEC3)")
 
 
 def _python() -> Check:

@@ -137,14 +137,14 @@ class ConversationEngine:
     def load(self, on_stage: Callable[[str], object] = lambda s: None) -> None:
         """Load the models and evaluate the persona prefix (seconds to a minute on a small CPU)."""
         from voice_app.conversation.conversation import Conversation, Voice
+        from voice_app.conversation.persona_data import speech_language
 
         try:
             with self._lock:
                 voice = None
                 if self.voice:
                     on_stage("loading speech recognition")
-                    card = self.store.get_persona(self.persona).card
-                    language = str(card.get("language") or self.settings.stt.language)
+                    language = speech_language(self.store, self.persona)  # stt.model auto: tiny.en for English
                     transcriber, synthesizer, speaker = self._parts
                     voice = Voice.from_settings(
                         self.settings,
@@ -257,24 +257,16 @@ class ConversationEngine:
 
     def start_hands_free(self, on_utterance: Callable[[Utterance], object]) -> None:
         """Let the VAD decide when the user has finished; talking over a reply stops it."""
-        from voice_app.speech import HandsFree
+        from voice_app.conversation.listening import hands_free
 
         assert self.conversation is not None and self.conversation.voice is not None
-        transcriber = self.conversation.voice.transcriber
         source = self.audio_source
         if self.recorder is not None:
             self.recorder.close()
             source = self.recorder.source
             self.recorder = None
-        self.listener = HandsFree(
-            source,
-            transcriber=transcriber,
-            end_silence_ms=self.settings.audio.end_silence_ms,
-            preroll_ms=self.settings.audio.preroll_ms,
-            language=transcriber.language or None,
-            on_speech_start=self.interrupt,
-            on_utterance=on_utterance,
-            on_partial=self.conversation.on_partial,
+        self.listener = hands_free(
+            self.conversation, self.settings, on_utterance, source=source, on_speech_start=self.interrupt
         ).open()
 
 

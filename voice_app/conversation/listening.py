@@ -8,7 +8,8 @@ import numpy as np
 
 from voice_app.conversation.conversation import Conversation
 from voice_app.core import config
-from voice_app.speech.audio import RATE, ArraySource, Microphone
+from voice_app.speech.audio import RATE, ArraySource, AudioSource, Microphone
+from voice_app.speech.echo import EchoCancelledSource, EchoCanceller, resolve_mode, speaking
 from voice_app.speech.recorder import HandsFree, Recorder, Utterance
 
 SAMPLE_RATE = RATE  # what recordings are resampled to before they are heard
@@ -46,23 +47,42 @@ def push_to_talk(conversation: Conversation, settings: config.Settings) -> Recor
 
 
 def hands_free(
-    conversation: Conversation, settings: config.Settings, on_utterance: Callable[[Utterance], None]
+    conversation: Conversation,
+    settings: config.Settings,
+    on_utterance: Callable[[Utterance], object],
+    *,
+    source: AudioSource | None = None,
+    on_speech_start: Callable[[], None] | None = None,
 ) -> HandsFree:
-    """The microphone with voice activity detection: speaking over a reply stops it (use headphones)."""
+    """The microphone with voice activity detection: speaking over a reply stops it.
+
+    On loudspeakers the app's own voice is kept out as `audio.echo` says: cancelled (on; auto where
+    the canceller loads), not listened to while the app speaks (half-duplex), or not at all (off).
+    """
     voice = conversation.voice
     assert voice is not None, "a conversation without a voice cannot hear"
+    source = source or Microphone(settings.audio.input_device)
+    mode = resolve_mode(settings.audio.echo)
+    muted = None
+    if mode == "on":
+        source = EchoCancelledSource(source, EchoCanceller(delay_ms=settings.audio.echo_delay_ms), voice.speaker)
+    elif mode == "half-duplex":
+        muted = speaking(voice.speaker)
 
     def barge_in() -> None:
         conversation.barge_in()
 
-    return HandsFree(
-        Microphone(settings.audio.input_device),
+    listener = HandsFree(
+        source,
         transcriber=voice.transcriber,
         end_silence_ms=settings.audio.end_silence_ms,
         short_silence_ms=settings.audio.sentence_end_ms or settings.audio.end_silence_ms,
         preroll_ms=settings.audio.preroll_ms,
         language=voice.transcriber.language or None,
-        on_speech_start=barge_in,
+        on_speech_start=on_speech_start or barge_in,
         on_utterance=on_utterance,
         on_partial=conversation.on_partial,
+        muted=muted,
     )
+    listener.echo = mode
+    return listener

@@ -14,6 +14,7 @@ from voice_app.llm.embedding import Embedder
 from voice_app.llm.embedding import shared as shared_embedder
 from voice_app.persona import text as tx
 from voice_app.persona.card import PersonaCard
+from voice_app.persona.language import SAMPLE, conversation_language
 from voice_app.persona.memory import EmbedQuery, MemoryVectors, exchange_passage, passage_key
 from voice_app.persona.prompt import PersonaPrompt, compose_prompt
 from voice_app.persona.style import STYLE_VERSION, StyleProfile, compute_style
@@ -57,6 +58,11 @@ def style_for(store: Store, persona_name: str, burst_list: Sequence[tx.Burst] | 
     profile = compute_style(burst_list, pet_names=card.they_called_me, era=card.as_they_were)
     store.save_style(persona.id, profile.to_json())
     return profile
+
+
+def speech_language(store: Store, persona_name: str) -> str:
+    """The language the two wrote in ("en", "zh", or "" when unsure): it picks the speech recognizer."""
+    return conversation_language([m.text for m in store.messages(persona_name, latest=SAMPLE)])
 
 
 def build_prompt(store: Store, persona_name: str) -> PersonaPrompt:

@@ -108,11 +108,11 @@ class Turn:
     def barge_in(self) -> float:
         """Stop playback, TTS and the model now (the user spoke, pressed the talk key or Esc)."""
         now = self.timeline.mark("barge_in")
-        self.cancel.cancel()
-        if self.voice is not None:
+        if self.voice is not None:  # first what the user hears, then what computes
             stopped = self.voice.speaker.stop()
             if self.timeline.has("first_audio_out"):
                 self.timeline.mark("playback_stopped", stopped)
+        self.cancel.cancel()
         return now
 
     @property

@@ -159,11 +159,22 @@ def resolve(role: str, choice: str = "") -> ResolvedModel:
     return _from_package(spec)
 
 
-def resolve_configured(role: str, settings: config.Settings | None = None) -> ResolvedModel:
-    """Resolve a role from the settings (stt.model, tts.voice, llm.gguf_path / llm.embedded_model)."""
+def stt_model_id(setting: str, language: str | None = None) -> str:
+    """`stt.model` as a model: "auto" is tiny.en for English (faster, no worse there), base otherwise."""
+    if setting.strip() != "auto":
+        return setting
+    tiny = MODELS["whisper-tiny.en"]
+    return tiny.id if language == "en" and installed(tiny) else DEFAULTS["stt"]
+
+
+def resolve_configured(
+    role: str, settings: config.Settings | None = None, language: str | None = None
+) -> ResolvedModel:
+    """Resolve a role from the settings (stt.model, tts.voice, llm.gguf_path / llm.embedded_model);
+    `language` is the conversation's, which `stt.model = auto` chooses by."""
     settings = settings or config.load()
     if role == "stt":
-        return resolve("stt", settings.stt.model)
+        return resolve("stt", stt_model_id(settings.stt.model, language))
     if role == "tts":
         return resolve("tts", settings.tts.voice)
     return resolve("llm", settings.llm.gguf_path or settings.llm.embedded_model)

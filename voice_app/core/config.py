@@ -43,7 +43,8 @@ class LLMSettings:
 class STTSettings:
     """Speech-to-text (faster-whisper)."""
 
-    model: str = "whisper-base"  # whisper-base | whisper-tiny.en | a CTranslate2 folder path
+    # auto (tiny.en for an English conversation, base otherwise) | whisper-base | whisper-tiny.en | a folder
+    model: str = "auto"
     language: str = "auto"  # auto, or an ISO code such as en or zh
     compute_type: str = "int8"
 
@@ -66,6 +67,10 @@ class AudioSettings:
     end_silence_ms: int = 600
     sentence_end_ms: int = 250  # hands-free: a finished sentence ("…?") ends the turn after this much silence
     preroll_ms: int = 300
+    # hands-free on loudspeakers: auto (cancel the app's own voice where the canceller runs, else
+    # half-duplex) | on | off (headphones) | half-duplex (the microphone is not heard while the app speaks)
+    echo: str = "auto"
+    echo_delay_ms: int = 40  # a first guess of speaker-to-microphone delay; the canceller finds the real one
 
 
 @dataclass
@@ -121,6 +126,7 @@ CHOICES = {
     "llm.backend": ("auto", "ollama", "openai", "embedded"),
     "llm.voice_examples": ("ready", "all"),
     "audio.mode": ("push_to_talk", "hands_free"),
+    "audio.echo": ("auto", "on", "off", "half-duplex"),
 }
 
 

@@ -291,6 +291,8 @@ class Playback:
         self._pending = 0  # samples queued and not played yet
         self.state = PlaybackState()
         self.on_first_sample: Callable[[float], None] | None = None
+        # Every block output, silence included, at `rate` (the echo canceller's reference signal).
+        self.monitor: Callable[[np.ndarray, int], None] | None = None
 
     def begin(self) -> PlaybackState:
         """A new reply: fresh counters (anything still queued is dropped)."""
@@ -368,6 +370,9 @@ class Playback:
                 self._idle.set()
         if first is not None and self.on_first_sample:
             self.on_first_sample(first)
+        monitor = self.monitor
+        if monitor is not None:
+            monitor(out.copy(), self.rate)
 
     def close(self) -> None:
         self.stop()

@@ -269,8 +269,11 @@ class HandsFree:
         on_speech_start: Callable[[], None] | None = None,
         on_utterance: Callable[[Utterance], object] | None = None,
         on_partial: Callable[[str], None] | None = None,
+        muted: Callable[[], bool] | None = None,
     ) -> None:
         self._capture = _Capture(source or Microphone(device), 0)
+        self.muted = muted  # half-duplex: nothing is heard while this says so (the app is speaking)
+        self.echo = "off"  # how the app's own voice is kept out: on (cancelled), half-duplex or off
         self.transcriber = transcriber
         self.language = language
         self.on_partial = on_partial
@@ -289,7 +292,7 @@ class HandsFree:
         )
         self._stream: StreamingTranscriber | None = None
         self._started_at = 0.0
-        self.paused = False  # e.g. while the app itself speaks without echo cancellation
+        self.paused = False
         self.utterances: list[Utterance] = []
 
     @property
@@ -315,7 +318,7 @@ class HandsFree:
         self.close()
 
     def _on_audio(self, block: np.ndarray) -> None:
-        if self.paused:
+        if self.paused or (self.muted is not None and self.muted()):
             return
         self.endpointer.feed(block)
 

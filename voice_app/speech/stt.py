@@ -176,9 +176,12 @@ class Transcriber:
 
     @classmethod
     def from_settings(cls, settings: config.Settings | None = None, language: str | None = None) -> Transcriber:
+        """The configured recognizer; `language` is the conversation's ("en", "zh", or "" for unknown)."""
         settings = settings or config.load()
-        found = assets.resolve_configured("stt", settings)
-        return cls(found.path, language=language or settings.stt.language, compute_type=settings.stt.compute_type)
+        found = assets.resolve_configured("stt", settings, language)
+        # An English conversation is heard as English (no detection pass); others are detected per line.
+        spoken = settings.stt.language if settings.stt.language != "auto" else ("en" if language == "en" else "auto")
+        return cls(found.path, language=spoken, compute_type=settings.stt.compute_type)
 
     def transcribe(
         self,

@@ -83,14 +83,17 @@ class MessageStore(PersonaStore):
             fp,
         )
 
-    def messages(self, persona_name: str) -> list[StoredMessage]:
-        """All of a persona's imported messages in time order."""
+    def messages(self, persona_name: str, *, latest: int | None = None) -> list[StoredMessage]:
+        """A persona's imported messages in time order: all, or only the `latest` ones."""
         persona = self.get_persona(persona_name)
-        rows = self.query(
-            "SELECT id, ts, sender, from_them, kind, text, conversation_id, fingerprint FROM messages"
-            " WHERE persona_id = ? ORDER BY ts, id",
-            (persona.id,),
-        )
+        select = "SELECT id, ts, sender, from_them, kind, text, conversation_id, fingerprint FROM messages"
+        if latest is None:
+            rows = self.query(f"{select} WHERE persona_id = ? ORDER BY ts, id", (persona.id,))
+        else:
+            newest = self.query(
+                f"{select} WHERE persona_id = ? ORDER BY ts DESC, id DESC LIMIT ?", (persona.id, latest)
+            )
+            rows = list(reversed(newest))
         out = []
         for r in rows:
             at = f"{persona.id}:{r['fingerprint']}"
