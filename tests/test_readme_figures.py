@@ -24,11 +24,22 @@ def test_fidelity_figures() -> None:
 
 
 def test_latency_figures() -> None:
-    for name in ("bench_latency.json", "bench_latency_tiny_en.json"):
+    for name in ("bench_latency.json", "bench_latency_base.json", "bench_latency_hands_free.json"):
         data = result(name)
-        assert f"{data['v2v_p50_s']:.2f} s" in README, name
-        assert f"{data['v2v_p95_s']:.2f} s" in README, name
+        assert data["command"].removeprefix(".venv/bin/") in README, name
+        assert f"**{data['v2v_p50_s']:.2f} s**" in README, name
+        assert f"**{data['v2v_p95_s']:.2f} s**" in README, name
         assert f"{data['speedup']:.1f}×" in README, name
+        assert f"{data['raw_prompt_tok_s']} / {data['raw_gen_tok_s']}" in README, name
+        assert f"{data['pipeline_prompt_tok_s']} / {data['pipeline_gen_tok_s']}" in README, name
+
+
+def test_typed_and_startup_figures() -> None:
+    data = result("bench_typed.json")
+    text = README.replace("\n", " ")
+    assert data["command"].removeprefix(".venv/bin/") in text.replace("--json ", "--json ")
+    for key in ("typed_first_words_p50_s", "chat_once_first_s", "chat_once_cached_s", "talk_ready_cached_s"):
+        assert f"**{data[key]:.2f} s**" in README or f"**{data[key]:.1f} s**" in README, key
 
 
 def test_stt_window_figures() -> None:
@@ -36,3 +47,9 @@ def test_stt_window_figures() -> None:
     for key in ("whisper-base/standard", "whisper-base/fitted", "whisper-tiny.en/standard", "whisper-tiny.en/fitted"):
         assert f"{data[key]['wer'] * 100:.1f}%" in README, key
         assert f"{data[key]['seconds_mean']:.2f} s" in README, key
+
+
+def test_import_speed_figures() -> None:
+    data = result("bench_import.json")
+    assert f"**{data['speed_ratio']:.1f}×**" in README
+    assert f"{round(data['ours']['msgs_per_s']):,}" in README and f"{round(data['theirs']['msgs_per_s']):,}" in README

@@ -59,7 +59,7 @@ def export(folder: Path, sender: str, text: str) -> Path:
     return path
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=hostile, sender=hostile, text=hostile)
 def test_hostile_names_and_texts_never_crash_the_cli(
     name: str, sender: str, text: str, capsys: pytest.CaptureFixture[str]

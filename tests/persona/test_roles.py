@@ -34,6 +34,7 @@ SLIPS = [
     ("I don't think so", "are these even our real messages?", DENIAL),
     ("(Real past exchanges that may be relevant; answer in this voice", "hey", ASSISTANT),
     ("the new message does not follow", "what do you call me?", ASSISTANT),
+    ("alex's message: \"I know, it was amazing", "was any of it real?", ASSISTANT),
     ("不是真的", "这些聊天记录是真的吗", DENIAL),
     # Chinese
     ("他总是很自私", "我们为什么分手？", USER_THIRD_PERSON),
@@ -68,6 +69,7 @@ FINE = [
     ("who are you to tell me that", "you never cared"),
     ("no", "was any of it real for you?"),  # about feelings, not the messages: theirs to answer
     ("I don't think so", "do you think we could have made it?"),
+    ("my mom's message was so weird today", "how is your family?"),  # a message, not a transcript label
 ]
 
 

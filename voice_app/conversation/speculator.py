@@ -112,11 +112,14 @@ class Speculator:
                 self._cond.wait(min(left, 0.05))
         return True
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop: a prefill in progress gives way at its next chunk, and this waits for it."""
         with self._cond:
             self._closed = True
             self._generation += 1
             self._cond.notify()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
 
     def _submit(self, partial: str) -> None:
         with self._cond:

@@ -95,7 +95,7 @@ class EmbeddedChat:
             ) from None
         _quiet_llama_log()
         # Every llama.cpp computation of this model runs on one thread (see llm.model_thread).
-        self._worker = ModelThread(name=f"llama-{Path(model_path).stem[:20]}")
+        self._worker = ModelThread(name=f"llama-{Path(model_path).stem[:20]}", on_exit=self._abort_at_exit)
 
         def load() -> Llama:
             return Llama(
@@ -436,6 +436,12 @@ class EmbeddedChat:
         held += decoder.decode(b"", final=True)
         if held and not (cancel is not None and cancel.cancelled):
             yield held
+
+    def _abort_at_exit(self) -> None:
+        """The process is ending: a prefill or reply in progress stops between two operations."""
+        if hasattr(self, "_abort"):  # loaded: a prefill gives way, and no new one starts
+            self._reply_waiting.set()
+            self._abort.set()
 
     def close(self) -> None:
         def release() -> None:

@@ -114,7 +114,10 @@ _DENIAL_ZH = re.compile(
     r"|我(?:只)?是(?:一个)?(?:机器人|程序|ai|AI|人工智能)"
 )
 # The prompt's own wording said back ("Sam's new message follows.)" → "the new message does not follow").
-_SCAFFOLD = re.compile(r"\bnew message (?:does ?n[o']?t |did ?n[o']?t )?follows?\b")
+# Also a transcript label the model writes itself: "alex's message:", "sam's new message:".
+_SCAFFOLD = re.compile(
+    r"\bnew message (?:does ?n[o']?t |did ?n[o']?t )?follows?\b|\b\w+'s (?:new |last |next )?message\s*:"
+)
 
 # A question about whether the shared history is real, and a reply that says no to it.
 _ASKS_IF_HISTORY_REAL = re.compile(
