@@ -38,7 +38,9 @@ class ReplyScreen:
         self.harmful: CrisisVerdict | None = None
         self.passed: list[str] = []
 
-    def screen(self, pieces: Iterable[str]) -> Iterator[str]:
+    def screen(self, pieces: Iterable[str], stopped: Callable[[], bool] | None = None) -> Iterator[str]:
+        """The clauses that passed; ends early once `stopped()` (a barge-in: nothing more is said,
+        so nothing more is checked, and the semantic check's ~10–50 ms is not spent)."""
         held = ""
         stream = iter(pieces)
         try:
@@ -46,10 +48,10 @@ class ReplyScreen:
                 held += piece
                 while cut := clause_cut(held):
                     clause, held = held[:cut], held[cut:]
-                    if not self._clear(clause):
+                    if (stopped is not None and stopped()) or not self._clear(clause):
                         return
                     yield clause
-            if held and self._clear(held):
+            if held and not (stopped is not None and stopped()) and self._clear(held):
                 yield held
         finally:
             close = getattr(stream, "close", None)

@@ -295,7 +295,7 @@ class Turn:
                 me=conv.prompt.me,
                 user_line=plan.user_line,
             )
-            pieces = screen.screen(in_their_words(self._started(written), conv.prompt))
+            pieces = screen.screen(in_their_words(self._started(written), conv.prompt), lambda: self.cancel.cancelled)
         try:
             for text in pieces:
                 if self.cancel.cancelled:
