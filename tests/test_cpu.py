@@ -30,11 +30,49 @@ def test_a_big_machine_leaves_hyper_thread_siblings_out(monkeypatch: pytest.Monk
     assert cpu.physical_cores() == 6
 
 
-def test_the_compute_load_counts_stages_while_they_run() -> None:
+def test_the_compute_load_counts_stages_while_they_run(monkeypatch: pytest.MonkeyPatch) -> None:
     load = ComputeLoad()
+    monkeypatch.setattr(load.machine, "others_cores", lambda: 0.0)  # other programs: none (see below)
+    monkeypatch.setattr(load.machine, "cpus", 2)
     assert not load.others_busy()
     with load.busy("tts"):
         with load.busy("stt"):
             assert load.running() == {"tts": 1, "stt": 1}
         assert load.others_busy() and load.running() == {"tts": 1}
     assert not load.others_busy() and load.running() == {}
+
+
+def test_other_programs_take_a_core_only_when_our_threads_need_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    load = ComputeLoad()
+    others = [0.0]
+    monkeypatch.setattr(load.machine, "others_cores", lambda: others[0])
+    monkeypatch.setattr(load.machine, "cpus", 2)
+    assert not load.others_busy(2)
+    others[0] = 0.9  # another program spins on one of our two CPUs
+    assert load.others_busy(2)
+    monkeypatch.setattr(load.machine, "cpus", 16)  # a big machine: 8 threads of ours leave 8 cores free
+    assert not load.others_busy(8)
+    others[0] = 8.6
+    assert load.others_busy(8)
+    with load.busy("stt"):  # one of our own stages needs a core only when none is spare
+        others[0] = 0.0
+        assert not load.others_busy(8) and load.others_busy(16)
+
+
+def test_a_spinning_process_is_seen_on_our_cpus() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from voice_app.core.compute import MachineLoad
+
+    machine = MachineLoad()
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.6)
+        machine.others_cores()  # a sample from while it spins
+        time.sleep(0.6)
+        assert machine.others_cores() >= 0.7  # about a whole core (more if the machine is busier still)
+    finally:
+        hog.kill()
+        hog.wait()

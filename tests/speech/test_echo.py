@@ -146,7 +146,8 @@ def test_hands_free_on_loudspeakers_never_answers_itself_and_still_hears_the_use
                 next_turn(i + 1)
                 turns[i].wait(120)
                 time.sleep(1.0)  # the reply's echo dies away; nothing may be heard in it
-            results = [t.wait(1) for t in turns]
+            assert len(turns) == len(lines), [t.transcript for t in turns]  # none of its own replies answered
+            results = [t.wait(60) for t in turns]
             # The user speaks over a reply: it stops, and what they said is the next turn.
             pulse.play_into_mic(said("Tell me about the lake house again.", "ask"))
             next_turn(len(lines) + 1)
@@ -172,3 +173,28 @@ def test_hands_free_on_loudspeakers_never_answers_itself_and_still_hears_the_use
         assert result.reply
     assert cut.interrupted and "stop" in over.transcript.lower(), (cut.reply, over.transcript)
     assert len(turns) == len(lines) + 2
+
+
+def test_an_utterance_made_of_the_apps_own_words_is_not_taken_for_the_user() -> None:
+    """Behind the canceller: what leaks through while the app speaks is recognised by its words."""
+    from types import SimpleNamespace
+
+    from voice_app.conversation.listening import own_voice
+    from voice_app.speech.recorder import Utterance
+
+    now = time.perf_counter()
+    speaker = SimpleNamespace(state=SimpleNamespace(last_sample_at=now))
+    current = SimpleNamespace(reply_full="of course I remember the lake, the water was freezing")
+    conversation = SimpleNamespace(voice=SimpleNamespace(speaker=speaker), current=current, history=[])
+
+    def said(text: str, started_at: float = now - 1.0) -> Utterance:
+        utterance = Utterance(np.zeros(1600, np.float32), now, started_at)
+        utterance._text = text
+        return utterance
+
+    assert own_voice(said("the water was freezing"), conversation)  # type: ignore[arg-type]
+    assert own_voice(said(""), conversation)  # type: ignore[arg-type]  # nothing intelligible over its voice
+    assert not own_voice(said("wait, stop, I need to say something"), conversation)  # type: ignore[arg-type]
+    assert not own_voice(said("stop"), conversation)  # type: ignore[arg-type]  # one word: the user's
+    # Said long after the app stopped speaking: the user's own words, even if they quote it.
+    assert not own_voice(said("the water was freezing", started_at=now + 5), conversation)  # type: ignore[arg-type]

@@ -72,6 +72,11 @@ def hands_free(
     def barge_in() -> None:
         conversation.barge_in()
 
+    def heard(utterance: Utterance) -> object:
+        if mode != "off" and own_voice(utterance, conversation):
+            return None  # the app heard itself (an echo the canceller let through): not the user's turn
+        return on_utterance(utterance)
+
     listener = HandsFree(
         source,
         transcriber=voice.transcriber,
@@ -80,9 +85,41 @@ def hands_free(
         preroll_ms=settings.audio.preroll_ms,
         language=voice.transcriber.language or None,
         on_speech_start=on_speech_start or barge_in,
-        on_utterance=on_utterance,
+        on_utterance=heard,
         on_partial=conversation.on_partial,
         muted=muted,
     )
     listener.echo = mode
     return listener
+
+
+OWN_WORDS_SHARE = 0.8  # of an utterance's words found in what the app was saying: its own voice
+SPEAKING_SLACK_S = 0.5
+
+
+def own_voice(utterance: Utterance, conversation: Conversation) -> bool:
+    """Whether an utterance heard while the app spoke is the app's own reply coming back.
+
+    A second line of defence behind the echo canceller: when the app was playing a reply during
+    the utterance and nearly every word heard is a word of that reply, it is an echo, not the user.
+    """
+    voice = conversation.voice
+    if voice is None:
+        return False
+    last = voice.speaker.state.last_sample_at
+    if last is None or last < utterance.started_at - SPEAKING_SLACK_S:
+        return False  # the app was silent while this was said
+    heard = _words(utterance.transcribe())
+    if not heard:
+        return True  # nothing intelligible, said over the app's own voice
+    said = set()
+    current = conversation.current
+    if current is not None:
+        said |= set(_words(current.reply_full))
+    if conversation.history:
+        said |= set(_words(conversation.history[-1][1]))
+    return len(heard) >= 2 and sum(w in said for w in heard) / len(heard) >= OWN_WORDS_SHARE
+
+
+def _words(text: str) -> list[str]:
+    return "".join(c.lower() if c.isalnum() or c.isspace() else " " for c in text).split()

@@ -32,6 +32,7 @@ class MachineLoad:
         self._lock = threading.Lock()
         cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
         self._cpus = {f"cpu{n}" for n in cpus}
+        self.cpus = len(cpus) or os.cpu_count() or 1
         self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self._others = 0.0
         self._last: tuple[float, float, float] | None = self._sample()  # (wall, busy ticks, own ticks)
@@ -90,12 +91,15 @@ class ComputeLoad:
                 self._running[stage] -= 1
                 self._total -= 1
 
-    def others_busy(self) -> bool:
-        """Whether another stage, or another program, computes on our CPUs now.
+    def others_busy(self, threads: int | None = None) -> bool:
+        """Whether `threads` of ours (default: every CPU) would share a core with another stage or
+        another program now: on two CPUs, any of them; on a large machine only as many as take the
+        cores left over.
 
         Read without the lock: a stale answer costs one token.
         """
-        return self._total > 0 or self.machine.others_cores() >= BUSY_CORES
+        spare = self.machine.cpus - (threads or self.machine.cpus)  # cores our threads leave free
+        return (self._total > 0 and spare < 1) or self.machine.others_cores() >= spare + BUSY_CORES
 
     def running(self) -> dict[str, int]:
         with self._lock:

@@ -335,7 +335,8 @@ class EmbeddedChat:
             self._prefilling = True
             while self._llm.n_tokens < len(tokens) and not give_way():
                 # All cores between turns; one while the speech recognizer runs beside it.
-                self._set_threads(threads or (1 if LOAD.others_busy() else self._llm.n_threads))
+                full = self._llm.n_threads
+                self._set_threads(threads or (1 if LOAD.others_busy(full) else full))
                 start = self._llm.n_tokens
                 try:
                     self._llm.eval(tokens[start : start + chunk])
@@ -370,7 +371,7 @@ class EmbeddedChat:
         core taken, one thread is ~2x faster than two. Read before each token; costs nothing.
         """
         full = self._llm.n_threads
-        contended = full > 1 and LOAD.others_busy()
+        contended = full > 1 and LOAD.others_busy(full)
         self._set_threads(1 if contended else full)
         self.contended_tokens += contended
 
