@@ -8,6 +8,7 @@ import numpy as np
 
 from voice_app.conversation.conversation import Conversation
 from voice_app.core import config
+from voice_app.persona.text import tokens
 from voice_app.speech.audio import RATE, ArraySource, AudioSource, Microphone
 from voice_app.speech.echo import EchoCancelledSource, EchoCanceller, resolve_mode, speaking
 from voice_app.speech.recorder import HandsFree, Recorder, Utterance
@@ -109,17 +110,13 @@ def own_voice(utterance: Utterance, conversation: Conversation) -> bool:
     last = voice.speaker.state.last_sample_at
     if last is None or last < utterance.started_at - SPEAKING_SLACK_S:
         return False  # the app was silent while this was said
-    heard = _words(utterance.transcribe())
+    heard = tokens(utterance.transcribe(), bigrams=False)
     if not heard:
         return True  # nothing intelligible, said over the app's own voice
     said = set()
     current = conversation.current
     if current is not None:
-        said |= set(_words(current.reply_full))
+        said |= set(tokens(current.reply_full, bigrams=False))
     if conversation.history:
-        said |= set(_words(conversation.history[-1][1]))
+        said |= set(tokens(conversation.history[-1][1], bigrams=False))
     return len(heard) >= 2 and sum(w in said for w in heard) / len(heard) >= OWN_WORDS_SHARE
-
-
-def _words(text: str) -> list[str]:
-    return "".join(c.lower() if c.isalnum() or c.isspace() else " " for c in text).split()
