@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# --zh-voice: also build the optional Chinese voice (accepting its non-commercial licence; see README).
+ZH_VOICE=0
+for arg in "$@"; do
+    case "$arg" in
+        --zh-voice) ZH_VOICE=1 ;;
+        *) echo "usage: bash scripts/setup.sh [--zh-voice]" >&2; exit 2 ;;
+    esac
+done
+
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 # Runtime: PortAudio (microphone/speaker) and libsndfile (audio files).
@@ -67,8 +76,20 @@ prepare_models() {
     "$VENV/bin/voice-app" models prepare
 }
 
+add_zh_voice() {
+    if "$VENV/bin/python" -c 'import sys; from voice_app.conversation.optional_models import zh_voice_status; sys.exit(0 if zh_voice_status().installed else 1)'; then
+        say "The Chinese voice is already built"
+        return 0
+    fi
+    say "Building the optional Chinese voice (licence: non-commercial voice data; ~1 minute, ~600 MB downloaded once)"
+    "$VENV/bin/voice-app" models add zh-voice --accept-licence
+}
+
 install_system_packages
 check_python
 install_python_packages
 prepare_models
+if [ "$ZH_VOICE" = 1 ]; then
+    add_zh_voice
+fi
 say "Done. Run the demo with: .venv/bin/voice-app demo    (check the machine: .venv/bin/voice-app doctor)"

@@ -15,6 +15,7 @@ from voice_app.conversation import doctor
 KEYS = {
     "python",
     "echo",
+    "zh_voice",
     "portaudio",
     "input_device",
     "output_device",

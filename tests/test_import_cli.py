@@ -77,7 +77,7 @@ def test_failed_import_changes_nothing(isolated_home: Path, capsys: pytest.Captu
     err = capsys.readouterr().err
     assert "result.json" in err
     with Store(isolated_home / "voice_app.sqlite3") as store:
-        assert store.query("SELECT COUNT(*) FROM conversations")[0][0] == 2  # demo + alex, nothing more
+        assert store.query("SELECT COUNT(*) FROM conversations")[0][0] == 3  # demo, demo-zh + alex, nothing more
 
 
 def test_unknown_format_lists_supported_formats(isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> None:

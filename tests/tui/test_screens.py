@@ -22,8 +22,9 @@ async def test_home_lists_personas_sessions_and_status(store: Store) -> None:
         await wait_until(pilot, lambda: isinstance(app.screen, HomeScreen))
         home = app.screen
         personas = home.query_one("#personas", DataTable)
-        assert personas.row_count == 1
+        assert personas.row_count == 2  # the two fictional demos
         assert [str(cell) for cell in personas.get_row_at(0)[:3]] == ["demo", "Alex", str(store.message_count("demo"))]
+        assert [str(cell) for cell in personas.get_row_at(1)[:2]] == ["demo-zh", "阿杰"]
         assert personas.get_row_at(0)[3] == "2024-05-04 18:30"
         sessions = home.query_one("#sessions", DataTable)
         assert [str(cell) for cell in sessions.get_row_at(0)[:2]] == [str(session), "demo"]

@@ -91,6 +91,8 @@ def cmd_care(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from voice_app.core import assets
 
+    if args.action in ("add", "remove"):
+        return _optional_model(args)
     if args.action == "prepare":
         for found in assets.prepare_defaults():
             out.print(f"{found.role:5} {found.id:16} {safe(found.path)}  ({found.size_bytes / 1e6:.0f} MB)")
@@ -110,6 +112,20 @@ def cmd_models(args: argparse.Namespace) -> int:
         row["default"] = assets.DEFAULTS[spec.role] == spec.id
         row["packages"] = spec.pip_requirements()
         rows.append(row)
+    from voice_app.conversation import optional_models
+
+    zh = optional_models.zh_voice_status()
+    rows.append(
+        {
+            "id": optional_models.ZH_VOICE,
+            "role": "tts",
+            "title": optional_models.TITLE + " (optional: `voice-app models add zh-voice`)",
+            "installed": zh.installed,
+            "default": False,
+            "packages": [],
+            "licence": optional_models.LICENCE,
+        }
+    )
     if args.json:
         print_json(rows)
         return 0
@@ -122,6 +138,39 @@ def cmd_models(args: argparse.Namespace) -> int:
         )
     out.print(table)
     out.print("Swap any of them with a path of your own: see models/README.md.")
+    return 0
+
+
+def _optional_model(args: argparse.Namespace) -> int:
+    """`models add zh-voice` / `models remove zh-voice`."""
+    from voice_app.conversation import optional_models
+
+    if args.name != optional_models.ZH_VOICE:
+        raise VoiceAppError(
+            f"There is no optional model called {args.name!r}.",
+            fix=f"The optional model is {optional_models.ZH_VOICE}: `voice-app models {args.action} zh-voice`.",
+        )
+    if args.action == "remove":
+        removed = optional_models.remove_zh_voice()
+        out.print("The Chinese voice was removed." if removed else "The Chinese voice was not installed.")
+        return 0
+    out.print(f"[bold]{optional_models.TITLE}[/bold]")
+    out.print(f"Licence: {optional_models.LICENCE}")
+    accepted = args.accept_licence
+    if not accepted and sys.stdin.isatty():
+        answer = input("Type 'yes' to accept this licence and build the voice: ")
+        accepted = answer.strip().lower() in ("yes", "y")
+    target, manifest = optional_models.add_zh_voice(
+        accepted_licence=accepted, python=args.python, progress=lambda step: out.print(f"==> {safe(step)}")
+    )
+    if args.json:
+        print_json({"path": str(target), **manifest})
+    else:
+        files = manifest["files"]
+        assert isinstance(files, dict)
+        size = sum(int(f["size"]) for f in files.values())
+        out.print(f"The Chinese voice is installed in {safe(target)} ({size / 1e6:.1f} MB).")
+        out.print("Chinese replies are now spoken; `voice-app config set tts.zh_voice off` silences them again.")
     return 0
 
 
@@ -138,8 +187,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_config)
 
-    p = sub.add_parser("models", help="list the embedded models, or assemble them into the cache")
-    p.add_argument("action", nargs="?", choices=["list", "prepare"], default="list")
+    p = sub.add_parser(
+        "models",
+        help="list the embedded models, assemble them into the cache, or add/remove the optional Chinese voice",
+    )
+    p.add_argument("action", nargs="?", choices=["list", "prepare", "add", "remove"], default="list")
+    p.add_argument("name", nargs="?", help="with add/remove: the optional model (zh-voice)")
+    p.add_argument("--accept-licence", action="store_true", help="accept the optional model's licence (add)")
+    p.add_argument("--python", help="add zh-voice: a Python 3.9–3.11 for the one-off converter")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
 

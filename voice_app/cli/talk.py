@@ -94,6 +94,9 @@ def _pipeline(store: Any, args: argparse.Namespace, settings: config.Settings, l
     from voice_app.conversation.conversation import Conversation, Voice
 
     voice = Voice.from_settings(settings, language=language, allow_null_speaker=True)
+    notice = voice.cannot_speak(language)
+    if notice:
+        _log(notice)
     return Conversation(store, args.persona, settings=settings, voice=voice, seed=args.seed)
 
 

@@ -28,10 +28,11 @@ from voice_app.core.types import Memory, ReplyPiece, ReplyStarted, TurnRecord
 from voice_app.llm import ChatModel, generation_options, open_chat_model
 from voice_app.llm.base import GenerationOptions, Message
 from voice_app.persona.prompt import PersonaPrompt, correction_note
+from voice_app.speech import voices
 from voice_app.speech.audio import NullSpeaker, Playback, open_speaker
 from voice_app.speech.recorder import Utterance
 from voice_app.speech.stt import Transcriber
-from voice_app.speech.tts import Synthesizer
+from voice_app.speech.voices import TextToSpeech
 from voice_app.storage.store import Store
 
 
@@ -50,7 +51,7 @@ class Voice:
     """What a spoken conversation needs: speech to text, a generic TTS voice, and a speaker."""
 
     transcriber: Transcriber
-    synthesizer: Synthesizer
+    synthesizer: TextToSpeech
     speaker: Playback
 
     @classmethod
@@ -59,17 +60,26 @@ class Voice:
         settings: config.Settings,
         *,
         transcriber: Transcriber | None = None,
-        synthesizer: Synthesizer | None = None,
+        synthesizer: TextToSpeech | None = None,
         speaker: Playback | None = None,
         language: str | None = None,
         allow_null_speaker: bool = True,
     ) -> Voice:
         transcriber = transcriber or Transcriber.from_settings(settings, language=language)
-        synthesizer = synthesizer or Synthesizer.from_settings(settings)
+        synthesizer = synthesizer or voices.from_settings(settings)
         speaker = speaker or open_speaker(
             settings.audio.output_device, rate=synthesizer.sample_rate, allow_null=allow_null_speaker
         )
         return cls(transcriber, synthesizer, speaker)
+
+    def cannot_speak(self, language: str) -> str | None:
+        """A notice when replies in `language` have no voice here (Chinese without the zh voice), else None."""
+        if language != "zh" or "zh" in getattr(self.synthesizer, "languages", ["en"]):
+            return None
+        return (
+            "Chinese replies are shown, not spoken: no Chinese voice is installed."
+            " `voice-app models add zh-voice` adds one (its voice data is for non-commercial use)."
+        )
 
     @property
     def speaker_kind(self) -> str:

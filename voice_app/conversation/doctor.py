@@ -41,6 +41,7 @@ def run_checks(load: bool = False, settings: config.Settings | None = None) -> d
     checks["llm_backend"] = _backend(settings, checks)
     checks["crisis_check"] = _crisis_check(load)
     checks["echo"] = _echo(settings)
+    checks["zh_voice"] = _zh_voice(settings)
     checks["data_dir"] = _data_dir()
     return checks
 
@@ -73,6 +74,28 @@ def _echo(settings: config.Settings) -> Check:
             "Re-run scripts/setup.sh, or `voice-app config set audio.echo half-duplex`.",
         )
     return Check(True, f"{setting}: the app's own voice is cancelled in hands-free talk (WebRTC AEC3)")
+
+
+def _zh_voice(settings: config.Settings) -> Check:
+    """The optional Chinese voice (`tts.zh_voice`): built or not; Chinese replies are only shown without it."""
+    from voice_app.conversation.optional_models import zh_voice_status
+
+    status = zh_voice_status(settings)
+    if status.folder is None:
+        return Check(True, "off (tts.zh_voice = off): Chinese replies are shown, not spoken")
+    if status.installed:
+        return Check(True, f"installed in {status.folder}: Chinese replies are spoken (non-commercial voice data)")
+    if settings.tts.zh_voice.strip() not in ("", "auto"):
+        return Check(
+            False,
+            f"tts.zh_voice = {status.folder}, which holds no built voice",
+            "Build it with `voice-app models add zh-voice`, or `voice-app config set tts.zh_voice auto`.",
+        )
+    return Check(
+        False,
+        "not installed (optional): Chinese replies are shown, not spoken",
+        "`voice-app models add zh-voice` builds it (its voice data is licensed for non-commercial use only).",
+    )
 
 
 def _python() -> Check:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from voice_app.speech.audio import AudioSource, Playback
     from voice_app.speech.recorder import HandsFree, Recorder, Utterance
     from voice_app.speech.stt import Transcriber
-    from voice_app.speech.tts import Synthesizer
+    from voice_app.speech.voices import TextToSpeech
     from voice_app.storage.store import Store
 
 # The states the talk screen shows.
@@ -90,7 +90,7 @@ class ConversationEngine:
         voice: bool = False,
         audio_source: AudioSource | None = None,
         transcriber: Transcriber | None = None,
-        synthesizer: Synthesizer | None = None,
+        synthesizer: TextToSpeech | None = None,
         speaker: Playback | None = None,
         hands_free: bool | None = None,
         warm_up: bool = True,
@@ -114,6 +114,7 @@ class ConversationEngine:
         self.load_error: BaseException | None = None
         self._lock = threading.Lock()  # one turn at a time
         self.ended = False
+        self.language = ""  # the conversation's ("en", "zh", "" unsure), known once loaded
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -134,6 +135,12 @@ class ConversationEngine:
     def session_id(self) -> int | None:
         return self.conversation.session_id if self.conversation is not None else None
 
+    @property
+    def voice_notice(self) -> str | None:
+        """What the user should know about the voice once loaded (Chinese replies with no voice to speak them)."""
+        conv = self.conversation
+        return conv.voice.cannot_speak(self.language) if conv is not None and conv.voice is not None else None
+
     def load(self, on_stage: Callable[[str], object] = lambda s: None) -> None:
         """Load the models and evaluate the persona prefix (seconds to a minute on a small CPU)."""
         from voice_app.conversation.conversation import Conversation, Voice
@@ -145,6 +152,7 @@ class ConversationEngine:
                 if self.voice:
                     on_stage("loading speech recognition")
                     language = speech_language(self.store, self.persona)  # stt.model auto: tiny.en for English
+                    self.language = language
                     transcriber, synthesizer, speaker = self._parts
                     voice = Voice.from_settings(
                         self.settings,

@@ -143,26 +143,43 @@ def import_path(
     return import_conversation(store, conv, persona=persona, them=them, me=me, source=path, consent_at=consent_at)
 
 
-# --- the shipped fictional demo ------------------------------------------------------------------
+# --- the shipped fictional demos -----------------------------------------------------------------
 
 DEMO_PERSONA = "demo"
 DEMO_THEM = "Alex"
 DEMO_ME = "Sam"
+DEMO_ZH_PERSONA = "demo-zh"
 
 
-def demo_history() -> Path:
-    return Path(__file__).resolve().parents[1] / "data" / "demo" / "whatsapp_chat.txt"
+@dataclass(frozen=True)
+class Demo:
+    """A shipped fictional history (no real person) and who is who in it."""
+
+    file: str
+    them: str
+    me: str
+
+
+DEMOS = {
+    DEMO_PERSONA: Demo("whatsapp_chat.txt", DEMO_THEM, DEMO_ME),  # English: Alex and Sam, WhatsApp
+    DEMO_ZH_PERSONA: Demo("wechat_demo_zh.csv", "阿杰", "小林"),  # Chinese: 阿杰 and 小林, WeChat (MemoTrace CSV)
+}
+
+
+def demo_history(persona: str = DEMO_PERSONA) -> Path:
+    return Path(__file__).resolve().parents[1] / "data" / "demo" / DEMOS[persona].file
 
 
 def ensure_demo(store: Store) -> None:
-    """The `demo` persona always exists: created from the shipped fictional history on first use."""
-    if store.find_persona(DEMO_PERSONA) is not None:
-        return
-    import_path(
-        store,
-        demo_history(),
-        persona=DEMO_PERSONA,
-        them=DEMO_THEM,
-        me=DEMO_ME,
-        consent_at="fictional demo: no real person",
-    )
+    """The demo personas always exist: created from the shipped fictional histories on first use."""
+    for persona, demo in DEMOS.items():
+        if store.find_persona(persona) is not None:
+            continue
+        import_path(
+            store,
+            demo_history(persona),
+            persona=persona,
+            them=demo.them,
+            me=demo.me,
+            consent_at="fictional demo: no real person",
+        )

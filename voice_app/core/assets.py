@@ -180,6 +180,20 @@ def resolve_configured(
     return resolve("llm", settings.llm.gguf_path or settings.llm.embedded_model)
 
 
+ZH_VOICE_ID = "zh-voice"
+
+
+def zh_voice_dir(settings: config.Settings | None = None) -> Path | None:
+    """Where the Chinese voice is (`tts.zh_voice`: auto = the cache, off = none, else a folder); None when off."""
+    settings = settings or config.load()
+    choice = settings.tts.zh_voice.strip()
+    if choice == "off":
+        return None
+    if choice in ("", "auto"):
+        return config.cache_dir() / "models" / ZH_VOICE_ID
+    return Path(choice).expanduser()
+
+
 def installed(spec: ModelSpec) -> bool:
     try:
         for part in spec.parts:

@@ -47,6 +47,8 @@ class STTSettings:
     model: str = "auto"
     language: str = "auto"  # auto, or an ISO code such as en or zh
     compute_type: str = "int8"
+    # Whisper often writes Mandarin in traditional characters: transcripts are converted to this script.
+    chinese_script: str = "simplified"  # simplified | traditional | as-heard
 
 
 @dataclass
@@ -55,6 +57,9 @@ class TTSSettings:
 
     voice: str = "piper-joe"  # piper-joe | path to a Piper .onnx voice
     speed: float = 1.0
+    # Chinese text: "auto" speaks it with the zh voice once `voice-app models add zh-voice` built it;
+    # "off" never does (Chinese is shown, not spoken); or the path of a folder holding a built voice.
+    zh_voice: str = "auto"
 
 
 @dataclass
@@ -127,6 +132,7 @@ CHOICES = {
     "llm.voice_examples": ("ready", "all"),
     "audio.mode": ("push_to_talk", "hands_free"),
     "audio.echo": ("auto", "on", "off", "half-duplex"),
+    "stt.chinese_script": ("simplified", "traditional", "as-heard"),
 }
 
 

@@ -139,11 +139,33 @@ _models: dict[tuple[str, str, int], object] = {}
 _models_lock = threading.Lock()
 
 
+_SCRIPTS = {"simplified": "zh-cn", "traditional": "zh-tw"}
+
+
+def in_script(text: str, language: str, script: str) -> str:
+    """Chinese text in the script the user writes (Whisper mixes them); other languages unchanged."""
+    target = _SCRIPTS.get(script)
+    if language != "zh" or target is None or not text:
+        return text
+    import zhconv
+
+    return str(zhconv.convert(text, target))
+
+
 class Transcriber:
     """A faster-whisper model loaded from a folder (a bare name would go to the hub)."""
 
-    def __init__(self, path: Path, *, language: str = "auto", compute_type: str = "int8", threads: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        language: str = "auto",
+        compute_type: str = "int8",
+        threads: int = 0,
+        chinese_script: str = "simplified",
+    ) -> None:
         self.path = Path(path)
+        self.chinese_script = chinese_script
         self.language = "" if language in ("", "auto") else language
         if threads <= 0:  # CTranslate2's default (4) oversubscribes a small CPU; physical cores measured faster
             from voice_app.core.cpu import physical_cores
@@ -179,9 +201,15 @@ class Transcriber:
         """The configured recognizer; `language` is the conversation's ("en", "zh", or "" for unknown)."""
         settings = settings or config.load()
         found = assets.resolve_configured("stt", settings, language)
-        # An English conversation is heard as English (no detection pass); others are detected per line.
-        spoken = settings.stt.language if settings.stt.language != "auto" else ("en" if language == "en" else "auto")
-        return cls(found.path, language=spoken, compute_type=settings.stt.compute_type)
+        # An English or Chinese conversation is heard in its language: detection on the first half second
+        # of a line (the streaming passes) guesses wrong and its words stick. Others are detected per line.
+        spoken = settings.stt.language if settings.stt.language != "auto" else (language if language else "auto")
+        return cls(
+            found.path,
+            language=spoken,
+            compute_type=settings.stt.compute_type,
+            chinese_script=settings.stt.chinese_script,
+        )
 
     def transcribe(
         self,
@@ -210,7 +238,8 @@ class Transcriber:
                 if is_hallucination(s.text):
                     continue
                 words += [(w.word, float(w.start), float(w.end)) for w in (s.words or [])]
-        return Transcript(clean_transcript(texts), info.language, words, time.perf_counter() - start)
+        text = in_script(clean_transcript(texts), info.language, self.chinese_script)
+        return Transcript(text, info.language, words, time.perf_counter() - start)
 
     def _decode(
         self, audio: np.ndarray, frames: int | None, language: str, prompt: str | None, word_timestamps: bool

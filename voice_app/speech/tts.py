@@ -216,6 +216,9 @@ class Synthesizer:
         self.path = Path(path)
         self.voice = _load_voice(self.path, threads)
         self.sample_rate = int(self.voice.config.sample_rate)  # type: ignore[attr-defined]
+        espeak = str(getattr(self.voice.config, "espeak_voice", "") or "")  # type: ignore[attr-defined]
+        # "zh" for a Chinese Piper voice (espeak cmn/yue/zh), which then reads Chinese text itself
+        self.language = "zh" if espeak.split("-")[0] in ("cmn", "yue", "zh") else (espeak[:2] or "en")
         self.speed = speed if speed > 0 else 1.0
         self._lock = threading.Lock()
 

@@ -161,6 +161,8 @@ class TalkScreen(Screen[None]):
         if self.engine is not None and self.engine.voice and self.engine.hands_free:
             voice = "hands-free: just speak, "
         self._hint(f"{self.engine.model_label} · {voice}Enter sends a typed line, Esc interrupts, ctrl+g ends.")
+        if self.engine.voice_notice:
+            self.query_one(Transcript).note(self.engine.voice_notice)
         self.vapp.refresh_status()
 
     class Heard(Message):

@@ -1,0 +1,89 @@
+"""The voices a reply is spoken with: each run of text by the voice of its language (Piper English, zh voice)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Protocol
+
+import numpy as np
+
+from voice_app.core import assets, config
+from voice_app.core.cancel import CancelToken
+from voice_app.core.signal import resample
+from voice_app.speech import zh_text
+from voice_app.speech.tts import Synthesizer
+from voice_app.speech.zh_voice import ZhVoice, read_manifest
+
+log = logging.getLogger(__name__)
+
+
+class TextToSpeech(Protocol):
+    """What a turn speaks with: text in, float32 mono chunks at `sample_rate` out."""
+
+    sample_rate: int
+
+    def stream(self, text: str, cancel: CancelToken | None = None) -> Iterator[np.ndarray]: ...
+
+    def synthesize(self, text: str) -> np.ndarray: ...
+
+    def warm_up(self) -> None: ...
+
+
+class SpeakingVoices:
+    """English and, when built, Chinese: a clause is cut into Han and Latin runs, each spoken by its voice.
+
+    Output is at the English voice's rate (the speaker opens at it); the Chinese voice is resampled.
+    Without a Chinese voice, Han runs are not spoken (shown only) and `unspoken` says so.
+    """
+
+    def __init__(self, english: Synthesizer, chinese: ZhVoice | None = None) -> None:
+        self.english = english
+        self.chinese = chinese
+        self.sample_rate = english.sample_rate
+        self.unspoken: set[str] = set()  # languages met with no voice to speak them
+
+    @property
+    def languages(self) -> list[str]:
+        if self.english.language == "zh":  # a Chinese Piper voice of the user's (`tts.voice`) reads everything
+            return ["zh"]
+        return ["en", "zh"] if self.chinese is not None else ["en"]
+
+    def stream(self, text: str, cancel: CancelToken | None = None) -> Iterator[np.ndarray]:
+        if not zh_text.has_han(text) or self.english.language == "zh":
+            yield from self.english.stream(text, cancel)
+            return
+        for run in zh_text.runs(text):
+            if cancel is not None and cancel.cancelled:
+                return
+            if run.language == "en":
+                yield from self.english.stream(run.text, cancel)
+            elif self.chinese is None:
+                self.unspoken.add("zh")
+            else:
+                for chunk in self.chinese.stream(run.text, cancel):
+                    yield resample(chunk, self.chinese.sample_rate, self.sample_rate)
+
+    def synthesize(self, text: str) -> np.ndarray:
+        chunks = list(self.stream(text))
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+    def warm_up(self) -> None:
+        self.english.warm_up()
+        if self.chinese is not None:
+            self.chinese.warm_up()
+
+
+def chinese_voice(settings: config.Settings) -> ZhVoice | None:
+    """The built Chinese voice, or None when it is off or not built (`voice-app models add zh-voice`)."""
+    folder = assets.zh_voice_dir(settings)
+    if folder is None:
+        return None
+    if settings.tts.zh_voice.strip() in ("", "auto") and read_manifest(folder) is None:
+        return None  # not built: Chinese is shown, not spoken
+    return ZhVoice(folder, speed=settings.tts.speed)  # an explicit folder that is wrong fails with a fix
+
+
+def from_settings(settings: config.Settings | None = None) -> SpeakingVoices:
+    settings = settings or config.load()
+    return SpeakingVoices(Synthesizer.from_settings(settings), chinese_voice(settings))
