@@ -4,7 +4,8 @@
 
 The test sets (tests/care/crisis_frozen_test.tsv for what users say, reply_frozen_test.tsv for what
 the model might write) were written before the semantic layer was built and are never trained on;
-crisis_frozen_test_2.tsv was written before the second round of tuning and scored once after it.
+crisis_frozen_test_2.tsv was written before the second round of tuning and scored once after it;
+crisis_frozen_test_3.tsv before the third round, scored before it (blind) and after it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from voice_app.care.reply import check_reply  # noqa: E402
 SETS = {
     "user": ROOT / "tests" / "care" / "crisis_frozen_test.tsv",
     "user_2": ROOT / "tests" / "care" / "crisis_frozen_test_2.tsv",
+    "user_3": ROOT / "tests" / "care" / "crisis_frozen_test_3.tsv",
     "reply": ROOT / "tests" / "care" / "reply_frozen_test.tsv",
 }
 

@@ -22,6 +22,7 @@ from voice_app.storage.store import Store
 ROOT = Path(__file__).parents[2]
 FROZEN_USER = Path(__file__).with_name("crisis_frozen_test.tsv")
 FROZEN_USER_2 = Path(__file__).with_name("crisis_frozen_test_2.tsv")
+FROZEN_USER_3 = Path(__file__).with_name("crisis_frozen_test_3.tsv")
 FROZEN_REPLY = Path(__file__).with_name("reply_frozen_test.tsv")
 RESULTS = ROOT / "scripts" / "results" / "crisis_eval.json"
 USER_KINDS = {"passive", "plan", "preparatory", "selfharm", "method", "danger", "slang"}
@@ -53,7 +54,7 @@ def test_the_semantic_layer_loads_offline_and_flags_what_no_pattern_matches(monk
 
 def test_the_frozen_sets_cover_every_kind_in_both_languages_and_were_never_trained_on() -> None:
     trained = {line.text.strip().lower() for line in semantic.read_labelled(semantic.TRAIN)}
-    for path in (FROZEN_USER, FROZEN_USER_2):
+    for path in (FROZEN_USER, FROZEN_USER_2, FROZEN_USER_3):
         user = semantic.read_labelled(path)
         assert len(user) >= 150
         negatives = [line for line in user if not line.crisis]
@@ -67,7 +68,9 @@ def test_the_frozen_sets_cover_every_kind_in_both_languages_and_were_never_train
     assert not [line.text for line in reply if line.text.strip().lower() in trained]
 
 
-@pytest.mark.parametrize(("name", "path"), [("user", FROZEN_USER), ("user_2", FROZEN_USER_2)])
+@pytest.mark.parametrize(
+    ("name", "path"), [("user", FROZEN_USER), ("user_2", FROZEN_USER_2), ("user_3", FROZEN_USER_3)]
+)
 def test_frozen_user_sets_recall_and_false_alarms_match_the_published_figures(name: str, path: Path) -> None:
     measured = rates(path)
     # Targets: recall >= 95% and false alarms <= 5%, not met (see docs/CARE.md for the figures and

@@ -76,6 +76,6 @@ def test_forget_all_and_confirmation(isolated_home: Path, capsys: pytest.Capture
     assert "--yes" in capsys.readouterr().err
     with Store(isolated_home / "voice_app.sqlite3") as store:
         report = forget(store, [p["name"] for p in store.list_personas()])
-        assert report.clean and set(report.personas) == {"demo", "robin"}
+        assert report.clean and set(report.personas) == {"demo", "demo-zh", "robin"}
         assert store.query("SELECT COUNT(*) FROM messages")[0][0] == 0
     assert main(["forget", "nobody", "--yes"]) == 2

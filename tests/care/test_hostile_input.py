@@ -52,7 +52,7 @@ def test_a_persona_name_that_looks_like_a_path_or_an_option_is_refused_before_an
     code = main(["import", str(export), f"--persona={name}", "--them", "Robin", "--consent"])
     assert code == 2
     with Store(isolated_home / "voice_app.sqlite3") as store:
-        assert [p["name"] for p in store.list_personas()] in ([], ["demo"])
+        assert [p["name"] for p in store.list_personas()] in ([], ["demo", "demo-zh"])
 
 
 def test_forget_never_deletes_outside_the_data_dir_even_with_a_tampered_database(
