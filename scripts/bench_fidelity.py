@@ -1,5 +1,8 @@
 """Fidelity benchmark: `python scripts/bench_fidelity.py --speakers 10 --contexts 4 --seed 0`.
 
+`--ablate retrieval|meaning|examples --out scripts/results/fidelity_ablate_X.json` leaves one part of the
+persona out (what each part adds).
+
 Same as `voice-app persona eval --dataset chitchat ...` with the embedded model; writes the result JSON
 (default scripts/results/fidelity_chitchat.json) and prints progress to stderr.
 """
@@ -21,6 +24,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-tokens", type=int, default=fidelity.REPLY_TOKENS)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "fidelity_chitchat.json")
+    parser.add_argument(
+        "--ablate",
+        choices=sorted(fidelity.ABLATIONS),
+        help="leave this part of the persona out, to measure what it adds (no baseline is generated)",
+    )
     args = parser.parse_args()
     model = fidelity.open_eval_model()
     result = fidelity.run_chitchat(
@@ -30,6 +38,7 @@ def main() -> int:
         seed=args.seed,
         max_tokens=args.max_tokens,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
+        ablation=args.ablate,
     )
     result["command"] = " ".join(["python", "scripts/bench_fidelity.py", *sys.argv[1:]])
     fidelity.write_result(result, args.out)

@@ -78,6 +78,33 @@ def test_chitchat_eval_is_seeded_and_reproducible(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "out" / "r.json").read_text())["attribution"] == first["attribution"]
 
 
+def test_ablation_runs_leave_one_part_of_the_persona_out_and_generate_no_baseline() -> None:
+    full_model = EchoModel()
+    full = fidelity.run_chitchat(full_model, speakers=3, contexts=2, seed=7)
+    neutral_system = fidelity.neutral_prompt(fidelity.CHITCHAT_THEM, fidelity.CHITCHAT_ME).system
+    assert any(call[0]["content"] == neutral_system for call in full_model.calls)  # the full run has a baseline
+    assert any(s["memories_used"] for s in full["samples"])
+    for ablation in ("retrieval", "meaning", "examples"):
+        model = EchoModel()
+        result = fidelity.run_chitchat(model, speakers=3, contexts=2, seed=7, ablation=ablation)
+        assert result["ablation"] == ablation and result["ablation_means"] == fidelity.ABLATIONS[ablation]
+        assert (
+            result["attribution"]["baseline_no_persona"] is None and result["attribution"]["ratio_to_baseline"] is None
+        )
+        neutral = fidelity.neutral_prompt(fidelity.CHITCHAT_THEM, fidelity.CHITCHAT_ME).system
+        assert model.calls and not any(call[0]["content"] == neutral for call in model.calls)  # persona only
+        assert result["attribution"]["ceiling_real"] == full["attribution"]["ceiling_real"]  # the same people, lines
+        if ablation == "retrieval":
+            assert not any(s["memories_used"] for s in result["samples"])
+    with pytest.raises(fidelity.EvalError):
+        fidelity.run_chitchat(EchoModel(), speakers=3, contexts=2, seed=7, ablation="style")
+    targets, _ = fidelity.chitchat_targets(3, 2, seed=7)
+    prompt = targets[0].prompt
+    assert prompt.examples and prompt.memory is not None
+    assert fidelity.ablated(prompt, "examples").prefix == prompt.prefix[:1]  # the system message alone
+    assert fidelity.ablated(prompt, "retrieval").recall("do you remember that trip?") == []
+
+
 def test_persona_eval_uses_the_user_and_distractors_as_candidates(store: Store) -> None:
     ensure_demo(store)
     model = EchoModel()

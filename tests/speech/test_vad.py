@@ -110,7 +110,9 @@ def test_only_a_finished_transcript_of_all_the_speech_ends_a_turn_early() -> Non
     from voice_app.speech.recorder import ends_sentence
 
     assert ends_sentence("Do you still listen to that song?") and ends_sentence("我想你了。")
-    assert ends_sentence("I miss you.") and ends_sentence("Goodbye!")
+    assert ends_sentence("I miss you.") and ends_sentence("I'm sorry. Goodbye!")
+    # a short opening is where people pause mid-sentence: "Hey Alex, [pause] do you remember…"
+    assert not ends_sentence("Hey Alex?") and not ends_sentence("Yes.") and not ends_sentence("你好？")
     assert not ends_sentence("I think") and not ends_sentence("and then...") and not ends_sentence("")
     assert not ends_sentence("I wanted to tell you that.")  # Whisper's full stop after an unfinished clause
 

@@ -151,6 +151,10 @@ def test_a_mixed_clause_switches_voices_and_drops_nothing(zh_voice, synthesizer)
     mixed = both.synthesize("ok啦，明天见")
     assert both.sample_rate == synthesizer.sample_rate
     assert len(mixed) > chinese_only + 0.15 * both.sample_rate  # "ok" was spoken by the English voice
+    loads: list[int] = []
+    lazy = SpeakingVoices(synthesizer, chinese_loader=lambda: loads.append(1) or zh_voice)
+    assert lazy.languages == ["en", "zh"] and len(lazy.synthesize("see you tomorrow")) > 0 and loads == []
+    assert len(lazy.synthesize("明天见")) == chinese_only and loads == [1]  # loaded once, when first needed
     english = SpeakingVoices(synthesizer, None)
     assert len(english.synthesize("ok啦，明天见")) > 0 and english.unspoken == {"zh"}
     assert english.languages == ["en"] and both.languages == ["en", "zh"]

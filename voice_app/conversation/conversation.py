@@ -66,7 +66,7 @@ class Voice:
         allow_null_speaker: bool = True,
     ) -> Voice:
         transcriber = transcriber or Transcriber.from_settings(settings, language=language)
-        synthesizer = synthesizer or voices.from_settings(settings)
+        synthesizer = synthesizer or voices.from_settings(settings, language or "")
         speaker = speaker or open_speaker(
             settings.audio.output_device, rate=synthesizer.sample_rate, allow_null=allow_null_speaker
         )

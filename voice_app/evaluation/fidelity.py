@@ -17,6 +17,7 @@ that has no persona (the baseline). Then:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -178,7 +179,7 @@ def chitchat_conversation(data: dict[str, Any], cid: str, speaker: str, number: 
 
 
 def chitchat_targets(
-    speakers: int, contexts: int, seed: int, progress: Progress | None = None
+    speakers: int, contexts: int, seed: int, progress: Progress | None = None, by_meaning: bool = True
 ) -> tuple[list[Target], dict[str, list[str]]]:
     data = load_chitchat()
     eligible = chitchat_speakers(data)
@@ -198,7 +199,7 @@ def chitchat_targets(
             them=CHITCHAT_THEM,
             me=CHITCHAT_ME,
             relationship=CHITCHAT_RELATIONSHIP,
-            **memory_by_meaning(messages),
+            **(memory_by_meaning(messages) if by_meaning else {}),
         )
         rng = random.Random(f"{seed}:{speaker}")
         targets.append(Target(speaker[:8], prompt, pick_contexts(test, contexts, rng), burst_texts(train)))
@@ -284,8 +285,10 @@ def evaluate(
     seed: int = 0,
     max_tokens: int = REPLY_TOKENS,
     progress: Progress | None = None,
+    baseline: bool = True,
 ) -> dict[str, Any]:
-    """Simulate every target's contexts (persona, then no-persona baseline) and score them."""
+    """Simulate every target's contexts (persona, then no-persona baseline unless `baseline` is False)
+    and score them."""
     started = time.perf_counter()
     options = GenerationOptions(temperature=0.0, max_tokens=max_tokens, seed=seed)
     capped = {k: _cap(v, TRAIN_DOCS_CAP, seed) for k, v in candidates.items()}
@@ -306,10 +309,13 @@ def evaluate(
             unadapted.append(raw)
             reals.append(ctx.real)
             used.append(len(memories))
-        baseline = neutral_prompt(target.prompt.them, target.prompt.me)
-        _warm(model, baseline)
-        for ctx in target.contexts:
-            bases.append(simulate(model, baseline, ctx, options)[1])  # no persona, so no style to adapt to
+        if baseline:
+            neutral = neutral_prompt(target.prompt.them, target.prompt.me)
+            _warm(model, neutral)
+            for ctx in target.contexts:
+                bases.append(simulate(model, neutral, ctx, options)[1])  # no persona, so no style to adapt to
+        else:
+            bases = [""] * len(target.contexts)  # not generated (an ablation run): scored as a miss, not reported
         for i, ctx in enumerate(target.contexts[:SAMPLES_PER_SPEAKER]):
             samples.append(
                 {
@@ -360,7 +366,7 @@ def evaluate(
     def agg(name: str) -> float:
         return round(float(np.mean([r[f"{name}_aggregate_attributed"] for r in per_speaker])), 4)
 
-    sim, real, base = rate("simulated"), rate("real"), rate("baseline")
+    sim, real, base = rate("simulated"), rate("real"), rate("baseline") if baseline else None
     return {
         "attribution": {
             "simulated": sim,
@@ -369,7 +375,7 @@ def evaluate(
             "baseline_no_persona": base,
             "chance": round(1 / max(1, len(classifier.labels)), 4),
             "ratio_to_ceiling": round(sim / real, 4) if real else None,
-            "ratio_to_baseline": round(sim / base, 4) if base else None,
+            "ratio_to_baseline": round(sim / base, 4) if base else None,  # None: no baseline generated
             "replies_per_set": len(rows["real"]),
             "per_speaker_aggregate": {
                 "simulated": agg("simulated"),
@@ -411,6 +417,22 @@ def _cap(docs: Sequence[str], cap: int, seed: int) -> list[str]:
     return [docs[i] for i in picks]
 
 
+# What an ablation run takes out of the persona, to measure what it adds (no baseline is generated).
+ABLATIONS = {
+    "retrieval": "no real exchanges recalled for the line (neither by words nor by meaning)",
+    "meaning": "recall by words only (BM25), not by meaning (e5 embeddings)",
+    "examples": "no stable sample of real exchanges replayed as the first turns",
+}
+
+
+def ablated(prompt: PersonaPrompt, ablation: str) -> PersonaPrompt:
+    if ablation == "retrieval":
+        return dataclasses.replace(prompt, memory=None)
+    if ablation == "examples":
+        return dataclasses.replace(prompt, examples=())
+    raise EvalError(f"Unknown ablation {ablation!r}: one of {', '.join(ABLATIONS)}.")
+
+
 def run_chitchat(
     model: ChatModel,
     *,
@@ -419,10 +441,26 @@ def run_chitchat(
     seed: int = 0,
     max_tokens: int = REPLY_TOKENS,
     progress: Progress | None = None,
+    ablation: str | None = None,
 ) -> dict[str, Any]:
-    targets, candidates = chitchat_targets(speakers, contexts, seed, progress)
-    result = evaluate(targets, candidates, model, seed=seed, max_tokens=max_tokens, progress=progress)
-    return {"dataset": "chitchat", "speakers": speakers, "contexts_per_speaker": contexts, "holdout": HOLDOUT, **result}
+    """The chitchat evaluation; with `ablation` (one of ABLATIONS) that part of the persona is left out."""
+    if ablation is not None and ablation not in ABLATIONS:
+        raise EvalError(f"Unknown ablation {ablation!r}: one of {', '.join(ABLATIONS)}.")
+    targets, candidates = chitchat_targets(speakers, contexts, seed, progress, by_meaning=ablation != "meaning")
+    if ablation in ("retrieval", "examples"):
+        targets = [dataclasses.replace(t, prompt=ablated(t.prompt, ablation)) for t in targets]
+    result = evaluate(
+        targets, candidates, model, seed=seed, max_tokens=max_tokens, progress=progress, baseline=ablation is None
+    )
+    meta: dict[str, Any] = {"ablation": ablation, "ablation_means": ABLATIONS.get(ablation or "")}
+    return {
+        "dataset": "chitchat",
+        "speakers": speakers,
+        "contexts_per_speaker": contexts,
+        "holdout": HOLDOUT,
+        **(meta if ablation else {}),
+        **result,
+    }
 
 
 def run_persona(

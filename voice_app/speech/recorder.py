@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -232,11 +233,21 @@ _CONTINUES = frozenset(
 )
 
 
+# People pause mid-sentence after a short opening ("Hey Alex, …", "So, …", "Yes. I …", "你知道吗，…"),
+# and Whisper ends what it heard so far with "?" or "." there: a line this short waits the full pause.
+EARLY_END_MIN_WORDS = 3
+_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\u3040-\u30ff\uac00-\ud7af]")
+
+
 def ends_sentence(text: str) -> bool:
     """A transcript that ends a sentence: a question or exclamation mark, or a full stop after a word
-    a sentence can end on (Whisper punctuates every segment, finished or not)."""
+    a sentence can end on (Whisper punctuates every segment, finished or not), with at least
+    `EARLY_END_MIN_WORDS` words (CJK characters count as words)."""
     text = text.rstrip()
     if not text or text.endswith(("...", "…")):
+        return False
+    latin_words = [w for w in _CJK_CHAR.sub(" ", text).split() if re.search(r"\w", w)]
+    if len(_CJK_CHAR.findall(text)) + len(latin_words) < EARLY_END_MIN_WORDS:
         return False
     if text[-1] in "?!？！":
         return True

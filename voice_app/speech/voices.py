@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import numpy as np
 
 from voice_app.core import assets, config
 from voice_app.core.cancel import CancelToken
+from voice_app.core.errors import VoiceAppError
 from voice_app.core.signal import resample
 from voice_app.speech import zh_text
 from voice_app.speech.tts import Synthesizer
@@ -37,17 +38,36 @@ class SpeakingVoices:
     Without a Chinese voice, Han runs are not spoken (shown only) and `unspoken` says so.
     """
 
-    def __init__(self, english: Synthesizer, chinese: ZhVoice | None = None) -> None:
-        self.english = english
-        self.chinese = chinese
+    def __init__(
+        self,
+        english: Synthesizer,
+        chinese: ZhVoice | None = None,
+        *,
+        chinese_loader: Callable[[], ZhVoice | None] | None = None,
+    ) -> None:
+        self.english = english  # Piper: English, or a Chinese Piper voice the user chose (`tts.voice`)
+        self._chinese = chinese
+        # An English conversation loads the Chinese voice only when a reply first needs it.
+        self._chinese_loader = chinese_loader if chinese is None else None
         self.sample_rate = english.sample_rate
         self.unspoken: set[str] = set()  # languages met with no voice to speak them
+
+    @property
+    def chinese(self) -> ZhVoice | None:
+        if self._chinese is None and self._chinese_loader is not None:
+            loader, self._chinese_loader = self._chinese_loader, None
+            try:
+                self._chinese = loader()
+            except VoiceAppError as exc:  # mid-reply: the clause is shown, not spoken; the reply goes on
+                log.warning("the Chinese voice could not load: %s (%s)", exc, exc.fix)
+        return self._chinese
 
     @property
     def languages(self) -> list[str]:
         if self.english.language == "zh":  # a Chinese Piper voice of the user's (`tts.voice`) reads everything
             return ["zh"]
-        return ["en", "zh"] if self.chinese is not None else ["en"]
+        has_chinese = self._chinese is not None or self._chinese_loader is not None
+        return ["en", "zh"] if has_chinese else ["en"]
 
     def stream(self, text: str, cancel: CancelToken | None = None) -> Iterator[np.ndarray]:
         if not zh_text.has_han(text) or self.english.language == "zh":
@@ -56,13 +76,14 @@ class SpeakingVoices:
         for run in zh_text.runs(text):
             if cancel is not None and cancel.cancelled:
                 return
+            chinese = self.chinese if run.language == "zh" else None
             if run.language == "en":
                 yield from self.english.stream(run.text, cancel)
-            elif self.chinese is None:
+            elif chinese is None:
                 self.unspoken.add("zh")
             else:
-                for chunk in self.chinese.stream(run.text, cancel):
-                    yield resample(chunk, self.chinese.sample_rate, self.sample_rate)
+                for chunk in chinese.stream(run.text, cancel):
+                    yield resample(chunk, chinese.sample_rate, self.sample_rate)
 
     def synthesize(self, text: str) -> np.ndarray:
         chunks = list(self.stream(text))
@@ -70,8 +91,8 @@ class SpeakingVoices:
 
     def warm_up(self) -> None:
         self.english.warm_up()
-        if self.chinese is not None:
-            self.chinese.warm_up()
+        if self._chinese is not None:
+            self._chinese.warm_up()
 
 
 def chinese_voice(settings: config.Settings) -> ZhVoice | None:
@@ -84,6 +105,13 @@ def chinese_voice(settings: config.Settings) -> ZhVoice | None:
     return ZhVoice(folder, speed=settings.tts.speed)  # an explicit folder that is wrong fails with a fix
 
 
-def from_settings(settings: config.Settings | None = None) -> SpeakingVoices:
+def from_settings(settings: config.Settings | None = None, language: str = "") -> SpeakingVoices:
+    """The configured voices; for an English conversation (`language` "en") the Chinese one loads on first use."""
     settings = settings or config.load()
-    return SpeakingVoices(Synthesizer.from_settings(settings), chinese_voice(settings))
+    english = Synthesizer.from_settings(settings)
+    if language == "en":
+        folder = assets.zh_voice_dir(settings)
+        if folder is None or (settings.tts.zh_voice.strip() in ("", "auto") and read_manifest(folder) is None):
+            return SpeakingVoices(english)
+        return SpeakingVoices(english, chinese_loader=lambda: chinese_voice(settings))
+    return SpeakingVoices(english, chinese_voice(settings))
