@@ -96,7 +96,11 @@ def words(text: str) -> list[str]:
 
 
 def word_error_rate(expected: str, got: str) -> float:
-    ref, hyp = words(expected), words(got)
+    return edit_rate(words(expected), words(got))
+
+
+def edit_rate(ref: list[str], hyp: list[str]) -> float:
+    """Levenshtein distance between two token lists, per reference token."""
     dist = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         prev, dist[0] = dist[0], i

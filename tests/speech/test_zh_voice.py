@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.speech.conftest import write_wav
+from tests.speech.conftest import edit_rate, write_wav
 from voice_app import cli
 from voice_app.core import assets, config
 from voice_app.core.signal import resample
@@ -82,13 +82,7 @@ def character_error_rate(expected: str, got: str) -> float:
     def units(text: str) -> list[str]:
         return re.findall(r"[\u4e00-\u9fff]|[A-Za-z0-9]+", text.lower())
 
-    ref, hyp = units(expected), units(got)
-    dist = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, dist[0] = dist[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, dist[j] = dist[j], min(dist[j] + 1, dist[j - 1] + 1, prev + (r != h))
-    return dist[-1] / max(1, len(ref))
+    return edit_rate(units(expected), units(got))
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +114,9 @@ SENTENCES = [
 
 
 def test_the_built_voice_is_recorded_with_its_licence_and_checksums(zh_voice) -> None:  # type: ignore[no-untyped-def]
+    from voice_app.core.assets import sha256_file
     from voice_app.speech.zh_voice import read_manifest
-    from voice_app.speech.zh_voice_build import LICENCE, SOURCE_FILES, sha256_file
+    from voice_app.speech.zh_voice_build import LICENCE, SOURCE_FILES
 
     manifest = read_manifest(zh_voice.folder)
     assert manifest is not None and manifest["licence"] == LICENCE and "non-commercial" in LICENCE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -95,14 +96,19 @@ class SpeakingVoices:
             self._chinese.warm_up()
 
 
+def chinese_voice_dir(settings: config.Settings) -> Path | None:
+    """Where the Chinese voice to load is: None when it is off, or `auto` and not built (Chinese is then
+    shown, not spoken). An explicit folder is returned as it is, so a wrong one fails loudly with a fix."""
+    folder = assets.zh_voice_dir(settings)
+    if folder is None or (settings.tts.zh_voice.strip() in ("", "auto") and read_manifest(folder) is None):
+        return None
+    return folder
+
+
 def chinese_voice(settings: config.Settings) -> ZhVoice | None:
     """The built Chinese voice, or None when it is off or not built (`voice-app models add zh-voice`)."""
-    folder = assets.zh_voice_dir(settings)
-    if folder is None:
-        return None
-    if settings.tts.zh_voice.strip() in ("", "auto") and read_manifest(folder) is None:
-        return None  # not built: Chinese is shown, not spoken
-    return ZhVoice(folder, speed=settings.tts.speed)  # an explicit folder that is wrong fails with a fix
+    folder = chinese_voice_dir(settings)
+    return ZhVoice(folder, speed=settings.tts.speed) if folder is not None else None
 
 
 def from_settings(settings: config.Settings | None = None, language: str = "") -> SpeakingVoices:
@@ -110,8 +116,7 @@ def from_settings(settings: config.Settings | None = None, language: str = "") -
     settings = settings or config.load()
     english = Synthesizer.from_settings(settings)
     if language == "en":
-        folder = assets.zh_voice_dir(settings)
-        if folder is None or (settings.tts.zh_voice.strip() in ("", "auto") and read_manifest(folder) is None):
+        if chinese_voice_dir(settings) is None:
             return SpeakingVoices(english)
         return SpeakingVoices(english, chinese_loader=lambda: chinese_voice(settings))
     return SpeakingVoices(english, chinese_voice(settings))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voice_app.core.assets import sha256_file
 from voice_app.core.errors import DiskFullError, ModelCorruptError, VoiceAppError
 from voice_app.speech.zh_voice import ACOUSTIC, MANIFEST, MAPPER, SAMPLE_RATE, VOCODER, ZhVoice
 
@@ -187,11 +187,3 @@ def _manifest(folder: Path, seconds: float) -> dict[str, object]:
         "built_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "licence_accepted": True,
     }
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
