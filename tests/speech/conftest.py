@@ -9,6 +9,7 @@ through ALSA's `pulse` device (Debian's libasound2-plugins).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +98,16 @@ def words(text: str) -> list[str]:
 
 def word_error_rate(expected: str, got: str) -> float:
     return edit_rate(words(expected), words(got))
+
+
+def han_and_words(text: str) -> list[str]:
+    """The units of a character error rate: each Han character, each Latin word or number."""
+    return re.findall(r"[\u4e00-\u9fff]|[A-Za-z0-9]+", text.lower())
+
+
+def character_error_rate(expected: str, got: str) -> float:
+    """Edit distance over Han characters and Latin words (punctuation and spaces ignored)."""
+    return edit_rate(han_and_words(expected), han_and_words(got))
 
 
 def edit_rate(ref: list[str], hyp: list[str]) -> float:

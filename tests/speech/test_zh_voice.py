@@ -4,13 +4,12 @@ and a spoken Chinese conversation end to end with the shipped fictional demo-zh 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.speech.conftest import edit_rate, write_wav
+from tests.speech.conftest import character_error_rate, han_and_words, write_wav
 from voice_app import cli
 from voice_app.core import assets, config
 from voice_app.core.signal import resample
@@ -74,15 +73,6 @@ def test_phrases_cut_after_pause_marks() -> None:
 
 
 # --- the built voice --------------------------------------------------------------------------------
-
-
-def character_error_rate(expected: str, got: str) -> float:
-    """Edit distance over Han characters and Latin words (punctuation and spaces ignored)."""
-
-    def units(text: str) -> list[str]:
-        return re.findall(r"[\u4e00-\u9fff]|[A-Za-z0-9]+", text.lower())
-
-    return edit_rate(units(expected), units(got))
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +204,7 @@ def run(argv: list[str]) -> int:
 
 def total_error(pairs: list[tuple[str, str]]) -> float:
     """Character errors over all the pairs together (short replies alone make single errors huge)."""
-    units = [max(1, len(re.findall(r"[\u4e00-\u9fff]|[A-Za-z0-9]+", expected))) for expected, _ in pairs]
+    units = [max(1, len(han_and_words(expected))) for expected, _ in pairs]
     errors = [character_error_rate(expected, got) * n for (expected, got), n in zip(pairs, units, strict=True)]
     return sum(errors) / sum(units)
 
