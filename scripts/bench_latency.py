@@ -57,6 +57,7 @@ ESPEAK_LINES = [
     "I wanted to say goodbye properly.",
     "Tell me about the last night we talked.",
 ]
+SPEECH_THRESHOLD = 0.02  # what the observer counts as sound (tests.virtual_audio.sound_regions)
 LONG_LINE = " ".join(["I keep thinking about the summer at the lake house and everything we said there."] * 12)
 
 
@@ -74,6 +75,13 @@ def espeak(text: str, path: Path) -> np.ndarray | None:
     from voice_app.cli.talk import load_wav
 
     return load_wav(path)
+
+
+def to_speech_end(audio: np.ndarray) -> np.ndarray:
+    """The clip up to its last sound the observer hears as speech (+10 ms): played whole, the key is
+    released as the speech ends, not after the quiet tail a silence trimmer keeps."""
+    loud = np.flatnonzero(np.abs(audio) > SPEECH_THRESHOLD)
+    return audio[: int(loud[-1]) + 1 + RATE // 100] if len(loud) else audio
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -163,12 +171,14 @@ def main() -> int:
 
     utterances: list[tuple[str, str, Path]] = []
     for i, text in enumerate(PIPER_LINES):
-        audio = trim_silence(resample(synth.synthesize(text), synth.sample_rate, RATE))
+        audio = to_speech_end(trim_silence(resample(synth.synthesize(text), synth.sample_rate, RATE)))
         utterances.append(("piper", text, write_wav(home / f"piper{i}.wav", audio)))
     for i, text in enumerate(ESPEAK_LINES):
         audio = espeak(text, home / f"espeak{i}-raw.wav")
         if audio is not None:
-            utterances.append(("espeak-ng", text, write_wav(home / f"espeak{i}.wav", trim_silence(audio))))
+            utterances.append(
+                ("espeak-ng", text, write_wav(home / f"espeak{i}.wav", to_speech_end(trim_silence(audio))))
+            )
     if args.limit:
         utterances = utterances[: args.limit]
 
@@ -196,6 +206,7 @@ def main() -> int:
         pipe.speculator.wait_idle()
         time.sleep(0.5)
         history = list(pipe.history)
+        calls = pipe.model.stream_calls  # replies asked for from here on (an early one included)
         if recorder is not None:
             recorder.start()  # the key goes down as the user starts speaking
             pulse.play_into_mic(wav)
@@ -208,6 +219,7 @@ def main() -> int:
         speaker.wait(60)
         line = record.timeline
         stats = dict(pipe.model.last_prompt)
+        asked = pipe.model.stream_calls - calls
 
         # The sequential baseline from the same cache state: transcribe all → whole reply → whole TTS.
         pipe.speculator.wait_idle()
@@ -243,12 +255,21 @@ def main() -> int:
                 "tts_first_chunk_s": gap(line, "first_clause", "first_audio"),
                 "to_output_s": gap(line, "first_audio", "first_audio_out"),
                 "examples_used": int(record.stt.get("examples", 0)),
+                "preemptive": record.stt.get("preemptive"),  # 1: started in the silence and kept, 0: redone
+                "llm_start_s": line.get("llm_start"),
                 "prompt_tokens": stats.get("tokens"),
                 "prompt_tokens_read_at_reply": stats.get("read"),
                 "model_first_token_s": stats.get("first_token_s"),
                 "generated_tokens": stats.get("generated"),
                 "generate_s": stats.get("generate_s"),
                 "contended_tokens": stats.get("contended_tokens"),
+                "model_calls": asked,  # more than 1: the role check asked again
+                "last_call_at_s": round(stats["started_at"] - utterance.speech_end_at, 4)
+                if "started_at" in stats
+                else None,
+                "last_call_first_token_at_s": round(stats["first_token_at"] - utterance.speech_end_at, 4)
+                if stats.get("first_token_at")
+                else None,
                 "sequential_s": round(t_tts - t0 + (quiet.state.first_sample_at or t_tts) - t_tts, 4),
                 "sequential_stages": {
                     "stt_s": round(t_stt - t0, 4),
@@ -280,6 +301,8 @@ def main() -> int:
     pulse.stop()
 
     v2v = [r["v2v_s"] for r in rows if r.get("v2v_s") is not None]
+    early = [r["preemptive"] for r in rows if r["preemptive"] is not None]
+    kept = [1 for value in early if value == 1.0]
     seqs = [r["sequential_s"] for r in rows]
     prompt_rates = [
         r["prompt_tokens_read_at_reply"] / r["model_first_token_s"]
@@ -314,7 +337,8 @@ def main() -> int:
         "gen_speed_ratio": round(pipeline["pipeline_gen_tok_s"] / raw["raw_gen_tok_s"], 2)
         if pipeline["pipeline_gen_tok_s"] and raw["raw_gen_tok_s"]
         else None,
-        "preemptive_kept": None,
+        "preemptive_kept": round(sum(kept) / len(rows), 2) if rows else None,
+        "preemptive": {"kept": sum(kept), "redone": len(early) - sum(kept), "turns": len(rows)},
         "stages": stages,
         "prompt_tokens_read_at_reply": {
             "p50": pct([r["prompt_tokens_read_at_reply"] for r in rows], 50),

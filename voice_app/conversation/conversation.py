@@ -19,7 +19,7 @@ from voice_app.care import closure as closure_mod
 from voice_app.care.usage import minutes_on, nudge_text
 from voice_app.conversation.persona_data import build_prompt
 from voice_app.conversation.speculator import Speculator
-from voice_app.conversation.turn import Turn
+from voice_app.conversation.turn import Turn, same_words
 from voice_app.core import config
 from voice_app.core.cancel import CancelToken
 from voice_app.core.errors import NothingToCorrectError
@@ -44,6 +44,7 @@ class TurnPlan:
     messages: list[Message]  # empty when `care` answers instead of the model
     memories: list[Memory]
     care: care.CareReply | None
+    recent_after: list[str]  # the user's lines the crisis check reads with the next line, once this one is answered
 
 
 @dataclass
@@ -117,6 +118,7 @@ class Conversation:
         # The user's lines since the last crisis exit: the crisis check reads the new line with them.
         self.recent_lines: list[str] = []
         self.current: Turn | None = None
+        self.preemptive: Turn | None = None  # a reply started before the user finished (held back)
         self._partial = ""
         # "They wouldn't say that": corrections made in this session ride with each new line (the
         # prefix, which holds the earlier ones, must not change within a session).
@@ -153,10 +155,20 @@ class Conversation:
     # --- turns -------------------------------------------------------------------------------------
 
     def start_turn(self, said: Utterance | str, options: GenerationOptions | None = None) -> Turn:
-        """Answer a typed line or an utterance in the background; a turn still running is cut first."""
+        """Answer a typed line or an utterance in the background; a turn still running is cut first.
+
+        An utterance whose reply was started before the user finished (`on_settled`) gets that turn:
+        it keeps what it computed when the final transcript is what it answered, else starts over.
+        """
+        early, self.preemptive = self.preemptive, None
         if self.current is not None and not self.current.done:
             self.current.barge_in()
             self.current.finished()
+        if early is not None:
+            if isinstance(said, Utterance) and options is None and early.resolve(said):
+                self.current = early
+                return early
+            early.discard()
         self.current = Turn(self, said, options or self.options).start()
         return self.current
 
@@ -195,15 +207,41 @@ class Conversation:
 
     def barge_in(self) -> float | None:
         """The user talks, presses the talk key or Esc during a reply: stop it now."""
-        if self.current is not None and not self.current.done:
-            return self.current.barge_in()
-        return None
+        now = self.current.barge_in() if self.current is not None and not self.current.done else None
+        self.drop_preemptive()
+        return now
 
     def on_partial(self, partial: str) -> None:
         """Hand to a Recorder/HandsFree: each partial transcript prefills the reply's prompt."""
         self._partial = partial
+        early = self.preemptive
+        if early is not None and not same_words(early.transcript, partial):
+            self.drop_preemptive()  # the user went on: that reply answered a line they did not finish
         if self.speculator is not None:
             self.speculator.feed(partial)
+
+    def on_settled(self, partial: str) -> None:
+        """Hand to a Recorder/HandsFree: a partial transcript that heard all the speech so far.
+
+        The user is silent (the key still down, or the hands-free endpoint not reached yet): the reply
+        to these words starts now, held back (nothing shown, spoken or stored) until the utterance
+        ends; `start_turn` keeps it when the final transcript is the same (`llm.preemptive`).
+        """
+        if not self.settings.llm.preemptive or self.voice is None or not partial.strip() or care.is_stop_word(partial):
+            return
+        if self.current is not None and not self.current.done:
+            return  # a reply is still being said: the model and the voice are busy
+        early = self.preemptive
+        if early is not None and same_words(early.transcript, partial):
+            return
+        self.drop_preemptive()
+        self.preemptive = Turn(self, partial, self.options, held=True).start()
+
+    def drop_preemptive(self) -> None:
+        """Discard a reply started early (the user went on, or a new turn began)."""
+        early, self.preemptive = self.preemptive, None
+        if early is not None:
+            early.discard()
 
     def take_partials(self, final: str) -> list[str]:
         """The latest partial transcript, when it heard words the final one lost (the crisis check reads it)."""
@@ -215,12 +253,16 @@ class Conversation:
 
     # --- what a turn is answered with ---------------------------------------------------------------
 
-    def plan_turn(self, user_line: str, memories: list[Memory] | None = None, heard: Sequence[str] = ()) -> TurnPlan:
+    def plan_turn(
+        self, user_line: str, memories: list[Memory] | None = None, heard: Sequence[str] = (), *, apply: bool = True
+    ) -> TurnPlan:
         """What answers this line: an out-of-character care reply, or the messages for the model.
 
         `memories`: those recalled while the user spoke (voice); `heard`: partial transcripts of this
         utterance, which the crisis check reads too. The closure hint rides inside the new user
         message, so the history kept for the next turn matches what the model saw (its KV cache holds).
+        `apply=False` (a reply started before the user finished) leaves the session as it was until
+        the turn is kept (`Turn` then sets `recent_lines`).
         """
         stepped_out = care.check_turn(
             user_line,
@@ -229,15 +271,17 @@ class Conversation:
             recent=[*self.recent_lines, *heard],
         )
         if stepped_out is not None and stepped_out.kind == "crisis":
-            self.recent_lines = []  # what led here was answered: it does not flag the next line again
+            recent: list[str] = []  # what led here was answered: it does not flag the next line again
         else:
-            self.recent_lines = [*self.recent_lines, user_line][-care.CONTEXT_LINES :]
+            recent = [*self.recent_lines, user_line][-care.CONTEXT_LINES :]
+        if apply:
+            self.recent_lines = recent
         if stepped_out is not None:
-            return TurnPlan(user_line, [], [], stepped_out)
+            return TurnPlan(user_line, [], [], stepped_out, recent)
         turn = self.prompt.turn(self.history, user_line, memories)
         last = turn.messages[-1]
         messages = [*turn.messages[:-1], {"role": "user", "content": self._with_hint(last["content"], final=True)}]
-        return TurnPlan(user_line, messages, turn.memories, None)
+        return TurnPlan(user_line, messages, turn.memories, None, recent)
 
     def open_messages(self, memories: list[Memory], words_so_far: str | None = None) -> list[Message]:
         """The next prompt as far as it is known while the user speaks, its last message left open.
@@ -338,6 +382,7 @@ class Conversation:
 
     def end(self) -> None:
         """Stop a running reply, the prefill and the speaker; the session is marked ended."""
+        self.drop_preemptive()
         if self.current is not None and not self.current.done:
             self.current.barge_in()
             self.current.finished(5)

@@ -187,6 +187,7 @@ class ConversationEngine:
             preroll_ms=self.settings.audio.preroll_ms,
             language=transcriber.language or None,
             on_partial=self.conversation.on_partial,
+            on_settled=self.conversation.on_settled,
         ).open()
 
     def end(self) -> None:

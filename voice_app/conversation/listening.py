@@ -28,6 +28,7 @@ def hear_recording(conversation: Conversation, audio: np.ndarray, *, trailing_s:
         transcriber=voice.transcriber,
         language=voice.transcriber.language or None,
         on_partial=conversation.on_partial,
+        on_settled=conversation.on_settled,
     ) as recorder:
         recorder.start()
         source.done.wait()
@@ -44,6 +45,7 @@ def push_to_talk(conversation: Conversation, settings: config.Settings) -> Recor
         preroll_ms=settings.audio.preroll_ms,
         language=voice.transcriber.language or None,
         on_partial=conversation.on_partial,
+        on_settled=conversation.on_settled,
     ).open()
 
 
@@ -88,6 +90,7 @@ def hands_free(
         on_speech_start=on_speech_start or barge_in,
         on_utterance=heard,
         on_partial=conversation.on_partial,
+        on_settled=conversation.on_settled,
         muted=muted,
     )
     listener.echo = mode

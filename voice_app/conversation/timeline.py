@@ -8,6 +8,7 @@ import time
 # The events a turn stamps, in the order they normally happen.
 EVENTS = (
     "speech_end",  # key released / VAD endpoint (the origin: 0.0)
+    "llm_start",  # the model is asked (negative: started before the user finished, then kept)
     "transcript_final",
     "first_token",
     "first_clause",

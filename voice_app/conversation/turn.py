@@ -22,6 +22,7 @@ from voice_app.care import is_stop_word
 from voice_app.care.reply import ReplyScreen, replaced_reply_text
 from voice_app.conversation.timeline import Timeline
 from voice_app.core.cancel import CancelToken
+from voice_app.core.signal import without_lead_in
 from voice_app.core.types import (
     AudioStarted,
     CareStep,
@@ -45,6 +46,16 @@ if TYPE_CHECKING:
     from voice_app.conversation.conversation import Conversation, TurnPlan
 
 EMPTY_REPLY_RETRIES = 1  # a reply that comes out empty is asked once more, so the user is not left in silence
+HELD_TIMEOUT_S = 20.0  # a reply started early that no utterance claims is dropped after this long
+
+
+def same_words(a: str, b: str) -> bool:
+    """Two transcripts that say the same words (case and punctuation aside): an early reply still fits."""
+    return _words(a) == _words(b)
+
+
+def _words(text: str) -> str:
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())
 
 
 @dataclass
@@ -78,7 +89,11 @@ class Clause:
 class Turn:
     """One turn running in the background; `events()` streams it, `wait()` returns its record."""
 
-    def __init__(self, conversation: Conversation, said: Utterance | str, options: GenerationOptions) -> None:
+    def __init__(
+        self, conversation: Conversation, said: Utterance | str, options: GenerationOptions, *, held: bool = False
+    ) -> None:
+        """`held`: `said` is a partial transcript the user may still be adding to; the reply is
+        computed but nothing is shown, spoken or stored until `resolve(utterance)` keeps it."""
         self.conversation = conversation
         self.said = said
         self.options = options
@@ -87,11 +102,20 @@ class Turn:
         self.timeline = Timeline(origin)
         self.cancel = CancelToken()
         self.clauses: list[Clause] = []
-        self.transcript = ""
+        self.transcript = said.strip() if held and isinstance(said, str) else ""
         self.reply_full = ""
         self.shown = ""  # what passed the checks (a typed turn's reply)
         self.replaced = False  # the reply check stopped the model: the care text was said instead
         self.errors: list[BaseException] = []
+        self.held = held
+        self.kept_early: bool | None = None  # started before the user finished: kept (True) or redone (False)
+        self._resolved = threading.Event()
+        self._resolution: Utterance | None = None
+        self._released = threading.Event()  # the speaker may be used and events flow
+        self._held_events: list[TurnEvent] = []
+        self._barged = False
+        if not held:
+            self._released.set()
         self._events: queue.SimpleQueue[TurnEvent] = queue.SimpleQueue()
         self._clause_queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._done = threading.Event()
@@ -108,12 +132,31 @@ class Turn:
     def barge_in(self) -> float:
         """Stop playback, TTS and the model now (the user spoke, pressed the talk key or Esc)."""
         now = self.timeline.mark("barge_in")
-        if self.voice is not None:  # first what the user hears, then what computes
+        self._barged = True
+        if self.voice is not None and self._released.is_set():  # first what the user hears, then what computes
             stopped = self.voice.speaker.stop()
             if self.timeline.has("first_audio_out"):
                 self.timeline.mark("playback_stopped", stopped)
         self.cancel.cancel()
         return now
+
+    def resolve(self, utterance: Utterance) -> bool:
+        """The utterance this held reply was started for has ended: keep the reply if its final
+        transcript says the same words, else answer it afresh (same turn). False: too late (dropped)."""
+        with self._lock:
+            if not self.held or self._resolved.is_set():
+                return False
+            self._resolution = utterance
+            self._resolved.set()
+        return True
+
+    def discard(self) -> None:
+        """Drop a held reply (the user went on speaking, or a typed line came): nothing was shown or stored."""
+        with self._lock:
+            if not self.held or self._resolved.is_set():
+                return
+            self._resolved.set()
+        self.cancel.cancel()
 
     @property
     def done(self) -> bool:
@@ -141,6 +184,10 @@ class Turn:
                 return
 
     def _emit(self, event: TurnEvent) -> None:
+        with self._lock:
+            if not self._released.is_set():
+                self._held_events.append(event)  # a held reply's events wait until it is kept
+                return
         self._events.put(event)
 
     # --- stages ----------------------------------------------------------------------------------
@@ -150,14 +197,22 @@ class Turn:
             self._record = self._run()
         except BaseException as exc:  # noqa: BLE001 - handed to wait() and events()
             self.cancel.cancel()
-            if self.voice is not None:
+            if self.voice is not None and self._released.is_set():
                 self.voice.speaker.stop()
             self._record = TurnRecord(None, self.transcript, "", self.reply_full, True, error=exc)
         finally:
             self._done.set()
-            self._emit(TurnDone(self._record))  # type: ignore[arg-type]
+            self._released.set()
+            self._events.put(TurnDone(self._record))  # type: ignore[arg-type]
 
     def _run(self) -> TurnRecord:
+        if self.held:
+            record = self._run_held()
+            if record is not None:
+                return record
+        return self._run_live()
+
+    def _run_live(self) -> TurnRecord:
         conv = self.conversation
         said = self.said
         stt: dict[str, float] = {}
@@ -168,40 +223,115 @@ class Turn:
         else:
             self.transcript = said.strip()
         self.timeline.mark("transcript_final")
+        if self.kept_early is False:
+            stt = {**stt, "preemptive": 0.0}
         if not self.transcript:  # nothing was said (or only a hallucination): no turn
             return TurnRecord(None, "", "", timeline=self.timeline.relative(), stt=stt)
         if self.voice is not None and is_stop_word(self.transcript):  # "stop" / "停": nothing new is said
             return TurnRecord(None, self.transcript, "", interrupted=True, timeline=self.timeline.relative(), stt=stt)
         self._emit(UserText(self.transcript))
+        plan = self._plan(isinstance(said, Utterance), conv.take_partials(self.transcript), apply=True)
+        stt = {**stt, "examples": float(len(plan.memories))}
+        playback = self.voice.speaker.begin() if self.voice is not None else None
+        if self.voice is not None:
+            self.voice.speaker.on_first_sample = self._first_sample
+        workers = self._start_workers(plan)
+        return self._finish(plan, stt, playback, workers)
+
+    def _run_held(self) -> TurnRecord | None:
+        """A reply to a partial transcript, computed while the user is silent but not done; kept when the
+        final transcript says the same words (returns its record), else None: answer the utterance afresh."""
+        conv = self.conversation
+        plan = self._plan(True, (), apply=False)
+        workers = self._start_workers(plan)  # the voice waits for the release before it plays
+        self._resolved.wait(HELD_TIMEOUT_S)
+        with self._lock:
+            self._resolved.set()  # from now on, too late to resolve
+            utterance = self._resolution
+        if utterance is None:  # dropped: nothing was shown, spoken or stored
+            self.cancel.cancel()
+            self._join(workers)
+            return TurnRecord(None, self.transcript, "", interrupted=True, timeline=self.timeline.relative())
+        assert self.voice is not None
+        final = utterance.transcribe(self.voice.transcriber).strip()
+        self.said = utterance
+        if not same_words(final, self.transcript) or is_stop_word(final):
+            self.cancel.cancel()
+            self._join(workers)
+            self._start_over(utterance)
+            return None
+        self.kept_early = True
+        self.timeline.mark("speech_end", utterance.speech_end_at, overwrite=True)
+        self.timeline.mark("transcript_final", overwrite=True)
+        conv.take_partials(final)
+        conv.recent_lines = plan.recent_after
+        self.transcript = final
+        stt = {**utterance.stt_stats, "examples": float(len(plan.memories)), "preemptive": 1.0}
+        playback = self.voice.speaker.begin()
+        self.voice.speaker.on_first_sample = self._first_sample
+        with self._lock:  # what was computed while held is told now, after the user's words
+            self._events.put(UserText(final))
+            for event in self._held_events:
+                self._events.put(event)
+            self._held_events = []
+            self._released.set()
+        return self._finish(plan, stt, playback, workers)
+
+    def _start_over(self, utterance: Utterance) -> None:
+        """The user said more than the held reply answered: clear it (nothing of it was told) and go live."""
+        self.kept_early = False
+        self.timeline = Timeline(utterance.speech_end_at)
+        self.cancel = CancelToken()
+        if self._barged:  # the turn was cut while it was being redone
+            self.timeline.mark("barge_in")
+            self.cancel.cancel()
+        self.clauses = []
+        self.reply_full = self.shown = ""
+        self.replaced = False
+        self.errors = []
+        self._clause_queue = queue.SimpleQueue()
+        with self._lock:
+            self._held_events = []
+            self._released.set()
+
+    def _plan(self, spoken: bool, heard: list[str] | tuple[()], *, apply: bool) -> TurnPlan:
+        """The care checks run before any model call, on the line and what was heard on the way to it."""
+        conv = self.conversation
         ready = None
         if conv.speculator is not None:
-            spoken = isinstance(said, Utterance)
             ready = conv.speculator.ready_memories() if spoken else conv.speculator.typed_memories(self.transcript)
-        # The care checks run before any model call, on the line and what was heard on the way to it.
-        plan = conv.plan_turn(self.transcript, ready, conv.take_partials(self.transcript))
-        stt = {**stt, "examples": float(len(plan.memories))}
+        plan = conv.plan_turn(self.transcript, ready, heard, apply=apply)
         if plan.care is not None:
             self._emit(CareStep(plan.care.kind, plan.care.text))
         self._emit(MemoriesUsed(tuple(plan.memories)))
-        turn_id = conv.store.begin_turn(conv.session_id, self.transcript)  # phase one: the user's side
-        playback: PlaybackState | None = None
-        tts_thread = None
+        return plan
+
+    def _start_workers(self, plan: TurnPlan) -> list[threading.Thread]:
+        workers = [threading.Thread(target=self._llm, args=(plan,), name="turn-llm", daemon=True)]
         if self.voice is not None:
-            playback = self.voice.speaker.begin()
-            self.voice.speaker.on_first_sample = self._first_sample
-            tts_thread = threading.Thread(target=self._tts, name="turn-tts", daemon=True)
-        llm_thread = threading.Thread(target=self._llm, args=(plan,), name="turn-llm", daemon=True)
-        llm_thread.start()
-        if tts_thread is not None:
-            tts_thread.start()
+            workers.append(threading.Thread(target=self._tts, name="turn-tts", daemon=True))
+        for worker in workers:
+            worker.start()
+        return workers
+
+    @staticmethod
+    def _join(workers: list[threading.Thread]) -> None:
+        for worker in workers:
+            worker.join()
+
+    def _finish(
+        self, plan: TurnPlan, stt: dict[str, float], playback: PlaybackState | None, workers: list[threading.Thread]
+    ) -> TurnRecord:
+        """Store the turn (the user's side first), wait for the reply to be told, store what was heard."""
+        conv = self.conversation
+        said = self.said
+        turn_id = conv.store.begin_turn(conv.session_id, self.transcript)  # phase one: the user's side
         user_audio = None
         if isinstance(said, Utterance) and len(said.audio):  # written while the model works
             ref = conv.store.audio_ref(conv.session_id, turn_id, "user")
             user_audio = conv.store.write_audio(said.audio, RATE, ref)
             conv.store.set_turn_audio(turn_id, user_audio)
-        llm_thread.join()
-        if tts_thread is not None:
-            tts_thread.join()
+        self._join(workers)
         heard, reply_audio = self._heard(turn_id, playback)
         interrupted = self.cancel.cancelled
         timeline = self.timeline.relative()
@@ -263,6 +393,7 @@ class Turn:
         self._emit(AudioStarted())
 
     def _llm(self, plan: TurnPlan) -> None:
+        self.timeline.mark("llm_start")  # before speech_end when the reply was started early
         try:
             for attempt in range(EMPTY_REPLY_RETRIES + 1):
                 self._generate(plan, attempt)
@@ -360,7 +491,12 @@ class Turn:
                 for chunk in synthesizer.stream(clause.text, self.cancel):
                     if self.cancel.cancelled:
                         return
+                    if not self.timeline.has("first_audio"):  # the reply's first sound starts at once
+                        chunk = without_lead_in(chunk, speaker.rate)
                     self.timeline.mark("first_audio")
+                    while not self._released.wait(0.02):  # a held reply is not played before it is kept
+                        if self.cancel.cancelled:
+                            return
                     clause.samples += len(chunk)
                     speaker.play(chunk, tag=index)
                 clause.synthesized = not self.cancel.cancelled

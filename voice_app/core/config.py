@@ -37,6 +37,7 @@ class LLMSettings:
     max_reply_tokens: int = 160
     threads: int = 0  # 0 = physical cores
     voice_examples: str = "ready"  # ready: a voice turn uses the retrieved exchanges prefilled while you spoke | all
+    preemptive: bool = True  # start the reply when the user falls silent, keep it if they were done
 
 
 @dataclass

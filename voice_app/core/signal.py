@@ -23,3 +23,12 @@ def resample(audio: np.ndarray, src: int, dst: int) -> np.ndarray:
     count = round(len(audio) * dst / src)
     positions = np.arange(count, dtype=np.float64) * (src / dst)
     return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
+
+
+def without_lead_in(audio: np.ndarray, rate: int, threshold: float = 0.01, keep_ms: int = 10) -> np.ndarray:
+    """The audio from just before its first audible sample (a voice's chunk opens with ~50-70 ms of
+    near-silence: at the start of a reply that is only waiting)."""
+    loud = np.flatnonzero(np.abs(audio) > threshold)
+    if not len(loud):
+        return audio
+    return audio[max(0, int(loud[0]) - keep_ms * rate // 1000) :]

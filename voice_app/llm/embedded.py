@@ -146,6 +146,7 @@ class EmbeddedChat:
         # The latest reply: prompt tokens, how many were read (not cached), seconds to read them and to
         # the first token, tokens generated after it and their seconds, tokens computed on one thread.
         self.last_prompt: dict[str, float] = {"tokens": 0, "read": 0}
+        self.stream_calls = 0  # replies asked for (a benchmark counts the retries of a turn)
         self._threads_now = self._llm.n_threads
         self.contended_tokens = 0  # tokens of the latest reply computed on one thread (another stage was busy)
 
@@ -262,6 +263,7 @@ class EmbeddedChat:
                 finished.set()
                 pieces.put(None)
 
+        self.stream_calls += 1
         self._reply_waiting.set()
         if self._prefilling:
             self._abort.set()  # the prefill in progress stops mid-chunk
@@ -429,6 +431,8 @@ class EmbeddedChat:
             self._abort.clear()
             self._set_threads(self._llm.n_threads)
             self.last_prompt.update(
+                started_at=started,  # perf_counter() stamps, for benchmarks that line them up with a turn
+                first_token_at=first_at,
                 first_token_s=round(first_at - started, 4) if first_at else 0.0,
                 generated=max(0, produced - 1),  # tokens after the first, over the seconds after it
                 generate_s=round(last_at - first_at, 4) if first_at else 0.0,

@@ -195,6 +195,14 @@ class Microphone:
         except sd.PortAudioError as exc:
             raise AudioUnavailableError(f"The microphone {info['name']!r} cannot be opened: {exc}.") from None
 
+    @property
+    def latency(self) -> float:
+        """Seconds between a sound at the microphone and its block reaching us (the device's buffer)."""
+        try:
+            return float(self._stream.latency) if self._stream is not None else 0.0
+        except Exception:  # noqa: BLE001 - a closed or odd stream: nothing to wait for
+            return 0.0
+
     def stop(self) -> None:
         if self._stream is not None:
             with contextlib.suppress(Exception):

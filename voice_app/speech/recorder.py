@@ -14,6 +14,8 @@ from voice_app.speech.audio import RATE, AudioSource, Microphone, level
 from voice_app.speech.stt import StreamingTranscriber, Transcriber
 from voice_app.speech.vad import Endpointer, Segment, SileroVAD, trim_silence
 
+MAX_INPUT_LAG_S = 0.1  # the most a release waits for audio still in the microphone's buffer
+
 
 @dataclass
 class Utterance:
@@ -115,11 +117,13 @@ class Recorder:
         preroll_ms: int = 300,
         language: str | None = None,
         on_partial: Callable[[str], None] | None = None,
+        on_settled: Callable[[str], None] | None = None,
     ) -> None:
         self._capture = _Capture(source or Microphone(device), preroll_ms)
         self.transcriber = transcriber
         self.language = language
         self.on_partial = on_partial  # each partial transcript while the user speaks (e.g. Conversation.on_partial)
+        self.on_settled = on_settled  # a partial that heard all the speech so far (Conversation.on_settled)
         self._chunks: list[np.ndarray] = []
         self._stream: StreamingTranscriber | None = None
         self._started_at = 0.0
@@ -163,6 +167,7 @@ class Recorder:
             if self.transcriber is not None:
                 self._stream = StreamingTranscriber(self.transcriber, language=self.language)
                 self._stream.on_partial = self.on_partial
+                self._stream.on_settled = self.on_settled
                 self._stream.start()
             self.recording = True
         self._capture.attach(self._on_audio, with_preroll=True)
@@ -174,8 +179,15 @@ class Recorder:
             self._stream.feed(block)
 
     def stop(self) -> Utterance:
-        """End the utterance now; its transcript is finished by Utterance.transcribe()."""
+        """End the utterance now; its transcript is finished by Utterance.transcribe().
+
+        What was said just before the release is still in the device's input buffer: capture goes on
+        for that long (the source's `latency`, at most `MAX_INPUT_LAG_S`), so the last word is whole.
+        """
         ended = time.perf_counter()
+        lag = min(float(getattr(self._capture.source, "latency", 0.0) or 0.0), MAX_INPUT_LAG_S)
+        if lag > 0 and self.recording:
+            time.sleep(lag)
         self._capture.detach(self._on_audio)
         with self._lock:
             self.recording = False
@@ -280,6 +292,7 @@ class HandsFree:
         on_speech_start: Callable[[], None] | None = None,
         on_utterance: Callable[[Utterance], object] | None = None,
         on_partial: Callable[[str], None] | None = None,
+        on_settled: Callable[[str], None] | None = None,
         muted: Callable[[], bool] | None = None,
     ) -> None:
         self._capture = _Capture(source or Microphone(device), 0)
@@ -288,6 +301,7 @@ class HandsFree:
         self.transcriber = transcriber
         self.language = language
         self.on_partial = on_partial
+        self.on_settled = on_settled
         self.on_speech_start = on_speech_start
         self.on_utterance = on_utterance
         self.endpointer = Endpointer(
@@ -347,6 +361,7 @@ class HandsFree:
         if self.transcriber is not None:
             self._stream = StreamingTranscriber(self.transcriber, language=self.language)
             self._stream.on_partial = self.on_partial
+            self._stream.on_settled = self.on_settled
             self._stream.start()
         if self.on_speech_start:
             self.on_speech_start()

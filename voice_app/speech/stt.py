@@ -329,6 +329,9 @@ class StreamingTranscriber:
         self.passes: list[float] = []  # compute seconds of each pass
         self.partial = ""  # committed + latest hypothesis (for the UI)
         self.on_partial: Callable[[str], None] | None = None
+        # A pass heard everything said so far (the user is silent): its text is the transcript unless
+        # they go on, so a reply can be started from it (Conversation.on_settled).
+        self.on_settled: Callable[[str], None] | None = None
 
     # --- feeding ------------------------------------------------------------------------------
 
@@ -409,6 +412,8 @@ class StreamingTranscriber:
             self.partial = (self.committed_text + " " + self._tail_text()).strip()
         if self.on_partial:
             self.on_partial(self.partial)
+        if self.on_settled is not None and self.partial and self.covers_speech():
+            self.on_settled(self.partial)
 
     def _probs_for(self, start: int, end: int) -> np.ndarray | None:
         first, last = start // WINDOW, end // WINDOW

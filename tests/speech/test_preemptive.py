@@ -1,0 +1,124 @@
+"""A reply started when the user falls silent: kept when they were done, redone or dropped when not."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from voice_app.conversation.conversation import Conversation, Voice
+from voice_app.conversation.importing import ensure_demo
+from voice_app.conversation.listening import hear_recording
+from voice_app.conversation.turn import same_words
+from voice_app.core import config
+from voice_app.core.types import AudioStarted, ReplyPiece, SpokenClause, TurnDone, TurnEvent, TurnRecord, UserText
+from voice_app.llm.base import GenerationOptions
+from voice_app.speech.audio import NullSpeaker
+from voice_app.storage.store import Store
+
+pytestmark = pytest.mark.slow
+
+LINE = "Do you remember the lake house we rented that summer?"
+
+
+@pytest.fixture(scope="module")
+def spoken(tmp_path_factory: pytest.TempPathFactory, synthesizer, tiny_en) -> Iterator[Conversation]:  # type: ignore[no-untyped-def]
+    settings = config.Settings()
+    settings.llm.backend = "embedded"
+    store = Store(tmp_path_factory.mktemp("preemptive") / "voice.sqlite3")
+    ensure_demo(store)
+    conversation = Conversation(
+        store,
+        "demo",
+        settings=settings,
+        options=GenerationOptions(max_tokens=20, temperature=0.7, seed=3),
+        voice=Voice(tiny_en, synthesizer, NullSpeaker(rate=synthesizer.sample_rate).open()),
+    )
+    conversation.warm_up()
+    yield conversation
+    conversation.close()
+    store.close()
+
+
+def run(conversation: Conversation, said: object) -> tuple[list[TurnEvent], TurnRecord]:
+    events = list(conversation.start_turn(said).events())  # type: ignore[arg-type]
+    done = events[-1]
+    assert isinstance(done, TurnDone)
+    return events, done.record
+
+
+def stored_turns(conversation: Conversation) -> int:
+    return len(conversation.store.turns(conversation.session_id))
+
+
+def check_told_once(events: list[TurnEvent], record: TurnRecord) -> None:
+    """The stream of a kept or redone reply is an ordinary turn's: the user's words first, then the reply."""
+    kinds = [type(e) for e in events]
+    assert kinds[0] is UserText and kinds.count(UserText) == 1 and kinds.count(TurnDone) == 1
+    assert events[0].text == record.user_text  # type: ignore[union-attr]
+    assert record.turn_id is not None and record.error is None and not record.interrupted
+    clauses = [e.text for e in events if isinstance(e, SpokenClause)]
+    assert clauses and AudioStarted in kinds and record.reply == " ".join(c.strip() for c in clauses)
+    assert "".join(e.text for e in events if isinstance(e, ReplyPiece)).strip() == record.reply_full
+
+
+def test_same_words_ignores_case_and_punctuation() -> None:
+    assert same_words("Do you remember the lake house?", "do you remember the lake house")
+    assert same_words("你还记得那个湖吗？", "你还记得那个湖吗")
+    assert not same_words("Do you remember the lake", "Do you remember the lake house")
+
+
+def test_a_reply_started_in_the_silence_is_kept_when_the_user_was_done(spoken: Conversation, say) -> None:  # type: ignore[no-untyped-def]
+    before = stored_turns(spoken)
+    # The key stays down 1.5 s after the last word: a pass hears all the speech and the reply starts.
+    utterance = hear_recording(spoken, say(LINE), trailing_s=1.5)
+    assert spoken.preemptive is not None and spoken.preemptive.held
+    events, record = run(spoken, utterance)
+    check_told_once(events, record)
+    assert record.stt["preemptive"] == 1.0
+    assert record.timeline["llm_start"] < 0.0, "the model was asked before the key came up"
+    assert record.timeline["first_audio_out"] > 0.0, "nothing is played before the utterance ends"
+    assert "remember" in record.user_text.lower()
+    assert stored_turns(spoken) == before + 1
+    assert spoken.history[-1][0] == record.user_text and spoken.preemptive is None
+
+
+def test_a_reply_to_words_the_user_went_on_from_is_redone_in_the_same_turn(spoken: Conversation, say) -> None:  # type: ignore[no-untyped-def]
+    spoken.settings.llm.preemptive = False  # record the whole line without starting a reply
+    try:
+        utterance = hear_recording(spoken, say(LINE), trailing_s=0.3)
+    finally:
+        spoken.settings.llm.preemptive = True
+    spoken.speculator.wait_idle()
+    before = stored_turns(spoken)
+    spoken.on_settled("Do you remember the")  # as if the user had paused there
+    early = spoken.preemptive
+    assert early is not None
+    time.sleep(0.5)  # the model is writing a reply to the words so far
+    events, record = run(spoken, utterance)
+    assert spoken.current is early, "the same turn answers, afresh"
+    check_told_once(events, record)
+    assert record.stt["preemptive"] == 0.0 and record.timeline["llm_start"] > 0.0
+    assert "lake" in record.user_text.lower()
+    assert stored_turns(spoken) == before + 1
+
+
+def test_a_reply_started_early_is_dropped_when_the_user_goes_on(spoken: Conversation) -> None:
+    spoken.speculator.wait_idle()
+    before, history = stored_turns(spoken), list(spoken.history)
+    spoken.on_settled("Why did you")
+    early = spoken.preemptive
+    assert early is not None
+    spoken.on_partial("Why did you stop answering")  # the next pass heard more words
+    assert spoken.preemptive is None
+    assert early.finished(30)
+    record = early.wait()
+    assert record.turn_id is None and stored_turns(spoken) == before and spoken.history == history
+    # a typed line drops one too
+    spoken.on_settled("Why did you")
+    early = spoken.preemptive
+    assert early is not None
+    typed = spoken.respond("hi")
+    assert typed.turn_id is not None and early.finished(30) and early.wait().turn_id is None
+    assert stored_turns(spoken) == before + 1
