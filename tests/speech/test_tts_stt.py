@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from tests.speech.conftest import word_error_rate
 from voice_app.core import config
+from voice_app.core.signal import without_lead_in
 from voice_app.speech import stt
 from voice_app.speech.audio import ArraySource
 from voice_app.speech.recorder import Recorder
@@ -201,6 +203,66 @@ def test_streaming_transcription_leaves_only_the_tail(tiny_en, say) -> None:  # 
     # The pause pass covered all the speech: nothing (or only a tail) is left at release.
     assert utterance.stt_stats["reused"] == 1.0 or final_s < 3.0
     assert 0.4 * 16000 < len(utterance.audio) - len(say(text)) < 1.2 * 16000  # pre-roll and trailing kept
+
+
+def test_a_pass_that_heard_all_the_speech_is_told_as_settled(tiny_en, say) -> None:  # type: ignore[no-untyped-def]
+    """The user fell silent with the key still down: the pass over everything said is "settled"
+    (a reply may start from it); passes while they speak are not."""
+    text = "Why did you stop answering my messages?"
+    source = ArraySource(say(text), leading_s=0.2, trailing_s=1.5)
+    partials: list[str] = []
+    settled: list[tuple[float, str]] = []
+    recorder = Recorder(
+        source,
+        transcriber=tiny_en,
+        on_partial=partials.append,
+        on_settled=lambda words: settled.append((time.perf_counter(), words)),
+    ).open()
+    recorder.start()
+    source.done.wait(30)
+    released = time.perf_counter()
+    utterance = recorder.stop()
+    recorder.close()
+    assert settled and settled[0][0] < released, "heard before the key came up"
+    assert settled[-1][1] == utterance.transcribe() and word_error_rate(text, settled[-1][1]) <= 0.2
+    assert all(words in partials for _, words in settled)
+
+
+def test_a_reply_starts_at_its_first_sound() -> None:
+    rate = 22050
+    chunk = np.concatenate([np.zeros(rate // 10, dtype=np.float32), 0.3 * np.ones(rate // 10, dtype=np.float32)])
+    chunk[rate // 10 - 50] = 0.005  # below the threshold: still the lead-in
+    trimmed = without_lead_in(chunk, rate)
+    assert len(trimmed) == rate // 10 + rate // 100  # the sound, and 10 ms before it
+    assert np.array_equal(without_lead_in(np.zeros(100, dtype=np.float32), rate), np.zeros(100, dtype=np.float32))
+
+
+class _LaggingSource:
+    """A device whose blocks arrive `latency` after they were said (what a microphone buffer does)."""
+
+    latency = 0.06
+
+    def __init__(self) -> None:
+        self.callback = None
+
+    def start(self, on_audio) -> None:  # type: ignore[no-untyped-def]
+        self.callback = on_audio
+
+    def stop(self) -> None:
+        self.callback = None
+
+
+def test_the_release_waits_for_words_still_in_the_microphone_buffer() -> None:
+    source = _LaggingSource()
+    recorder = Recorder(source).open()
+    recorder.start()
+    assert source.callback is not None
+    source.callback(np.full(512, 0.1, dtype=np.float32))
+    late = threading.Timer(0.02, source.callback, args=(np.full(512, 0.2, dtype=np.float32),))
+    late.start()  # said before the release, delivered 20 ms after it
+    utterance = recorder.stop()
+    late.join()
+    assert len(utterance.audio) == 1024 and utterance.audio[-1] == pytest.approx(0.2)
 
 
 def test_streaming_commits_words_and_decodes_only_the_tail(tiny_en, say) -> None:  # type: ignore[no-untyped-def]

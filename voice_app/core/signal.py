@@ -1,4 +1,4 @@
-"""Sample-rate conversion for speech: one resampler for playback, STT input and exports."""
+"""Signal helpers for speech: one resampler for playback, STT input and exports; a reply's lead-in trimmed."""
 
 from __future__ import annotations
 
