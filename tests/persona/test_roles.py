@@ -36,6 +36,9 @@ SLIPS = [
     ("the new message does not follow", "what do you call me?", ASSISTANT),
     ("alex's message: \"I know, it was amazing", "was any of it real?", ASSISTANT),
     ("不是真的", "这些聊天记录是真的吗", DENIAL),
+    # seen in bench_latency after the fixed set was measured
+    ("none was real it was just a simulation of past exchanges", "Was any of it real for you?", DENIAL),
+    ("这只是模拟出来的对话", "你还爱我吗", DENIAL),
     # Chinese
     ("他总是很自私", "我们为什么分手？", USER_THIRD_PERSON),
     ("那些聊天记录都是假的", "你还记得我们的聊天吗", DENIAL),

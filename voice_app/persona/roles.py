@@ -103,7 +103,9 @@ _DENIAL_EN = re.compile(
     r"|\bwho (?:are|r) you\b(?! to\b)(?!,? (?:now|these days|anymore|with)\b)"
     r"|\bi(?:'ve| have) never (?:met|seen) you\b"
     r"|\bi'?m (?:just |only )?(?:a|an) (?:bot|ai|program|simulation|computer|robot)\b"
-    r"|\bi am (?:just |only )?(?:a|an) (?:bot|ai|program|simulation|computer|robot)\b",
+    r"|\bi am (?:just |only )?(?:a|an) (?:bot|ai|program|simulation|computer|robot)\b"
+    # the app's own framing said back: the ex never calls what they lived "a simulation" or "exchanges"
+    r"|\b(?:a |the )?simulat(?:ion|ed)\b|\b(?:past|previous|real|these|those) exchanges\b",
     re.IGNORECASE,
 )
 _DENIAL_ZH = re.compile(
@@ -112,6 +114,7 @@ _DENIAL_ZH = re.compile(
     r"|我们(?:根本|从来|从)?没(?:有)?(?:在一起|见过|谈过|交往)"
     r"|你是谁(?!啊?[，,]?你凭什么)"
     r"|我(?:只)?是(?:一个)?(?:机器人|程序|ai|AI|人工智能)"
+    r"|模拟(?:的|出来|程序|对话)"
 )
 # The prompt's own wording said back ("Sam's new message follows.)" → "the new message does not follow").
 # Also a transcript label the model writes itself: "alex's message:", "sam's new message:".
