@@ -140,6 +140,9 @@ class EmbeddedChat:
         self._reply_waiting = threading.Event()  # a stream() wants the model: a running prefill yields
         self._abort = AbortFlag()  # set: the graph being evaluated stops at its next operation
         self._prefilling = False
+        # The prefill's target tokens and the end of the chunk being read (None between chunks): a turn
+        # starting counts what that chunk will hold, and a reply that goes on from it waits for it.
+        self._chunk: tuple[list[int], int] | None = None
         import llama_cpp
 
         llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort.callback, self._abort.data)
@@ -265,8 +268,8 @@ class EmbeddedChat:
 
         self.stream_calls += 1
         self._reply_waiting.set()
-        if self._prefilling:
-            self._abort.set()  # the prefill in progress stops mid-chunk
+        if self._prefilling and not self._after_chunk(tokens):
+            self._abort.set()  # the prefill in progress stops mid-chunk (it reads what this prompt is not)
         self._worker.submit(produce)
         try:
             while (item := pieces.get()) is not None:
@@ -340,10 +343,13 @@ class EmbeddedChat:
                 full = self._llm.n_threads
                 self._set_threads(threads or (1 if LOAD.others_busy(full) else full))
                 start = self._llm.n_tokens
+                self._chunk = (tokens, min(start + chunk, len(tokens)))
                 try:
                     self._llm.eval(tokens[start : start + chunk])
                 except RuntimeError:  # aborted mid-chunk: its entries are dropped by the next eval()
                     break
+                finally:
+                    self._chunk = None
             return int(self._llm.n_tokens)
         finally:
             self._prefilling = False
@@ -351,13 +357,28 @@ class EmbeddedChat:
             self._lock.release()
 
     def is_cached(self, messages: list[Message], *, max_tokens: int = 160) -> bool:
-        """Whether `messages` (the last one left open) are wholly in the KV cache already."""
+        """Whether `messages` (the last one left open) are wholly in the KV cache, or will be when the
+        prefill's chunk in progress ends: asked as a turn starts, it does not wait for that chunk."""
         try:
             tokens = self._open_tokens(self.fit(messages, max_tokens))
         except LLMError:
             return False
+        chunk = self._chunk  # mid-chunk the cache will hold the prefill's target up to the chunk's end
+        if chunk is not None:
+            target, end = chunk
+            return len(tokens) <= end and target[: len(tokens)] == tokens
         with self._lock:
             return self._common_prefix(tokens) == len(tokens)
+
+    def _after_chunk(self, tokens: list[int]) -> int:
+        """How many leading `tokens` the cache will hold when the chunk being prefilled ends; 0 when no
+        chunk is being read or it reads something else (a reply that goes on from it waits for it)."""
+        chunk = self._chunk  # read once: the prefill's thread replaces it
+        if chunk is None:
+            return 0
+        target, end = chunk
+        n = min(end, len(tokens))
+        return n if target[:n] == tokens[:n] else 0
 
     def _set_threads(self, n: int) -> None:
         if n != self._threads_now:
