@@ -4,7 +4,8 @@
     .venv/bin/python scripts/bench_typed.py [--json scripts/results/bench_typed.json]
 
 Typed: 12 ordinary lines, one conversation with the demo persona on the embedded model, warm, each
-sent after the time a fast typist takes to type it (6 characters a second); for each, the seconds
+typed at 6 characters a second (a fast typist), every keystroke handed to the conversation as the
+TUI's input does, then sent; for each, the seconds
 from Enter to the model's first token (`ReplyStarted`) and to the first words on screen
 (`ReplyPiece`: they have passed every check). Start-up: `voice-app chat demo --once ... --json`
 wall time, and `voice-app talk demo --no-tui` from launch until it says it listens, each the first
@@ -72,9 +73,12 @@ def typed_turns(home: Path) -> dict[str, Any]:
         chat.warm_up()
         rows = []
         for line in LINES:
-            # The user reads the reply and types the next line (a fast typist: 6 characters a second);
-            # meanwhile the app reads the finished exchange into the cache, as it does for anyone.
-            time.sleep(len(line) / TYPING_CHARS_PER_S)
+            # The user reads the reply and types the next line (a fast typist: 6 characters a second),
+            # each keystroke handed on as the TUI's input does; meanwhile the app reads the finished
+            # exchange and the words typed so far into the cache, as it does for anyone.
+            for end in range(1, len(line) + 1):
+                time.sleep(1 / TYPING_CHARS_PER_S)
+                chat.on_typing(line[:end])
             start = time.perf_counter()
             seen: dict[str, float] = {}
             turn = chat.start_turn(line)

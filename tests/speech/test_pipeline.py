@@ -199,6 +199,25 @@ def test_prompt_is_prefilled_while_the_user_speaks_and_between_turns(pipeline) -
     assert spec.ready_memories()[: len(spec.carried)] == spec.carried
 
 
+def test_typed_words_are_read_while_the_user_types(pipeline) -> None:  # type: ignore[no-untyped-def]
+    spec, chat, model = pipeline.speculator, pipeline, pipeline.model
+    spec.after_turn()
+    assert spec.wait_idle(120)
+    line = "do you remember the lake house we rented?"
+    read_cold = len(model.tokenize(chat.prompt.final_user_message(line, chat.prompt.recall(line))))
+    # The line as it is typed (the TUI's input): its words so far, less the one being typed, are read
+    # into the cache with the real exchanges they recall.
+    for typed in ("do you", "do you remember the la", "do you remember the lake house we ren"):
+        chat.on_typing(typed)
+    assert spec.wait_idle(120)
+    assert spec.memories
+    assert model.is_cached(chat.open_messages(spec.memories, "do you remember the lake house we"))
+    record = chat.respond(line)
+    assert record.reply.strip() and record.memories
+    # Enter left only the end of the line to read: not the exchanges, not the words typed before.
+    assert model.last_prompt["read"] < 12 < read_cold, (model.last_prompt, read_cold)
+
+
 def test_examples_policy_all_recalls_on_the_final_transcript(pipeline) -> None:  # type: ignore[no-untyped-def]
     spec = pipeline.speculator
     spec.policy = "all"

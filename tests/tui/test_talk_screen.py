@@ -85,3 +85,20 @@ async def test_end_session_saves_and_returns_home(store: Store) -> None:
         info = store.get_session(session)
         assert info.ended_at is not None and info.turns == 1
         assert app.screen.query_one("#sessions").row_count == 1
+
+
+async def test_the_line_being_typed_reaches_the_conversation(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each change of the input is handed on, so the model reads the words while the user types
+    # (the reading itself is tested with the real model in tests/speech/test_pipeline.py).
+    from voice_app.conversation.conversation import Conversation
+
+    typed: list[str] = []
+    monkeypatch.setattr(Conversation, "on_typing", lambda self, text: typed.append(text))
+    app = make_app(store, persona="demo", talk=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TalkScreen))
+        screen = app.screen
+        await wait_until(pilot, lambda: screen.engine.ready.is_set())
+        await pilot.press(*"do you")
+        await wait_until(pilot, lambda: typed[-1:] == ["do you"])
+        assert typed[:2] == ["d", "do"]

@@ -220,6 +220,12 @@ class Conversation:
         if self.speculator is not None:
             self.speculator.feed(partial)
 
+    def on_typing(self, text: str) -> None:
+        """The line being typed, as it changes: its words so far prefill the reply's prompt, as speech does
+        (the last word is left out until the next one starts; the model reads while the user types)."""
+        if self.speculator is not None and text.strip():
+            self.speculator.feed(text)
+
     def on_settled(self, partial: str) -> None:
         """Hand to a Recorder/HandsFree: a partial transcript that heard all the speech so far.
 

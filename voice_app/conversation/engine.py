@@ -235,6 +235,11 @@ class ConversationEngine:
             raise NothingToCorrectError("There is no conversation yet.")
         return self.conversation.not_them(better)
 
+    def typing(self, text: str) -> None:
+        """The typed line changed: the model reads its words so far (nothing while the model loads)."""
+        if self.conversation is not None:
+            self.conversation.on_typing(text)
+
     def interrupt(self) -> None:
         if self.conversation is not None:
             self.conversation.barge_in()

@@ -198,6 +198,11 @@ class TalkScreen(Screen[None]):
 
     # --- typed input -----------------------------------------------------------------------------
 
+    @on(Input.Changed, "#say")
+    def _typing(self, event: Input.Changed) -> None:
+        if self.engine is not None and not self.ended and not self.turn_running:
+            self.engine.typing(event.value)
+
     @on(Input.Submitted, "#say")
     def _submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
@@ -282,6 +287,7 @@ class TalkScreen(Screen[None]):
         if self.engine is not None and self.engine.ready.is_set() and not self._pending:
             self.turn_running = False
             self._set_state(eng.LISTENING if self._hands_free_on() else eng.READY)
+            self.engine.typing(self.query_one("#say", Input).value)  # typed during the reply: read it now
         nudge = self._nudge()
         if nudge:
             self.query_one(Transcript).note(nudge)
