@@ -363,19 +363,18 @@ class EmbeddedChat:
             tokens = self._open_tokens(self.fit(messages, max_tokens))
         except LLMError:
             return False
-        chunk = self._chunk  # mid-chunk the cache will hold the prefill's target up to the chunk's end
-        if chunk is not None:
-            target, end = chunk
-            return len(tokens) <= end and target[: len(tokens)] == tokens
+        after_chunk = self._after_chunk(tokens)
+        if after_chunk is not None:
+            return after_chunk == len(tokens)
         with self._lock:
             return self._common_prefix(tokens) == len(tokens)
 
-    def _after_chunk(self, tokens: list[int]) -> int:
-        """How many leading `tokens` the cache will hold when the chunk being prefilled ends; 0 when no
-        chunk is being read or it reads something else (a reply that goes on from it waits for it)."""
+    def _after_chunk(self, tokens: list[int]) -> int | None:
+        """How many leading `tokens` the cache will hold when the chunk being prefilled ends (0 when it
+        reads something else; a reply that goes on from it waits for it); None when no chunk is read."""
         chunk = self._chunk  # read once: the prefill's thread replaces it
         if chunk is None:
-            return 0
+            return None
         target, end = chunk
         n = min(end, len(tokens))
         return n if target[:n] == tokens[:n] else 0

@@ -105,7 +105,7 @@ _DENIAL_EN = re.compile(
     r"|\bi'?m (?:just |only )?(?:a|an) (?:bot|ai|program|simulation|computer|robot)\b"
     r"|\bi am (?:just |only )?(?:a|an) (?:bot|ai|program|simulation|computer|robot)\b"
     # the app's own framing said back: the ex never calls what they lived "a simulation" or "exchanges"
-    r"|\b(?:a |the )?simulat(?:ion|ed)\b|\b(?:past|previous|real|these|those) exchanges\b",
+    r"|\bsimulat(?:ion|ed)\b|\b(?:past|previous|real|these|those) exchanges\b",
     re.IGNORECASE,
 )
 _DENIAL_ZH = re.compile(
