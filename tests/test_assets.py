@@ -133,3 +133,17 @@ def test_the_text_embedding_model_ships_in_its_wheel_with_the_recorded_sha256() 
     rows = embedding.shared().query(["你还记得那个湖吗", "do you remember the lake?", "the invoice is overdue"])
     assert rows.shape == (3, embedding.DIM)
     assert float(rows[0] @ rows[1]) > float(rows[0] @ rows[2])  # the meaning crosses languages
+
+
+def test_the_sentence_encoder_of_the_crisis_check_ships_in_its_wheel_with_the_recorded_sha256() -> None:
+    found = assets.resolve("embed", "use-m3")
+    assert found.source == "package"
+    assert assets.sha256_file(found.path) == assets.MODELS["use-m3"].sha256
+    from voice_app.llm import use_embedding
+
+    encoder = use_embedding.shared()
+    assert encoder.model_path == found.path
+    rows = encoder.encode(["i want to die", "我不想活了", "this song kills me", ""])
+    assert rows.shape == (4, use_embedding.DIM)
+    assert abs(float(rows[0] @ rows[0]) - 1.0) < 1e-3
+    assert float(rows[0] @ rows[1]) > float(rows[0] @ rows[2])  # the meaning crosses languages

@@ -10,7 +10,7 @@ import pytest
 from tests.ollama_fake import FakeOllama
 from tests.test_chat import voice_app
 from voice_app.care import check_turn, is_stop_word
-from voice_app.care.crisis import detect_crisis, resources
+from voice_app.care.crisis import assess, deobfuscate, detect_crisis, resources
 from voice_app.care.honesty import is_reality_check
 
 EVAL_SET = Path(__file__).with_name("crisis_eval.tsv")
@@ -109,3 +109,19 @@ def test_scores_for_the_readme() -> None:
     assert f"{scores['lines']} lines" in readme
     assert f"recall {scores['recall']:.0%}" in readme
     assert f"false alarms {scores['false_alarm_rate']:.1%}" in readme
+
+
+@pytest.mark.parametrize(
+    ("written", "read_back"),
+    [
+        ("i want to k!ll mys3lf", "i want to kill myself"),
+        ("thinking about su1c1de again", "thinking about suicide again"),
+        ("went 50 meters up at 2am", "went 50 meters up at 2am"),  # numbers alone stay numbers
+        ("my mp3 player died lol!", "my mp3 player died lol!"),
+    ],
+)
+def test_leetspeak_is_read_back_before_the_check(written: str, read_back: str) -> None:
+    assert deobfuscate(written) == read_back
+    if read_back != written:
+        assert detect_crisis(written) is None  # the patterns alone miss it as written…
+        assert assess(written, use_model=False).flagged  # …and the check reads it back

@@ -1,4 +1,4 @@
-"""The semantic crisis layer: real multilingual-e5 model, frozen test sets, context, the reply side, the CLI."""
+"""The semantic crisis layer: real e5 and USE models, the frozen test set, context, the reply side, the CLI."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from voice_app.llm.ollama_chat import OllamaChat
 from voice_app.storage.store import Store
 
 ROOT = Path(__file__).parents[2]
-FROZEN_USER = Path(__file__).with_name("crisis_frozen_test.tsv")
-FROZEN_USER_2 = Path(__file__).with_name("crisis_frozen_test_2.tsv")
-FROZEN_USER_3 = Path(__file__).with_name("crisis_frozen_test_3.tsv")
+# Written by an independent writer before the last round of tuning; the earlier sets were scored,
+# then joined the training data (docs/CARE.md).
+FROZEN_USER = Path(__file__).with_name("crisis_frozen_test_5.tsv")
 FROZEN_REPLY = Path(__file__).with_name("reply_frozen_test.tsv")
 RESULTS = ROOT / "scripts" / "results" / "crisis_eval.json"
 USER_KINDS = {"passive", "plan", "preparatory", "selfharm", "method", "danger", "slang"}
@@ -54,7 +54,7 @@ def test_the_semantic_layer_loads_offline_and_flags_what_no_pattern_matches(monk
 
 def test_the_frozen_sets_cover_every_kind_in_both_languages_and_were_never_trained_on() -> None:
     trained = {line.text.strip().lower() for line in semantic.read_labelled(semantic.TRAIN)}
-    for path in (FROZEN_USER, FROZEN_USER_2, FROZEN_USER_3):
+    for path in (FROZEN_USER,):
         user = semantic.read_labelled(path)
         assert len(user) >= 150
         negatives = [line for line in user if not line.crisis]
@@ -68,18 +68,15 @@ def test_the_frozen_sets_cover_every_kind_in_both_languages_and_were_never_train
     assert not [line.text for line in reply if line.text.strip().lower() in trained]
 
 
-@pytest.mark.parametrize(
-    ("name", "path"), [("user", FROZEN_USER), ("user_2", FROZEN_USER_2), ("user_3", FROZEN_USER_3)]
-)
-def test_frozen_user_sets_recall_and_false_alarms_match_the_published_figures(name: str, path: Path) -> None:
-    measured = rates(path)
-    # Targets: recall >= 95% and false alarms <= 5%, not met (see docs/CARE.md for the figures and
-    # why). These floors catch a regression; the published figures must be what the model gives.
-    assert measured["recall"] >= 0.90, measured
-    assert measured["false_alarm_rate"] <= 0.10, measured
-    published = json.loads(RESULTS.read_text(encoding="utf-8"))[name]["both_layers"]
+def test_frozen_user_set_recall_and_false_alarms_match_the_published_figures() -> None:
+    measured = rates(FROZEN_USER)
+    published = json.loads(RESULTS.read_text(encoding="utf-8"))["user_5"]["both_layers"]
     assert round(measured["recall"], 4) == published["recall"]
     assert round(measured["false_alarm_rate"], 4) == published["false_alarm_rate"]
+    # Targets: recall >= 95% and false alarms <= 5%, not met on this blind set (docs/CARE.md gives
+    # the figures and why). These floors catch a regression.
+    assert measured["recall"] >= 0.90, measured
+    assert measured["false_alarm_rate"] <= 0.08, measured
 
 
 def test_frozen_reply_set_catches_harmful_replies_and_leaves_ordinary_ones() -> None:

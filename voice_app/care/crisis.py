@@ -54,6 +54,17 @@ def normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).translate(_QUOTES).lower().split())
 
 
+# Letters written as digits or symbols to get past filters ("k!ll mys3lf", "su1c1de"): read back
+# only inside a word that has letters of its own, so "50 meters" or "2am" stay as they are.
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "!": "i", "@": "a", "$": "s"})
+_LEET_WORD = re.compile(r"(?<![\w!@$])(?=[\w!@$]*[a-z][\w!@$]*[a-z])[a-z]*[0-9!@$][\w!@$]*[a-z0-9][\w!@$]*")
+
+
+def deobfuscate(text: str) -> str:
+    """The line with leetspeak words read back as letters (the same line when it has none)."""
+    return _LEET_WORD.sub(lambda word: word.group(0).translate(_LEET), normalise(text))
+
+
 def detect_crisis(text: str) -> CrisisMatch | None:
     """The first crisis pattern the line matches once figures of speech are removed, else None."""
     line = normalise(text)
@@ -85,9 +96,12 @@ CONTEXT_LINES = 2  # earlier user lines read with the new one (a crisis said acr
 
 
 def windows(text: str, context: Sequence[str]) -> list[str]:
-    """The line alone, then with the last one, two… earlier lines before it (oldest first)."""
+    """The line alone, then with the last one, two… earlier lines before it (oldest first); each
+    also with its leetspeak read back when it has any."""
     recent = [c for c in context if c.strip()][-CONTEXT_LINES:]
-    return [text] + [" ".join([*recent[-k:], text]) for k in range(1, len(recent) + 1)]
+    spans = [text] + [" ".join([*recent[-k:], text]) for k in range(1, len(recent) + 1)]
+    as_written = {normalise(span) for span in spans}
+    return spans + [plain for plain in map(deobfuscate, spans) if plain not in as_written]
 
 
 def semantic_layer() -> semantic.SemanticCrisis | None:

@@ -98,7 +98,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             out.print(f"{found.role:5} {found.id:16} {safe(found.path)}  ({found.size_bytes / 1e6:.0f} MB)")
         from voice_app.care import semantic
 
-        layer = semantic.shared()  # fitted once into the cache (~20 s), then loaded
+        layer = semantic.shared()  # fitted once into the cache (~1 min), then loaded
         out.print(f"care  crisis-model     {safe(semantic.model_path(layer.model.fingerprint))}")
         return 0
     rows = []

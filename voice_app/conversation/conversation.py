@@ -8,6 +8,7 @@ voice and a speaker) the conversation also prefills the next prompt while the us
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -105,6 +106,10 @@ class Conversation:
     ) -> None:
         self.store = store
         self.settings = settings or config.load()
+        # The crisis check's text models load (~1 s, much of it Python parsing a tokenizer) while the
+        # chat model loads (native code, the GIL released): `warm_up` waits for both.
+        self._care_loading = threading.Thread(target=care.warm_up, name="care-warm-up", daemon=True)
+        self._care_loading.start()
         self.model = model or open_chat_model(self.settings, encrypted=store.encryption_state != "off")
         self.prompt: PersonaPrompt = build_prompt(store, persona)
         self.voice = voice
@@ -143,7 +148,7 @@ class Conversation:
             self.voice.synthesizer.warm_up()
             times["tts"] = time.perf_counter() - start
         start = time.perf_counter()
-        care.warm_up()  # the crisis check's text model and classifier, read before the first line
+        self._care_loading.join()  # the crisis check's text models and classifier, read before the first line
         times["care"] = time.perf_counter() - start
         start = time.perf_counter()
         self.model.warm_up(self.prompt.prefix)

