@@ -2,10 +2,10 @@
 
     .venv/bin/python scripts/bench_crisis.py --json scripts/results/crisis_eval.json
 
-The test sets are never trained on: tests/care/crisis_frozen_test_4.tsv (what users say) was written
-by an independent writer before the fourth round of tuning and scored blind once after it;
+The test sets are never trained on: tests/care/crisis_frozen_test_6.tsv (what users say) was written
+by an independent writer before the sixth round of tuning and scored blind once after it;
 reply_frozen_test.tsv (what the model might write) was written before the semantic layer was built.
-The three earlier user sets joined the training data in the fourth round (docs/CARE.md says why).
+Each earlier user set joined the training data after its blind scoring (docs/CARE.md says why).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from voice_app.care.crisis import assess, detect_crisis  # noqa: E402
 from voice_app.care.reply import check_reply  # noqa: E402
 
 SETS = {
-    "user_5": ROOT / "tests" / "care" / "crisis_frozen_test_5.tsv",
+    "user_6": ROOT / "tests" / "care" / "crisis_frozen_test_6.tsv",
     "reply": ROOT / "tests" / "care" / "reply_frozen_test.tsv",
 }
 
@@ -103,7 +103,7 @@ def main() -> int:
     }
     for name, path in SETS.items():
         result[name] = evaluate(path, reply_side=name == "reply")
-    result["time_per_line"] = time_per_line([line.text for line in semantic.read_labelled(SETS["user_5"])])
+    result["time_per_line"] = time_per_line([line.text for line in semantic.read_labelled(SETS["user_6"])])
     text = json.dumps(result, ensure_ascii=False, indent=2)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

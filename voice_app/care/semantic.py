@@ -22,7 +22,7 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -83,8 +83,12 @@ class CrisisModel:
 
     def scores(self, embeddings: np.ndarray) -> np.ndarray:
         z = self._standardise(embeddings)
-        logits = _rbf(z, self.support) @ self.alpha + self.bias
+        logits = _rbf(z, self.support, self._support_norms) @ self.alpha + self.bias
         return 1.0 / (1.0 + np.exp(-logits))
+
+    @cached_property
+    def _support_norms(self) -> np.ndarray:
+        return (self.support * self.support).sum(1)  # once, not per line (~3 ms over 4,600 rows)
 
     def _standardise(self, embeddings: np.ndarray) -> np.ndarray:
         return ((embeddings - self.mean) / self.scale).astype(np.float32)
@@ -119,11 +123,13 @@ class CrisisModel:
             )
 
 
-def _rbf(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _rbf(a: np.ndarray, b: np.ndarray, b_norms: np.ndarray | None = None) -> np.ndarray:
     # A few query rows go through einsum's own loop: OpenBLAS would wake its threads for this small
     # product and fight the embedding engine's for the two cores (25 ms instead of 1, measured).
     cross = a @ b.T if len(a) > 16 else np.einsum("ik,jk->ij", a, b)
-    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * cross
+    if b_norms is None:
+        b_norms = (b * b).sum(1)
+    sq = (a * a).sum(1)[:, None] + b_norms[None, :] - 2.0 * cross
     return np.exp(-GAMMA * np.maximum(sq, 0.0))
 
 
