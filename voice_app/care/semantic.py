@@ -19,15 +19,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from voice_app.core import config
+from voice_app.core.once import load_once
 from voice_app.llm.embedding import Embedder
 from voice_app.llm.embedding import shared as shared_embedder
 from voice_app.llm.use_embedding import SentenceEncoder
@@ -197,7 +197,7 @@ def embed(embedder: Embedder, encoder: SentenceEncoder, texts: Sequence[str]) ->
 
 
 class SemanticCrisis:
-    """The two embedding models and the fitted classifier, loaded once; `score()` is ~12 ms a line."""
+    """The two embedding models and the fitted classifier, loaded once; `score()` is ~15–20 ms a line."""
 
     def __init__(self, embedder: Embedder, encoder: SentenceEncoder, model: CrisisModel) -> None:
         self.embedder = embedder
@@ -245,15 +245,7 @@ def load_or_fit(
     return SemanticCrisis(embedder, encoder, model)
 
 
-_SHARED_LOCK = threading.Lock()  # a warm-up thread and a first turn may ask at once: one load
-
-
+@load_once
 def shared() -> SemanticCrisis:
     """The process-wide semantic layer (raises a typed error when its model cannot load)."""
-    with _SHARED_LOCK:
-        return _load_shared()
-
-
-@cache
-def _load_shared() -> SemanticCrisis:
     return load_or_fit()

