@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from tests.tui.conftest import add_session, make_app, wait_until
 from voice_app.conversation.importing import demo_history
@@ -16,6 +17,19 @@ SIZE = (100, 30)
 FIXED_TIMELINE = {"first_token": 1.2, "last_token": 3.4}
 
 
+def steady(run_before):  # type: ignore[no-untyped-def]
+    """`run_before`, then the focused input's cursor held still: a blinking cursor is drawn or not
+    depending on when the screenshot lands (seen on a busy CI machine)."""
+
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await run_before(pilot)
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+        await pilot.pause()
+
+    return run
+
+
 @pytest.fixture
 def session(store: Store) -> int:
     return add_session(store)
@@ -25,7 +39,7 @@ def test_home(snap_compare, store: Store, session: int) -> None:  # type: ignore
     async def ready(pilot) -> None:  # type: ignore[no-untyped-def]
         await wait_until(pilot, lambda: "backend:" in str(pilot.app.screen.query_one("#status-line").render()))
 
-    assert snap_compare(make_app(store), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(make_app(store), terminal_size=SIZE, run_before=steady(ready))
 
 
 def test_home_light_theme(snap_compare, store: Store, session: int) -> None:  # type: ignore[no-untyped-def]
@@ -33,7 +47,7 @@ def test_home_light_theme(snap_compare, store: Store, session: int) -> None:  # 
         await wait_until(pilot, lambda: "backend:" in str(pilot.app.screen.query_one("#status-line").render()))
         await pilot.press("f2")
 
-    assert snap_compare(make_app(store), terminal_size=SIZE, run_before=ready)
+    assert snap_compare(make_app(store), terminal_size=SIZE, run_before=steady(ready))
 
 
 def test_talk(snap_compare, store: Store) -> None:  # type: ignore[no-untyped-def]
@@ -46,7 +60,7 @@ def test_talk(snap_compare, store: Store) -> None:  # type: ignore[no-untyped-de
         screen.query_one(StageBar).timeline = FIXED_TIMELINE  # real timings vary run to run
         await pilot.pause()
 
-    assert snap_compare(make_app(store, persona="demo", talk=True), terminal_size=SIZE, run_before=one_turn)
+    assert snap_compare(make_app(store, persona="demo", talk=True), terminal_size=SIZE, run_before=steady(one_turn))
 
 
 def test_replay(snap_compare, store: Store, session: int) -> None:  # type: ignore[no-untyped-def]
@@ -55,7 +69,7 @@ def test_replay(snap_compare, store: Store, session: int) -> None:  # type: igno
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, ReplayScreen))
         await pilot.press("down")
 
-    assert snap_compare(make_app(store), terminal_size=SIZE, run_before=open_replay)
+    assert snap_compare(make_app(store), terminal_size=SIZE, run_before=steady(open_replay))
 
 
 def test_import_preview(snap_compare, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
@@ -71,7 +85,7 @@ def test_import_preview(snap_compare, store: Store, tmp_path: Path, monkeypatch:
         screen.query_one("#them").value = "Alex"
         await pilot.pause()
 
-    assert snap_compare(make_app(store), terminal_size=SIZE, run_before=preview)
+    assert snap_compare(make_app(store), terminal_size=SIZE, run_before=steady(preview))
 
 
 def test_persona(snap_compare, store: Store) -> None:  # type: ignore[no-untyped-def]
@@ -81,7 +95,7 @@ def test_persona(snap_compare, store: Store) -> None:  # type: ignore[no-untyped
         style = pilot.app.screen.query_one("#style")
         await wait_until(pilot, lambda: "messages from" in str(style.render()), timeout=30)
 
-    assert snap_compare(make_app(store), terminal_size=SIZE, run_before=open_persona)
+    assert snap_compare(make_app(store), terminal_size=SIZE, run_before=steady(open_persona))
 
 
 def test_doctor(snap_compare, store: Store) -> None:  # type: ignore[no-untyped-def]
@@ -90,4 +104,4 @@ def test_doctor(snap_compare, store: Store) -> None:  # type: ignore[no-untyped-
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, DoctorScreen))
         await wait_until(pilot, lambda: pilot.app.screen.query_one("#doctor-table").row_count == 3)
 
-    assert snap_compare(make_app(store), terminal_size=SIZE, run_before=open_doctor)
+    assert snap_compare(make_app(store), terminal_size=SIZE, run_before=steady(open_doctor))
