@@ -1,6 +1,6 @@
 """Fidelity benchmark: `python scripts/bench_fidelity.py --speakers 10 --contexts 4 --seed 0`.
 
-`--ablate retrieval|meaning|examples --out scripts/results/fidelity_ablate_X.json` leaves one part of the
+`--ablate retrieval|meaning|examples|words --out scripts/results/fidelity_ablate_X.json` leaves one part of the
 persona out (what each part adds).
 
 Same as `voice-app persona eval --dataset chitchat ...` with the embedded model; writes the result JSON

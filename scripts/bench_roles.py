@@ -10,6 +10,7 @@ adapter). A role error is any of the four slips `persona.roles` names: Alex addr
 as someone else, Sam spoken of in the third person, the assistant register, the history denied.
 The `shown` count uses the same detector that guards the reply, so it measures what gets past the
 guard's bounded retries, not the detector's own misses: every reply is kept in the JSON to be read.
+As in the app, a line a care check answers out of character ("who are you?") never reaches the model.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def main() -> int:
     import tempfile
 
     os.environ.setdefault("VOICE_APP_HOME", tempfile.mkdtemp(prefix="bench-roles-"))
+    from voice_app import care
     from voice_app.conversation.importing import ensure_demo
     from voice_app.conversation.persona_data import build_prompt
     from voice_app.core import assets
@@ -124,11 +126,20 @@ def main() -> int:
         prompt = build_prompt(store, "demo")
     model = EmbeddedChat(assets.resolve("llm").path, seed=0)
     model.warm_up(prompt.prefix)
-    options = GenerationOptions(temperature=0.7, max_tokens=args.max_tokens, seed=args.seed)
+    # As the app does: the persona's own words nudged, and the care checks before the model.
+    options = GenerationOptions(temperature=0.7, max_tokens=args.max_tokens, seed=args.seed, word_bias=prompt.word_bias)
     rows = []
     start = time.perf_counter()
     try:
         for line in lines:
+            stepped_in = care.check_turn(line, them=prompt.them, country="US")
+            if stepped_in is not None:  # answered out of character; the model never sees the line
+                rows.append(
+                    {"line": line, "care": stepped_in.kind, "raw": "", "raw_error": None, "shown": stepped_in.text}
+                    | {"shown_error": None, "retries": 0, "empty": False}
+                )
+                print(f"{'care: ' + stepped_in.kind:18} 0 | {line!r} -> {stepped_in.text!r}", flush=True)
+                continue
             messages = prompt.turn([], line).messages
             raw = "".join(model.stream(messages, options)).strip()
             retried: list[str] = []
@@ -161,6 +172,7 @@ def main() -> int:
         "model": assets.resolve("llm").path.name,
         "seed": args.seed,
         "lines": n,
+        "answered_out_of_character": sum(1 for r in rows if r.get("care")),
         "raw_role_errors": sum(1 for r in rows if r["raw_error"]),
         "raw_role_error_rate": round(sum(1 for r in rows if r["raw_error"]) / n, 4),
         "raw_by_kind": kinds,

@@ -116,3 +116,21 @@ def test_session_sends_history_and_a_byte_identical_prefix(isolated_home: Path) 
         assert one["messages"][-1]["content"].endswith("do you remember the lake?")
         assert two["messages"][-1]["content"].endswith("why did you go quiet after that?")
         assert store.history(session.session_id)[0] == ("do you remember the lake?", first.reply)
+
+
+def test_every_turn_nudges_the_personas_own_words_and_never_a_name(isolated_home: Path) -> None:
+    """Typed and spoken turns alike go through `Turn`, which hands the model the persona's words."""
+    from tests.persona.fakes import EchoModel
+
+    with Store(isolated_home / "db.sqlite3") as store:
+        ensure_demo(store)
+        model = EchoModel()
+        session = Conversation(store, "demo", settings=config.Settings(), model=model)
+        session.warm_up()
+        session.reply("do you remember the lake?")
+        session.end()
+        sent = model.options[-1]
+        assert sent is not None and sent.word_bias == session.prompt.word_bias != ()
+        words = {word for word, _ in sent.word_bias}
+        assert not words & {"alex", "sam"}
+        assert words <= {word for word, _ in session.prompt.style.lexicon}  # type: ignore[union-attr]

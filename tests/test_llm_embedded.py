@@ -320,3 +320,14 @@ def test_prefill_does_nothing_while_a_reply_is_generated(model: EmbeddedChat) ->
     next(stream)  # the reply holds the model
     assert model.prefill(conversation("other")) == 0
     stream.close()
+
+
+def test_word_bias_nudges_whole_word_tokens_and_leaves_split_words_alone(model: EmbeddedChat) -> None:
+    """The persona's words (`GenerationOptions.word_bias`) reach the sampler: a strong nudge puts the word
+    in a greedy reply that did not have it; a word the tokenizer splits is not nudged at all."""
+    line = conversation("how was your weekend?")
+    plain = "".join(model.stream(line, GenerationOptions(temperature=0.0, max_tokens=24, seed=0))).lower()
+    assert "awesome" not in plain
+    nudged = GenerationOptions(temperature=0.0, max_tokens=24, seed=0, word_bias=(("awesome", 8.0),))
+    assert "awesome" in "".join(model.stream(line, nudged)).lower()
+    assert model._word_bias((("zqxjkv", 8.0),)) is None  # no single token spells it: nothing to nudge

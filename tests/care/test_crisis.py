@@ -81,6 +81,17 @@ def test_honesty_and_stop_words() -> None:
         assert is_reality_check(question), question
     for line in ("are you really coming to the wedding?", "I am real tired", "你是真的很过分"):
         assert not is_reality_check(line), line
+    # A bare "who are you?" is about what this is (answered plainly, with no "No." to open with); the
+    # same words inside an argument, or "你是什么东西" (an insult), stay in character.
+    for question in ("who are you?", "wait, who are you really", "what are you?", "你是谁？", "你到底是谁"):
+        assert is_reality_check(question), question
+        assert "simulation" in (check_turn(question, them="Alex", country="US") or "").text or "模拟" in (
+            check_turn(question, them="Alex", country="US").text  # type: ignore[union-attr]
+        )
+    for line in ("who are you to tell me what to do", "i don't know who you are anymore", "你是什么东西"):
+        assert not is_reality_check(line), line
+    who = check_turn("who are you?", them="Alex", country="US")
+    assert who is not None and who.kind == "honesty" and not who.text.split(") ", 1)[1].startswith("No")
     answer = check_turn("wait, are you an AI?", them="Alex", country="US")
     assert answer is not None and answer.kind == "honesty" and "simulation" in answer.text
     assert all(is_stop_word(w) for w in ("stop", "Stop!", "enough", "停", "够了。"))

@@ -15,6 +15,7 @@ class EchoModel:
     def __init__(self) -> None:
         self.calls: list[list[Message]] = []
         self.warmed: list[list[Message]] = []
+        self.options: list[GenerationOptions | None] = []
 
     @property
     def info(self) -> ModelInfo:
@@ -27,6 +28,7 @@ class EchoModel:
         self, messages: list[Message], options: GenerationOptions | None = None, cancel: CancelToken | None = None
     ) -> Iterator[str]:
         self.calls.append(messages)
+        self.options.append(options)
         example = next((m["content"] for m in messages if m["role"] == "assistant"), "ok")
         digest = hashlib.sha256(messages[-1]["content"].encode()).hexdigest()[:6]
         yield from (example.split("\n")[0], f" {digest}")

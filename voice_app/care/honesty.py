@@ -22,9 +22,27 @@ _REALITY_CHECKS = [
 ]
 
 
+# "Who are you?" asked bare is a question about what this is, not a line of an argument ("who are you
+# to tell me…", "I don't know who you are anymore" stay in character); "你是什么东西" is an insult.
+_IDENTITY_QUESTIONS = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"^\W*(?:(?:so|wait|ok|okay|and|but|hey|um+|hmm+)\W+)*(?:who|what)\s+(?:are|r)\s+(?:you|u)"
+        r"(?:\s+(?:really|actually|exactly|even|then))?\W*$",
+        r"^\W*(?:那|所以|等等)?\W*(?:你|您)(?:到底|究竟)?是谁(?:啊|呀|呢)?\W*$",
+        r"^\W*(?:那|所以|等等)?\W*你(?:到底|究竟)?是什么(?:啊|呀|呢)?\W*$",
+    )
+]
+
+
+def is_identity_question(text: str) -> bool:
+    line = normalise(text)
+    return any(p.search(line) for p in _IDENTITY_QUESTIONS)
+
+
 def is_reality_check(text: str) -> bool:
     line = normalise(text)
-    return any(p.search(line) for p in _REALITY_CHECKS)
+    return any(p.search(line) for p in _REALITY_CHECKS) or is_identity_question(text)
 
 
 def _cjk(text: str) -> bool:
@@ -33,6 +51,16 @@ def _cjk(text: str) -> bool:
 
 def honest_answer(user_line: str, them: str) -> str:
     """Out of character: what this is, said plainly."""
+    if is_identity_question(user_line):  # not a yes/no question: no "No." to open with
+        if _cjk(user_line):
+            return (
+                f"（暂停模拟）我是根据你们以前的聊天记录做出来的{them}的模拟，不是{them}本人，"
+                f"{them}也不知道这段对话。想继续的话，我们可以接着聊。"
+            )
+        return (
+            f"(Stepping out of the simulation.) I'm a simulation of {them} built from your old messages, not"
+            f" {them}, and {them} doesn't know this conversation exists. We can keep going if you want."
+        )
     if _cjk(user_line):
         return (
             f"（暂停模拟）不是。我不是{them}，也不是真人：我是根据你们以前的聊天记录做出来的模拟，"

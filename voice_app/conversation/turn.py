@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from voice_app.care import is_stop_word
@@ -96,7 +96,8 @@ class Turn:
         computed but nothing is shown, spoken or stored until `resolve(utterance)` keeps it."""
         self.conversation = conversation
         self.said = said
-        self.options = options
+        # The persona's own words nudged up (the embedded model), whatever options the caller chose.
+        self.options = options if options.word_bias else replace(options, word_bias=conversation.prompt.word_bias)
         self.voice = conversation.voice
         origin = said.speech_end_at if isinstance(said, Utterance) else time.perf_counter()
         self.timeline = Timeline(origin)

@@ -267,7 +267,8 @@ def simulate(
     Refusals the persona path asked again are appended to `refusals`.
     """
     turn = prompt.turn(ctx.history, ctx.line)
-    if prompt.persona:  # the app's path: refusals asked again in character, then the style adapter
+    if prompt.persona:  # the app's path: their words nudged, refusals asked again in character, the adapter
+        options = dataclasses.replace(options, word_bias=prompt.word_bias)
         text = "".join(
             in_character(model, turn.messages, options, None, prompt.them, refusals, me=prompt.me, user_line=ctx.line)
         )
@@ -422,6 +423,7 @@ ABLATIONS = {
     "retrieval": "no real exchanges recalled for the line (neither by words nor by meaning)",
     "meaning": "recall by words only (BM25), not by meaning (e5 embeddings)",
     "examples": "no stable sample of real exchanges replayed as the first turns",
+    "words": "their own words not nudged up (persona.lexicon's logit bias)",
 }
 
 
@@ -430,6 +432,8 @@ def ablated(prompt: PersonaPrompt, ablation: str) -> PersonaPrompt:
         return dataclasses.replace(prompt, memory=None)
     if ablation == "examples":
         return dataclasses.replace(prompt, examples=())
+    if ablation == "words" and prompt.style is not None:
+        return dataclasses.replace(prompt, style=dataclasses.replace(prompt.style, lexicon=[]))
     raise EvalError(f"Unknown ablation {ablation!r}: one of {', '.join(ABLATIONS)}.")
 
 
@@ -447,7 +451,7 @@ def run_chitchat(
     if ablation is not None and ablation not in ABLATIONS:
         raise EvalError(f"Unknown ablation {ablation!r}: one of {', '.join(ABLATIONS)}.")
     targets, candidates = chitchat_targets(speakers, contexts, seed, progress, by_meaning=ablation != "meaning")
-    if ablation in ("retrieval", "examples"):
+    if ablation in ("retrieval", "examples", "words"):
         targets = [dataclasses.replace(t, prompt=ablated(t.prompt, ablation)) for t in targets]
     result = evaluate(
         targets, candidates, model, seed=seed, max_tokens=max_tokens, progress=progress, baseline=ablation is None

@@ -29,6 +29,9 @@ class GenerationOptions:
     top_p: float = 0.95
     repeat_penalty: float = 1.1
     seed: int | None = None
+    # (word, logits added) for the persona's own words; the embedded model applies it to each word's
+    # single-token spellings, Ollama and OpenAI-compatible servers cannot (their tokenizer is not ours).
+    word_bias: tuple[tuple[str, float], ...] = ()
 
 
 @runtime_checkable

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from voice_app.core.cancel import CancelToken
 from voice_app.core.compute import LOAD
@@ -94,6 +95,7 @@ class EmbeddedChat:
                 f"llama-cpp-python cannot be imported: {exc}", fix="Re-run scripts/setup.sh."
             ) from None
         _quiet_llama_log()
+        self._bias_cache: dict[tuple[tuple[str, float], ...], tuple[Any, Any]] = {}
         # Every llama.cpp computation of this model runs on one thread (see llm.model_thread).
         self._worker = ModelThread(name=f"llama-{Path(model_path).stem[:20]}", on_exit=self._abort_at_exit)
 
@@ -397,6 +399,32 @@ class EmbeddedChat:
         self._set_threads(1 if contended else full)
         self.contended_tokens += contended
 
+    def _word_bias(self, word_bias: tuple[tuple[str, float], ...]) -> Any:
+        """A logits processor adding each word's bias to the tokens that spell it whole (with and without
+        a leading space, lower case and capitalised); a word split over tokens is left alone, since
+        nudging its first piece would nudge every word that starts the same way."""
+        if not word_bias:
+            return None
+        if word_bias not in self._bias_cache:
+            import numpy as np
+
+            by_id: dict[int, float] = {}
+            for word, bias in word_bias:
+                for form in dict.fromkeys([word, f" {word}", word.capitalize(), f" {word.capitalize()}"]):
+                    ids = self._llm.tokenize(form.encode(), add_bos=False, special=False)
+                    if len(ids) == 1:
+                        by_id[ids[0]] = max(bias, by_id.get(ids[0], bias))
+            self._bias_cache[word_bias] = (np.array(list(by_id), np.intc), np.array(list(by_id.values()), np.single))
+        ids, values = self._bias_cache[word_bias]
+
+        def add_bias(_input_ids: object, logits: Any) -> Any:
+            logits[ids] += values  # the sampler's first stage: logits still in token-id order
+            return logits
+
+        from llama_cpp import LogitsProcessorList
+
+        return LogitsProcessorList([add_bias]) if len(ids) else None
+
     def _generate(
         self, tokens: list[int], stops: list[str], options: GenerationOptions, cancel: CancelToken | None
     ) -> Iterator[str]:
@@ -420,6 +448,7 @@ class EmbeddedChat:
                     top_p=options.top_p,
                     repeat_penalty=options.repeat_penalty,
                     reset=True,
+                    logits_processor=self._word_bias(options.word_bias),
                 ),
                 start=1,
             ):

@@ -1,4 +1,4 @@
-"""Bringing a generated reply to the person's measured surface habits: case, end marks, laughter, emoji, bursts, length.
+"""Bringing a generated reply to the person's measured surface habits: case, apostrophes, end marks, laughter, length.
 
 A small instruct model drifts back to its own register (capitalised, full stops, one long message)
 however the prompt describes the person. These rules apply only what the person's own messages
@@ -15,6 +15,7 @@ from voice_app.persona import text as tx
 from voice_app.persona.style import StyleProfile
 
 MIN_MESSAGES = 20  # fewer than this and their habits are not known
+MIN_CONTRACTIONS = 5
 _PRONOUN_I = re.compile(r"\bI\b(?=$|[\s'’,.!?])")
 _SENTENCE_END = ".!?。！？"
 _CLAUSE_END = ",;，；"
@@ -80,6 +81,8 @@ class StyleAdapter:
         word = _laughter(word, style)
         if style.lowercase_i_share >= 0.5:
             word = _PRONOUN_I.sub("i", word)
+        if style.contractions >= MIN_CONTRACTIONS and style.apostrophe_drop_share >= 0.7:
+            word = tx.CONTRACTION_RE.sub(lambda m: m.group(0).replace("'", "").replace("’", ""), word)  # dont, im
         if not self._line:
             word = _first_word_case(word, style)
         if style.exclaim_rate <= 0.03 and word.endswith("!") and not word.endswith("!!"):

@@ -17,6 +17,7 @@ from voice_app.llm.base import Message
 from voice_app.persona import text as tx
 from voice_app.persona.adapt import StyleAdapter
 from voice_app.persona.card import PersonaCard
+from voice_app.persona.lexicon import word_bias
 from voice_app.persona.memory import MEMORY_TOKENS, EmbedQuery, MemoryIndex, MemoryVectors
 from voice_app.persona.style import StyleProfile, compute_style, recent_part
 
@@ -58,6 +59,13 @@ class PersonaPrompt:
             out.append({"role": "user", "content": you})
             out.append({"role": "assistant", "content": them})
         return out
+
+    @property
+    def word_bias(self) -> tuple[tuple[str, float], ...]:
+        """Nudges toward the words they use more than the user does (`persona.lexicon`)."""
+        if self.style is None:
+            return ()
+        return word_bias(self.style.lexicon, exclude=(self.them, self.me))
 
     def recall(self, user_line: str) -> list[Memory]:
         if self.memory is None:

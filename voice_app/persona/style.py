@@ -12,8 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 from voice_app.persona import text as tx
+from voice_app.persona.lexicon import distinctive_words
 
-STYLE_VERSION = 2  # 2: measured on the last months (`era`)
+STYLE_VERSION = 3  # 2: measured on the last months (`era`); 3: `lexicon`
 
 PET_NAMES = [
     "babe",
@@ -112,6 +113,8 @@ class StyleProfile:
     lowercase_start_share: float = 0.0  # of messages starting with a Latin letter
     lowercase_i_share: float = 0.0  # 'i' written in lower case, of all uses of the pronoun
     caps_word_rate: float = 0.0  # ALL-CAPS words (2+ letters), of Latin words
+    apostrophe_drop_share: float = 0.0  # contractions written without their apostrophe (im, dont)
+    contractions: int = 0  # how many contractions that share is measured on
     laughter_rate: float = 0.0
     laughter_top: list[tuple[str, int]] = field(default_factory=list)
     openers: list[tuple[str, int]] = field(default_factory=list)
@@ -123,6 +126,7 @@ class StyleProfile:
     mixed_script_share: float = 0.0  # messages mixing Latin with CJK/Hangul
     answers: dict[str, float] = field(default_factory=dict)  # how they answer questions
     reply_delay_median_s: float | None = None
+    lexicon: list[tuple[str, float]] = field(default_factory=list)  # their words against the user's (z)
     version: int = STYLE_VERSION
 
     # --- storage --------------------------------------------------------------------------------
@@ -170,6 +174,8 @@ class StyleProfile:
             habits.append('writes "i" in lowercase')
         if self.caps_word_rate >= 0.03:
             habits.append("uses ALL CAPS for emphasis")
+        if self.contractions >= 5 and self.apostrophe_drop_share >= 0.7:
+            habits.append('skips apostrophes ("im", "dont")')
         period = self.end_punct.get("period", 0.0)
         none = self.end_punct.get("none", 0.0)
         if period <= 0.1 and none >= 0.4:
@@ -350,7 +356,7 @@ def compute_style(
     pets: Counter[str] = Counter()
     script_counts: Counter[str] = Counter()
     with_emoticon = multi = ellipsis = mixed = 0
-    i_lower = i_total = caps = latin_words = 0
+    i_lower = i_total = caps = latin_words = contractions = dropped = 0
     lexicon = [p.lower() for p in dict.fromkeys([*pet_names, *PET_NAMES]) if p.strip()]
     pet_patterns = [(p, _pet_pattern(p)) for p in lexicon]
     for t in texts:
@@ -376,6 +382,9 @@ def compute_style(
             hits = len(pattern.findall(lowered))
             if hits:
                 pets[pet] += hits
+        for raw in tx.CONTRACTION_RE.findall(t):
+            contractions += 1
+            dropped += not any(mark in raw for mark in "'’")
         for raw in re.findall(r"[A-Za-z]+", t):
             latin_words += 1
             if raw in ("i", "I"):
@@ -402,6 +411,8 @@ def compute_style(
     profile.lowercase_start_share = base["lowercase_start_share"]
     profile.lowercase_i_share = _share(i_lower, i_total)
     profile.caps_word_rate = _share(caps, latin_words)
+    profile.apostrophe_drop_share = _share(dropped, contractions)
+    profile.contractions = contractions
     profile.laughter_rate = base["laughter_rate"]
     profile.laughter_top = _top(laughs, 4)
     minimum = 2 if n < 200 else 3
@@ -413,6 +424,7 @@ def compute_style(
     profile.scripts = {k: _share(v, sum(script_counts.values())) for k, v in sorted(script_counts.items())}
     profile.mixed_script_share = _share(mixed, n)
     profile.answers = _answers(burst_list)
+    profile.lexicon = distinctive_words(texts, [t for b in burst_list if not b.from_them for t in b.texts])
     delays = [d for d in (_delays(burst_list)) if d is not None]
     profile.reply_delay_median_s = float(statistics.median(delays)) if delays else None
     return profile

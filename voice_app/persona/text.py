@@ -161,6 +161,18 @@ def is_cjk(text: str) -> bool:
     return bool(_CJK_RE.search(text))
 
 
+# Contractions whose apostrophe-less spelling is not another word ("its", "ill", "were", "well" are).
+_CONTRACTION_STEMS = (
+    r"i(?:m|ve)|(?:do|does|did|is|was|are|were|ca|could|would|should|have|has|had|wo)n(?:t)"
+    r"|you(?:re|ve)|they(?:re|ve)|(?:that|what|there)s"
+)
+CONTRACTION_RE = re.compile(
+    r"\b(?:i['’](?:m|ve)|(?:do|does|did|is|was|are|were|ca|could|would|should|have|has|had|wo)n['’]t"
+    r"|you['’](?:re|ve)|they['’](?:re|ve)|(?:that|what|there)['’]s|" + _CONTRACTION_STEMS + r")\b",
+    re.IGNORECASE,
+)
+
+
 def tokens(text: str, *, bigrams: bool = True) -> list[str]:
     """Lower-cased words; CJK runs become characters (plus their bigrams when `bigrams`)."""
     out: list[str] = []

@@ -1,0 +1,63 @@
+"""Their words: the words they use more than the user does, as a gentle nudge on the model's choices."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from voice_app.persona import text as tx
+
+MIN_COUNT = 3  # a word they wrote fewer times is not a habit
+MIN_Z = 2.0  # one-sided ~98%: clearly theirs rather than the user's
+MAX_WORDS = 40
+PRIOR = 500.0  # pseudo-counts of the shared distribution that shrink rare words' log-odds toward zero
+BIAS_PER_Z = 0.25  # logits per standard error, chosen before measuring (a nudge, not a rewrite)
+MAX_BIAS = 1.0  # at most e¹ ≈ 2.7× as likely
+_LATIN = re.compile(r"[a-z]")
+
+
+def distinctive_words(theirs: Iterable[str], mine: Iterable[str]) -> list[tuple[str, float]]:
+    """Words of their messages against the user's, by z-scored log-odds with an informative
+    Dirichlet prior (Monroe, Colaresi & Quinn 2008, "Fightin' Words"), best first.
+
+    Contrasting the two sides of the same conversations leaves out what both talked about (the topics)
+    and keeps how they say things: "lol" beside "haha", "u" beside "you", "ya", "哈哈" beside "嗯".
+    """
+    a = Counter(w for t in theirs for w in tx.tokens(t) if _is_word(w))
+    b = Counter(w for t in mine for w in tx.tokens(t) if _is_word(w))
+    n_a, n_b = sum(a.values()), sum(b.values())
+    if not n_a or not n_b:
+        return []
+    total = n_a + n_b
+    scored = []
+    for word, count in a.items():
+        if count < MIN_COUNT:
+            continue
+        prior = PRIOR * (count + b[word]) / total
+        log_odds_a = math.log((count + prior) / (n_a + PRIOR - count - prior))
+        log_odds_b = math.log((b[word] + prior) / (n_b + PRIOR - b[word] - prior))
+        z = (log_odds_a - log_odds_b) / math.sqrt(1 / (count + prior) + 1 / (b[word] + prior))
+        if z >= MIN_Z:
+            scored.append((word, round(z, 2)))
+    scored.sort(key=lambda item: (-item[1], item[0]))
+    return scored[:MAX_WORDS]
+
+
+def word_bias(lexicon: Sequence[tuple[str, float]], exclude: Iterable[str] = ()) -> tuple[tuple[str, float], ...]:
+    """Logit nudges for their distinctive words; names are left out (a nudge toward a name invites the
+    model to address itself or talk about the user)."""
+    names = {w for name in exclude for w in tx.tokens(name)}
+    return tuple(
+        (word, round(min(MAX_BIAS, BIAS_PER_Z * z), 3)) for word, z in lexicon if word not in names and z >= MIN_Z
+    )
+
+
+def _is_word(token: str) -> bool:
+    """Latin words of two letters or more, and CJK characters and pairs; digits are left out."""
+    if token.isdigit():
+        return False
+    if _LATIN.match(token):
+        return len(token) >= 2
+    return True
