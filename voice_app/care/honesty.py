@@ -6,33 +6,32 @@ import re
 
 from voice_app.care.crisis import normalise
 
+
+def _compiled(*sources: str) -> list[re.Pattern[str]]:
+    return [re.compile(source, re.IGNORECASE) for source in sources]
+
+
 # Sincere "is this really you / are you an AI" questions, en and zh.
-_REALITY_CHECKS = [
-    re.compile(p, re.IGNORECASE)
-    for p in (
-        r"\bare\s+you\s+(real|really\s+(him|her|them|you)|a\s+(real\s+person|human|bot|robot|machine|program|computer)"
-        r"|an?\s+(ai|a\.i\.|artificial\s+intelligence|simulation|language\s+model|chatbot))\b",
-        r"\bis\s+(this|that)\s+(really|actually)\s+(you|him|her)\b",
-        r"\bam\s+i\s+(talking|speaking|chatting)\s+(to|with)\s+(a\s+)?(real|an?\s+ai|a\s+bot|a\s+machine|a\s+computer)",
-        r"\bam\s+i\s+(talking|speaking)\s+to\s+(the\s+)?real\s+\w+",
-        r"你是(不是)?(真人|机器人|機器人|ai|人工智能|程序|程式|模拟|模擬)",
-        r"你是(不是)?真的(吗|嗎|\?|？|$)",
-        r"(真的|真)是你(吗|嗎|本人)",
-    )
-]
+_REALITY_CHECKS = _compiled(
+    r"\bare\s+you\s+(real|really\s+(him|her|them|you)|a\s+(real\s+person|human|bot|robot|machine|program|computer)"
+    r"|an?\s+(ai|a\.i\.|artificial\s+intelligence|simulation|language\s+model|chatbot))\b",
+    r"\bis\s+(this|that)\s+(really|actually)\s+(you|him|her)\b",
+    r"\bam\s+i\s+(talking|speaking|chatting)\s+(to|with)\s+(a\s+)?(real|an?\s+ai|a\s+bot|a\s+machine|a\s+computer)",
+    r"\bam\s+i\s+(talking|speaking)\s+to\s+(the\s+)?real\s+\w+",
+    r"你是(不是)?(真人|机器人|機器人|ai|人工智能|程序|程式|模拟|模擬)",
+    r"你是(不是)?真的(吗|嗎|\?|？|$)",
+    r"(真的|真)是你(吗|嗎|本人)",
+)
 
 
 # "Who are you?" asked bare is a question about what this is, not a line of an argument ("who are you
 # to tell me…", "I don't know who you are anymore" stay in character); "你是什么东西" is an insult.
-_IDENTITY_QUESTIONS = [
-    re.compile(p, re.IGNORECASE)
-    for p in (
-        r"^\W*(?:(?:so|wait|ok|okay|and|but|hey|um+|hmm+)\W+)*(?:who|what)\s+(?:are|r)\s+(?:you|u)"
-        r"(?:\s+(?:really|actually|exactly|even|then))?\W*$",
-        r"^\W*(?:那|所以|等等)?\W*(?:你|您)(?:到底|究竟)?是谁(?:啊|呀|呢)?\W*$",
-        r"^\W*(?:那|所以|等等)?\W*你(?:到底|究竟)?是什么(?:啊|呀|呢)?\W*$",
-    )
-]
+_IDENTITY_QUESTIONS = _compiled(
+    r"^\W*(?:(?:so|wait|ok|okay|and|but|hey|um+|hmm+)\W+)*(?:who|what)\s+(?:are|r)\s+(?:you|u)"
+    r"(?:\s+(?:really|actually|exactly|even|then))?\W*$",
+    r"^\W*(?:那|所以|等等)?\W*(?:你|您)(?:到底|究竟)?是谁(?:啊|呀|呢)?\W*$",
+    r"^\W*(?:那|所以|等等)?\W*你(?:到底|究竟)?是什么(?:啊|呀|呢)?\W*$",
+)
 
 
 def is_identity_question(text: str) -> bool:
@@ -42,7 +41,7 @@ def is_identity_question(text: str) -> bool:
 
 def is_reality_check(text: str) -> bool:
     line = normalise(text)
-    return any(p.search(line) for p in _REALITY_CHECKS) or is_identity_question(text)
+    return any(p.search(line) for p in (*_REALITY_CHECKS, *_IDENTITY_QUESTIONS))
 
 
 def _cjk(text: str) -> bool:

@@ -161,14 +161,11 @@ def is_cjk(text: str) -> bool:
     return bool(_CJK_RE.search(text))
 
 
-# Contractions whose apostrophe-less spelling is not another word ("its", "ill", "were", "well" are).
-_CONTRACTION_STEMS = (
-    r"i(?:m|ve)|(?:do|does|did|is|was|are|were|ca|could|would|should|have|has|had|wo)n(?:t)"
-    r"|you(?:re|ve)|they(?:re|ve)|(?:that|what|there)s"
-)
+# Contractions, with their apostrophe or without it where that spelling is not another word ("its",
+# "ill", "were", "well" are, so "it's", "I'll", "we're", "we'll" are left out).
 CONTRACTION_RE = re.compile(
-    r"\b(?:i['’](?:m|ve)|(?:do|does|did|is|was|are|were|ca|could|would|should|have|has|had|wo)n['’]t"
-    r"|you['’](?:re|ve)|they['’](?:re|ve)|(?:that|what|there)['’]s|" + _CONTRACTION_STEMS + r")\b",
+    r"\b(?:i['’]?(?:m|ve)|(?:do|does|did|is|was|are|were|ca|could|would|should|have|has|had|wo)n['’]?t"
+    r"|you['’]?(?:re|ve)|they['’]?(?:re|ve)|(?:that|what|there)['’]?s)\b",
     re.IGNORECASE,
 )
 
