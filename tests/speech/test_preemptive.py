@@ -100,7 +100,10 @@ def test_a_reply_to_words_the_user_went_on_from_is_redone_in_the_same_turn(spoke
     assert spoken.current is early, "the same turn answers, afresh"
     check_told_once(events, record)
     assert record.stt["preemptive"] == 0.0 and record.timeline["llm_start"] > 0.0
-    assert "lake" in record.user_text.lower()
+    # Answered on the whole line, not the early words (tiny.en may mishear a word: "lake" came back
+    # as "late" on one CI machine, so the check counts words rather than naming one).
+    heard = record.user_text.lower().split()
+    assert "remember" in record.user_text.lower() and len(heard) >= 7, record.user_text
     assert stored_turns(spoken) == before + 1
 
 
