@@ -293,17 +293,14 @@ def test_prefill_stops_when_asked_and_when_a_reply_starts(model: EmbeddedChat) -
 
 
 def test_a_turn_starting_mid_chunk_counts_the_chunk_and_the_reply_goes_on_from_it(model: EmbeddedChat) -> None:
-    # A chunk read on all threads (typing): as a turn starts, the speculator asks what the cache holds;
-    # the answer counts the chunk being read (without waiting for it), and a reply whose prompt goes
-    # on from that chunk lets it finish instead of aborting it and reading it again.
+    # As a turn starts, the speculator asks what the cache holds: the answer counts the chunk being
+    # read (without waiting up to a chunk's reading for the model), and a reply whose prompt goes on
+    # from that chunk lets it finish instead of aborting it and reading it again.
     prefix = conversation("x")[:1]
     total = len(model._open_tokens(prefix))
-    full = model._llm.n_threads
     model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
     result: dict[str, int] = {}
-    thread = threading.Thread(
-        target=lambda: result.setdefault("held", model.prefill(prefix, chunk=total, threads=full))
-    )
+    thread = threading.Thread(target=lambda: result.setdefault("held", model.prefill(prefix, chunk=total)))
     thread.start()
     deadline = time.monotonic() + 60
     while model._chunk is None and time.monotonic() < deadline:
@@ -316,32 +313,6 @@ def test_a_turn_starting_mid_chunk_counts_the_chunk_and_the_reply_goes_on_from_i
     thread.join(60)
     assert result["held"] == total and text.strip()
     assert model.last_prompt["read"] < 20, model.last_prompt  # the user's line, not the prefix again
-
-
-def test_a_reply_aborts_a_chunk_read_on_one_thread_even_one_it_shares(model: EmbeddedChat) -> None:
-    # Beside speech recognition a chunk is read on one thread: waiting for the rest of one the reply
-    # shares cost 0.4-1.6 s a turn, more than reading its tokens again on all threads. The cache
-    # counts only what it holds, and the reply stops the chunk and reads the prefix itself.
-    if model._llm.n_threads < 2:
-        pytest.skip("one thread is all this machine has: every chunk is read on all of them")
-    prefix = conversation("x")[:1]
-    total = len(model._open_tokens(prefix))
-    model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
-    result: dict[str, int] = {}
-    thread = threading.Thread(target=lambda: result.setdefault("held", model.prefill(prefix, chunk=total, threads=1)))
-    thread.start()
-    deadline = time.monotonic() + 60
-    while model._chunk is None and time.monotonic() < deadline:
-        time.sleep(0.002)
-    assert model._chunk is not None and not model.is_cached(prefix)  # one chunk of ~600 tokens: seconds
-    reply = [*prefix, {"role": "user", "content": "hey"}]
-    text = "".join(model.stream(reply, GenerationOptions(max_tokens=4, temperature=0.0, seed=1)))
-    thread.join(60)
-    assert result["held"] < total and text.strip()
-    assert model.last_prompt["read"] > total - 20, model.last_prompt  # the prefix, read by the reply
-    # and the reply is the one a clean cache gives
-    model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
-    assert text == "".join(model.stream(reply, GenerationOptions(max_tokens=4, temperature=0.0, seed=1)))
 
 
 def test_prefill_does_nothing_while_a_reply_is_generated(model: EmbeddedChat) -> None:
@@ -360,18 +331,3 @@ def test_word_bias_nudges_whole_word_tokens_and_leaves_split_words_alone(model: 
     nudged = GenerationOptions(temperature=0.0, max_tokens=24, seed=0, word_bias=(("awesome", 8.0),))
     assert "awesome" in "".join(model.stream(line, nudged)).lower()
     assert model._word_bias((("zqxjkv", 8.0),)) is None  # no single token spells it: nothing to nudge
-
-
-def test_weights_are_not_repacked_at_load_unless_asked(model: EmbeddedChat) -> None:
-    import llama_cpp
-
-    # The default: llama.cpp reads the GGUF's weights as they are (no load-time copy for its kernels).
-    assert model._llm.model_params.use_extra_bufts is False
-    assert llama_cpp.llama_model_default_params().use_extra_bufts is True, "the library's default is restored"
-    repacked = EmbeddedChat(assets.resolve("llm").path, context_size=1024, seed=0, repack_weights=True)
-    try:
-        assert repacked._llm.model_params.use_extra_bufts is True
-        reply = "".join(repacked.stream(conversation("hey"), GenerationOptions(max_tokens=8, seed=1)))
-        assert reply.strip()
-    finally:
-        repacked.close()

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from voice_app.core.cancel import CancelToken
 from voice_app.core.compute import LOAD
@@ -41,38 +41,6 @@ def _quiet_llama_log() -> None:
 
     _log_callback = llama_cpp.llama_log_callback(forward)
     llama_cpp.llama_log_set(_log_callback, None)
-
-
-_params_lock = threading.Lock()
-Loaded = TypeVar("Loaded")
-
-
-def _loaded(load: Callable[[], Loaded], *, repack: bool) -> Loaded:
-    """Run `load` (a `Llama(...)`) with llama.cpp's weight repacking on or off.
-
-    As it loads, llama.cpp copies Q4_K weights into a layout for its AVX2/AVX-512 matrix kernels. On
-    the 2-vCPU AMD EPYC (AVX2) this was measured on, that copy took 1.0-1.7 s of every start, and
-    prompts were read no faster with it (42-48 vs 36-43 tokens/s) nor replies written (13-15 tokens/s
-    both): so it is off unless `llm.repack_weights` turns it on. llama-cpp-python has no argument
-    for it, so its default model parameters are swapped for the duration of the load.
-    """
-    if repack:
-        return load()
-    import llama_cpp.llama as llama_module
-
-    with _params_lock:
-        original = llama_module.llama_cpp.llama_model_default_params
-
-        def without_repack() -> Any:
-            params = original()
-            params.use_extra_bufts = False
-            return params
-
-        llama_module.llama_cpp.llama_model_default_params = without_repack
-        try:
-            return load()
-        finally:
-            llama_module.llama_cpp.llama_model_default_params = original
 
 
 class AbortFlag:
@@ -118,7 +86,6 @@ class EmbeddedChat:
         batch_size: int = 256,
         seed: int = 0,
         prefix_cache_dir: Path | None = None,
-        repack_weights: bool = False,
     ) -> None:
         try:
             from llama_cpp import Llama, llama_vocab_is_eog
@@ -143,7 +110,7 @@ class EmbeddedChat:
             )
 
         try:
-            self._llm = self._worker.call(lambda: _loaded(load, repack=repack_weights))
+            self._llm = self._worker.call(load)
         except (ValueError, RuntimeError, OSError) as exc:
             self._worker.stop()
             raise ModelLoadError(
@@ -175,9 +142,9 @@ class EmbeddedChat:
         self._reply_waiting = threading.Event()  # a stream() wants the model: a running prefill yields
         self._abort = AbortFlag()  # set: the graph being evaluated stops at its next operation
         self._prefilling = False
-        # The prefill's target tokens, the end of the chunk being read and its threads (None between
-        # chunks): a turn starting counts what that chunk will hold when a reply would wait for it.
-        self._chunk: tuple[list[int], int, int] | None = None
+        # The prefill's target tokens and the end of the chunk being read (None between chunks): a turn
+        # starting counts what that chunk will hold, and a reply that goes on from it waits for it.
+        self._chunk: tuple[list[int], int] | None = None
         import llama_cpp
 
         llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort.callback, self._abort.data)
@@ -304,7 +271,7 @@ class EmbeddedChat:
         self.stream_calls += 1
         self._reply_waiting.set()
         if self._prefilling and not self._after_chunk(tokens):
-            self._abort.set()  # the prefill in progress stops mid-chunk (see _after_chunk)
+            self._abort.set()  # the prefill in progress stops mid-chunk (it reads what this prompt is not)
         self._worker.submit(produce)
         try:
             while (item := pieces.get()) is not None:
@@ -378,7 +345,7 @@ class EmbeddedChat:
                 full = self._llm.n_threads
                 self._set_threads(threads or (1 if LOAD.others_busy(full) else full))
                 start = self._llm.n_tokens
-                self._chunk = (tokens, min(start + chunk, len(tokens)), self._threads_now)
+                self._chunk = (tokens, min(start + chunk, len(tokens)))
                 try:
                     self._llm.eval(tokens[start : start + chunk])
                 except RuntimeError:  # aborted mid-chunk: its entries are dropped by the next eval()
@@ -393,8 +360,7 @@ class EmbeddedChat:
 
     def is_cached(self, messages: list[Message], *, max_tokens: int = 160) -> bool:
         """Whether `messages` (the last one left open) are wholly in the KV cache, or will be when the
-        prefill's chunk in progress ends and a reply would wait for it: asked as a turn starts, it
-        does not wait for that chunk."""
+        prefill's chunk in progress ends: asked as a turn starts, it does not wait for that chunk."""
         try:
             tokens = self._open_tokens(self.fit(messages, max_tokens))
         except LLMError:
@@ -402,23 +368,16 @@ class EmbeddedChat:
         after_chunk = self._after_chunk(tokens)
         if after_chunk is not None:
             return after_chunk == len(tokens)
-        return self._common_prefix(tokens) == len(tokens)  # without the lock: it can only undercount
+        with self._lock:
+            return self._common_prefix(tokens) == len(tokens)
 
     def _after_chunk(self, tokens: list[int]) -> int | None:
-        """How many leading `tokens` the cache will hold when the chunk being prefilled ends, if a reply
-        with these tokens would wait for it; 0 when that reply aborts it; None when no chunk is read.
-
-        A reply that goes on from the chunk waits for it when it is read on all threads (typing: the
-        rest of a chunk is quicker than reading it again). Read on one thread, beside speech
-        recognition, a chunk of 16 tokens takes 0.4-1 s on two slow cores (32 tokens: up to 2 s were
-        seen): the reply stops it and reads those tokens itself, on all of them.
-        """
+        """How many leading `tokens` the cache will hold when the chunk being prefilled ends (0 when it
+        reads something else; a reply that goes on from it waits for it); None when no chunk is read."""
         chunk = self._chunk  # read once: the prefill's thread replaces it
         if chunk is None:
             return None
-        target, end, threads = chunk
-        if threads < self._llm.n_threads:
-            return 0
+        target, end = chunk
         n = min(end, len(tokens))
         return n if target[:n] == tokens[:n] else 0
 
