@@ -171,8 +171,8 @@ def test_hands_free_on_loudspeakers_never_answers_itself_and_still_hears_the_use
 
     assert len(results) == len(lines), [r.transcript for r in results]  # none of its own replies answered
     assert not any(r.interrupted for r in results), [r.reply for r in results]  # none cut by its own echo
+    heard = [(round(u.started_at, 2), round(u.speech_end_at, 2), u.transcribe()) for u in listener.utterances]
     for line, result in zip(lines, results, strict=True):
-        heard = [(round(u.started_at, 2), round(u.speech_end_at, 2), u.transcribe()) for u in listener.utterances]
         assert word_error_rate(line, result.transcript) <= 0.25, (line, result.transcript, heard)
         assert result.reply
     assert cut.interrupted and "stop" in over.transcript.lower(), (cut.reply, over.transcript)
