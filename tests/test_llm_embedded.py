@@ -333,3 +333,18 @@ def test_word_bias_nudges_whole_word_tokens_and_leaves_split_words_alone(model: 
     nudged = GenerationOptions(temperature=0.0, max_tokens=24, seed=0, word_bias=(("awesome", 8.0),))
     assert "awesome" in "".join(model.stream(line, nudged)).lower()
     assert model._word_bias((("zqxjkv", 8.0),)) is None  # no single token spells it: nothing to nudge
+
+
+def test_weights_are_not_repacked_at_load_unless_asked(model: EmbeddedChat) -> None:
+    import llama_cpp
+
+    # The default: llama.cpp reads the GGUF's weights as they are (no load-time copy for its kernels).
+    assert model._llm.model_params.use_extra_bufts is False
+    assert llama_cpp.llama_model_default_params().use_extra_bufts is True, "the library's default is restored"
+    repacked = EmbeddedChat(assets.resolve("llm").path, context_size=1024, seed=0, repack_weights=True)
+    try:
+        assert repacked._llm.model_params.use_extra_bufts is True
+        reply = "".join(repacked.stream(conversation("hey"), GenerationOptions(max_tokens=8, seed=1)))
+        assert reply.strip()
+    finally:
+        repacked.close()

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from voice_app.core.cancel import CancelToken
 from voice_app.core.compute import LOAD
@@ -41,6 +41,38 @@ def _quiet_llama_log() -> None:
 
     _log_callback = llama_cpp.llama_log_callback(forward)
     llama_cpp.llama_log_set(_log_callback, None)
+
+
+_params_lock = threading.Lock()
+Loaded = TypeVar("Loaded")
+
+
+def _loaded(load: Callable[[], Loaded], *, repack: bool) -> Loaded:
+    """Run `load` (a `Llama(...)`) with llama.cpp's weight repacking on or off.
+
+    As it loads, llama.cpp copies Q4_K weights into a layout for its AVX2/AVX-512 matrix kernels. On
+    the 2-vCPU AMD EPYC (AVX2) this was measured on, that copy took 1.0-1.7 s of every start, and
+    prompts were read no faster with it (42-48 vs 36-43 tokens/s) nor replies written (13-15 tokens/s
+    both): so it is off unless `llm.repack_weights` turns it on. llama-cpp-python has no argument
+    for it, so its default model parameters are swapped for the duration of the load.
+    """
+    if repack:
+        return load()
+    import llama_cpp.llama as llama_module
+
+    with _params_lock:
+        original = llama_module.llama_cpp.llama_model_default_params
+
+        def without_repack() -> Any:
+            params = original()
+            params.use_extra_bufts = False
+            return params
+
+        llama_module.llama_cpp.llama_model_default_params = without_repack
+        try:
+            return load()
+        finally:
+            llama_module.llama_cpp.llama_model_default_params = original
 
 
 class AbortFlag:
@@ -86,6 +118,7 @@ class EmbeddedChat:
         batch_size: int = 256,
         seed: int = 0,
         prefix_cache_dir: Path | None = None,
+        repack_weights: bool = False,
     ) -> None:
         try:
             from llama_cpp import Llama, llama_vocab_is_eog
@@ -110,7 +143,7 @@ class EmbeddedChat:
             )
 
         try:
-            self._llm = self._worker.call(load)
+            self._llm = self._worker.call(lambda: _loaded(load, repack=repack_weights))
         except (ValueError, RuntimeError, OSError) as exc:
             self._worker.stop()
             raise ModelLoadError(
