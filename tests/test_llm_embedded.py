@@ -294,10 +294,11 @@ def test_prefill_stops_when_asked_and_when_a_reply_starts(model: EmbeddedChat) -
     assert after_abort.strip() and after_abort == "".join(model.stream(short, greedy))
 
 
-def test_a_turn_starting_mid_chunk_counts_the_chunk_and_the_reply_goes_on_from_it(model: EmbeddedChat) -> None:
-    # As a turn starts, the speculator asks what the cache holds: the answer counts the chunk being
-    # read (without waiting up to a chunk's reading for the model), and a reply whose prompt goes on
-    # from that chunk lets it finish instead of aborting it and reading it again.
+def test_a_reply_aborts_even_a_chunk_it_shares_and_reads_those_tokens_itself(model: EmbeddedChat) -> None:
+    # A chunk is read on one thread while speech recognition runs: waiting for the rest of one the
+    # reply shares cost 0.4-1.6 s a turn, more than reading its tokens again on both threads. As a
+    # turn starts, the cache counts only what it holds (not the chunk in progress), and the reply
+    # stops the chunk and reads the prefix itself.
     prefix = conversation("x")[:1]
     total = len(model._open_tokens(prefix))
     model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
@@ -305,16 +306,17 @@ def test_a_turn_starting_mid_chunk_counts_the_chunk_and_the_reply_goes_on_from_i
     thread = threading.Thread(target=lambda: result.setdefault("held", model.prefill(prefix, chunk=total)))
     thread.start()
     deadline = time.monotonic() + 60
-    while model._chunk is None and time.monotonic() < deadline:
+    while not model._prefilling and time.monotonic() < deadline:
         time.sleep(0.002)
-    cached = model.is_cached(prefix)
-    still_reading = thread.is_alive()  # one chunk of ~600 tokens: seconds, busy machine or not
-    assert cached and still_reading
+    assert model._prefilling and not model.is_cached(prefix)  # one chunk of ~600 tokens: seconds
     reply = [*prefix, {"role": "user", "content": "hey"}]
     text = "".join(model.stream(reply, GenerationOptions(max_tokens=4, temperature=0.0, seed=1)))
     thread.join(60)
-    assert result["held"] == total and text.strip()
-    assert model.last_prompt["read"] < 20, model.last_prompt  # the user's line, not the prefix again
+    assert result["held"] < total and text.strip()
+    assert model.last_prompt["read"] > total - 20, model.last_prompt  # the prefix, read by the reply
+    # and the reply is the one a clean cache gives
+    model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
+    assert text == "".join(model.stream(reply, GenerationOptions(max_tokens=4, temperature=0.0, seed=1)))
 
 
 def test_prefill_does_nothing_while_a_reply_is_generated(model: EmbeddedChat) -> None:

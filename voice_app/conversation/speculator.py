@@ -14,7 +14,7 @@ from voice_app.persona.text import approx_tokens
 if TYPE_CHECKING:
     from voice_app.conversation.conversation import Conversation
 
-PREFILL_CHUNK = 32  # tokens per prefill step; a reply does not wait for one (the abort callback stops it)
+PREFILL_CHUNK = 16  # tokens per prefill step; a reply aborts the one in progress and reads its tokens itself
 # A typed line may add real exchanges the cache does not hold yet, up to this many prompt tokens
 # (~0.5 s of reading on two cores): found, they must not cost seconds before the first word.
 TYPED_UNCACHED_TOKENS = 32
