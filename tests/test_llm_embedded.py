@@ -294,21 +294,48 @@ def test_prefill_stops_when_asked_and_when_a_reply_starts(model: EmbeddedChat) -
     assert after_abort.strip() and after_abort == "".join(model.stream(short, greedy))
 
 
-def test_a_reply_aborts_even_a_chunk_it_shares_and_reads_those_tokens_itself(model: EmbeddedChat) -> None:
-    # A chunk is read on one thread while speech recognition runs: waiting for the rest of one the
-    # reply shares cost 0.4-1.6 s a turn, more than reading its tokens again on both threads. As a
-    # turn starts, the cache counts only what it holds (not the chunk in progress), and the reply
-    # stops the chunk and reads the prefix itself.
+def test_a_turn_starting_mid_chunk_counts_the_chunk_and_the_reply_goes_on_from_it(model: EmbeddedChat) -> None:
+    # A chunk read on all threads (typing): as a turn starts, the speculator asks what the cache holds;
+    # the answer counts the chunk being read (without waiting for it), and a reply whose prompt goes
+    # on from that chunk lets it finish instead of aborting it and reading it again.
+    prefix = conversation("x")[:1]
+    total = len(model._open_tokens(prefix))
+    full = model._llm.n_threads
+    model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
+    result: dict[str, int] = {}
+    thread = threading.Thread(
+        target=lambda: result.setdefault("held", model.prefill(prefix, chunk=total, threads=full))
+    )
+    thread.start()
+    deadline = time.monotonic() + 60
+    while model._chunk is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    cached = model.is_cached(prefix)
+    still_reading = thread.is_alive()  # one chunk of ~600 tokens: seconds, busy machine or not
+    assert cached and still_reading
+    reply = [*prefix, {"role": "user", "content": "hey"}]
+    text = "".join(model.stream(reply, GenerationOptions(max_tokens=4, temperature=0.0, seed=1)))
+    thread.join(60)
+    assert result["held"] == total and text.strip()
+    assert model.last_prompt["read"] < 20, model.last_prompt  # the user's line, not the prefix again
+
+
+def test_a_reply_aborts_a_chunk_read_on_one_thread_even_one_it_shares(model: EmbeddedChat) -> None:
+    # Beside speech recognition a chunk is read on one thread: waiting for the rest of one the reply
+    # shares cost 0.4-1.6 s a turn, more than reading its tokens again on all threads. The cache
+    # counts only what it holds, and the reply stops the chunk and reads the prefix itself.
+    if model._llm.n_threads < 2:
+        pytest.skip("one thread is all this machine has: every chunk is read on all of them")
     prefix = conversation("x")[:1]
     total = len(model._open_tokens(prefix))
     model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
     result: dict[str, int] = {}
-    thread = threading.Thread(target=lambda: result.setdefault("held", model.prefill(prefix, chunk=total)))
+    thread = threading.Thread(target=lambda: result.setdefault("held", model.prefill(prefix, chunk=total, threads=1)))
     thread.start()
     deadline = time.monotonic() + 60
-    while not model._prefilling and time.monotonic() < deadline:
+    while model._chunk is None and time.monotonic() < deadline:
         time.sleep(0.002)
-    assert model._prefilling and not model.is_cached(prefix)  # one chunk of ~600 tokens: seconds
+    assert model._chunk is not None and not model.is_cached(prefix)  # one chunk of ~600 tokens: seconds
     reply = [*prefix, {"role": "user", "content": "hey"}]
     text = "".join(model.stream(reply, GenerationOptions(max_tokens=4, temperature=0.0, seed=1)))
     thread.join(60)

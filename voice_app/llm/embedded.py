@@ -175,6 +175,9 @@ class EmbeddedChat:
         self._reply_waiting = threading.Event()  # a stream() wants the model: a running prefill yields
         self._abort = AbortFlag()  # set: the graph being evaluated stops at its next operation
         self._prefilling = False
+        # The prefill's target tokens, the end of the chunk being read and its threads (None between
+        # chunks): a turn starting counts what that chunk will hold when a reply would wait for it.
+        self._chunk: tuple[list[int], int, int] | None = None
         import llama_cpp
 
         llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, self._abort.callback, self._abort.data)
@@ -300,11 +303,8 @@ class EmbeddedChat:
 
         self.stream_calls += 1
         self._reply_waiting.set()
-        if self._prefilling:
-            # The prefill's chunk stops mid-way, even one this prompt shares: it is read on one thread
-            # while speech recognition runs (0.4-2 s for 16-32 tokens on two slow cores), and the
-            # reply reads those tokens again on all of them faster than it would wait for the rest.
-            self._abort.set()
+        if self._prefilling and not self._after_chunk(tokens):
+            self._abort.set()  # the prefill in progress stops mid-chunk (see _after_chunk)
         self._worker.submit(produce)
         try:
             while (item := pieces.get()) is not None:
@@ -378,10 +378,13 @@ class EmbeddedChat:
                 full = self._llm.n_threads
                 self._set_threads(threads or (1 if LOAD.others_busy(full) else full))
                 start = self._llm.n_tokens
+                self._chunk = (tokens, min(start + chunk, len(tokens)), self._threads_now)
                 try:
                     self._llm.eval(tokens[start : start + chunk])
                 except RuntimeError:  # aborted mid-chunk: its entries are dropped by the next eval()
                     break
+                finally:
+                    self._chunk = None
             return int(self._llm.n_tokens)
         finally:
             self._prefilling = False
@@ -389,14 +392,35 @@ class EmbeddedChat:
             self._lock.release()
 
     def is_cached(self, messages: list[Message], *, max_tokens: int = 160) -> bool:
-        """Whether `messages` (the last one left open) are wholly in the KV cache now. Asked as a turn
-        starts, it does not wait for the prefill's chunk in progress (the reply will abort that chunk):
-        the cache's tokens only grow when a chunk ends, so a read without the lock can only undercount."""
+        """Whether `messages` (the last one left open) are wholly in the KV cache, or will be when the
+        prefill's chunk in progress ends and a reply would wait for it: asked as a turn starts, it
+        does not wait for that chunk."""
         try:
             tokens = self._open_tokens(self.fit(messages, max_tokens))
         except LLMError:
             return False
-        return self._common_prefix(tokens) == len(tokens)
+        after_chunk = self._after_chunk(tokens)
+        if after_chunk is not None:
+            return after_chunk == len(tokens)
+        return self._common_prefix(tokens) == len(tokens)  # without the lock: it can only undercount
+
+    def _after_chunk(self, tokens: list[int]) -> int | None:
+        """How many leading `tokens` the cache will hold when the chunk being prefilled ends, if a reply
+        with these tokens would wait for it; 0 when that reply aborts it; None when no chunk is read.
+
+        A reply that goes on from the chunk waits for it when it is read on all threads (typing: the
+        rest of a chunk is quicker than reading it again). Read on one thread, beside speech
+        recognition, a chunk of 16 tokens takes 0.4-1 s on two slow cores (32 tokens: up to 2 s were
+        seen): the reply stops it and reads those tokens itself, on all of them.
+        """
+        chunk = self._chunk  # read once: the prefill's thread replaces it
+        if chunk is None:
+            return None
+        target, end, threads = chunk
+        if threads < self._llm.n_threads:
+            return 0
+        n = min(end, len(tokens))
+        return n if target[:n] == tokens[:n] else 0
 
     def _set_threads(self, n: int) -> None:
         if n != self._threads_now:
