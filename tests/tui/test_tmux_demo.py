@@ -26,7 +26,10 @@ pytestmark = [
 
 STARTUP_TIMEOUT_S = 60
 REPLY_TIMEOUT_S = 600  # the model loads and reads the persona prefix first (slow on 2 shared cores)
-LINE = "tell me what you remember about the lake house"  # greedy: a reply of two messages
+LINE = "tell me what you remember about the lake house"
+# Long enough to stream over several clauses: a one-clause reply is shown whole and "speaking" lasts
+# only until its last token, which a poll of the pane can miss.
+REPLY_TOKENS = 40
 
 
 class Tmux:
@@ -86,7 +89,9 @@ def completed_reply(db: Path) -> str | None:
 
 
 def test_demo_in_a_real_terminal(isolated_home: Path) -> None:
-    (isolated_home / "config.toml").write_text("[llm]\nmax_reply_tokens = 12\ntemperature = 0.0\n", encoding="utf-8")
+    (isolated_home / "config.toml").write_text(
+        f"[llm]\nmax_reply_tokens = {REPLY_TOKENS}\ntemperature = 0.0\n", encoding="utf-8"
+    )
     root = Path(__file__).resolve().parents[2]
     env = {
         "VOICE_APP_HOME": str(isolated_home),
@@ -123,7 +128,7 @@ def test_demo_in_a_real_terminal(isolated_home: Path) -> None:
                 partial_seen.append(pane)
             return completed_reply(isolated_home / DB_NAME)
 
-        reply = wait_for(done, REPLY_TIMEOUT_S, step=0.2, what="the reply to be stored")
+        reply = wait_for(done, REPLY_TIMEOUT_S, step=0.05, what="the reply to be stored")
         first_message = next(line for line in reply.splitlines() if line.strip())  # each message is its own line
         words = normalize(first_message).split(" ")
         head = ""
