@@ -60,6 +60,26 @@ def test_endpointing_keeps_short_pauses_and_splits_long_ones(say) -> None:  # ty
     assert second.speech_start > len(lead) + len(one) + len(two)
 
 
+def test_a_first_word_heard_apart_from_the_rest_is_kept(say) -> None:  # type: ignore[no-untyped-def]
+    """ "I" and then "kept the photos…": the VAD hears the first word as a short run, under the
+    `min_speech_ms` that starts speech, and a gap; the start reaches back to it, at every alignment
+    of the speech to the VAD's windows (at some, speech used to start ~180 ms into the line)."""
+    line = say("I kept the photos from the concert.")
+    onset = int(np.argmax(np.abs(line) > 0.02))  # the first sound (Piper pads each clip with silence)
+    for shift in range(0, WINDOW, 64):
+        lead = silence(1.0 + shift / 16000)
+        stream = np.concatenate([lead, line, silence(1.0)])
+        ep = Endpointer(end_silence_ms=600, preroll_ms=300)
+        segments = [seg for i in range(0, len(stream), 320) for seg in ep.feed(stream[i : i + 320])]
+        assert len(segments) == 1, shift
+        start, first_sound = segments[0].speech_start, len(lead) + onset
+        assert start - first_sound <= 0.1 * 16000, (shift, (start - first_sound) / 16000)
+        audio_start = segments[0].endpoint - len(segments[0].audio)
+        assert first_sound - audio_start >= 0.2 * 16000, (shift, (first_sound - audio_start) / 16000)
+        bounds = speech_bounds(segments[0].audio)  # what the recognizer is given keeps the word too
+        assert bounds is not None and bounds[0] <= first_sound - audio_start, (shift, bounds)
+
+
 def test_trim_silence_before_transcription(say, tiny_en) -> None:  # type: ignore[no-untyped-def]
     speech = say("Are you happy now?")
     clip = np.concatenate([silence(2.0), speech, silence(2.0)])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,16 +89,41 @@ def speech_probabilities(audio: np.ndarray, vad: SileroVAD | None = None) -> np.
     return np.array(vad.feed(padded), dtype=np.float32)
 
 
+LOOKBACK_MS, GAP_MS = 600, 200  # how far before the first clearly voiced window speech may have begun
+HYSTERESIS = 0.15  # below the threshold: a window that goes on with speech already heard
+GAP_WINDOWS, LOOKBACK_WINDOWS = GAP_MS * RATE // 1000 // WINDOW, LOOKBACK_MS * RATE // 1000 // WINDOW
+
+
+def reach_back(
+    probs: Sequence[float] | np.ndarray, first: int, low: float, gap_windows: int, lookback_windows: int
+) -> int:
+    """The earliest window before `first` where speech began: windows at `low` or more (a first word said
+    apart, or said softly, as "I" often is), no more than `lookback_windows` back, across gaps of
+    `gap_windows` at most."""
+    start, gap = first, 0
+    for i in range(first - 1, max(-1, first - 1 - lookback_windows), -1):
+        if probs[i] >= low:
+            start, gap = i, 0
+        else:
+            gap += 1
+            if gap > gap_windows:
+                break
+    return start
+
+
 def speech_bounds(
     audio: np.ndarray, threshold: float = 0.5, pad_ms: int = 150, probs: np.ndarray | None = None
 ) -> tuple[int, int] | None:
-    """(start, end) sample indices of the speech in a clip, padded; None when it holds no speech."""
+    """(start, end) sample indices of the speech in a clip, padded; None when it holds no speech.
+
+    The start reaches back from the first voiced window as the endpointer's does (`reach_back`)."""
     probs = speech_probabilities(audio) if probs is None else probs
     voiced = np.flatnonzero(probs >= threshold)
     if len(voiced) == 0:
         return None
     pad = pad_ms * RATE // 1000
-    start = max(0, int(voiced[0]) * WINDOW - pad)
+    first = reach_back(probs, int(voiced[0]), max(0.05, threshold - HYSTERESIS), GAP_WINDOWS, LOOKBACK_WINDOWS)
+    start = max(0, first * WINDOW - pad)
     end = min(len(audio), (int(voiced[-1]) + 1) * WINDOW + pad)
     return start, end
 
@@ -126,7 +151,11 @@ class Endpointer:
 
     Feed it 16 kHz audio as it arrives. `on_speech_start(sample)` fires when speech starts (the UI
     uses it for barge-in), `on_segment(segment)` when the end of speech is declared. A pre-roll of
-    `preroll_ms` before the first voiced window is kept so the first syllable is not cut. With
+    `preroll_ms` before the first voiced window is kept so the first syllable is not cut. Speech
+    starts only after `min_speech_ms` voiced in a row, but a first word is often said apart or heard
+    in shorter, weaker runs ("I | kept the photos"): the start reaches back over the windows heard as
+    speech that goes on (the lower, hysteresis threshold) up to `lookback_ms` before the run, across
+    gaps of up to `gap_ms`, so such words are kept too. With
     `sentence_done` (e.g. "the transcript of all the speech ends a sentence"), the end is declared
     after `short_silence_ms` when it says so: a finished question does not wait out a long pause.
     """
@@ -138,6 +167,8 @@ class Endpointer:
         preroll_ms: int = 300,
         threshold: float = 0.5,
         min_speech_ms: int = 96,
+        lookback_ms: int = LOOKBACK_MS,
+        gap_ms: int = GAP_MS,
         max_speech_s: float = 30.0,
         vad: SileroVAD | None = None,
         on_speech_start: Callable[[int], None] | None = None,
@@ -151,14 +182,19 @@ class Endpointer:
         self.sentence_done = sentence_done
         self.vad = vad or SileroVAD()
         self.threshold = threshold
-        self.off_threshold = max(0.05, threshold - 0.15)  # hysteresis
+        self.off_threshold = max(0.05, threshold - HYSTERESIS)
         self.end_windows = max(1, end_silence_ms * RATE // 1000 // WINDOW)
         self.min_windows = max(1, min_speech_ms * RATE // 1000 // WINDOW)
         self.preroll = preroll_ms * RATE // 1000
+        self.lookback_windows = lookback_ms * RATE // 1000 // WINDOW
+        self.gap_windows = max(1, gap_ms * RATE // 1000 // WINDOW)
+        # Windows of audio kept while nobody speaks: the pre-roll before the furthest reach back.
+        self._history_windows = -(-self.preroll // WINDOW) + self.lookback_windows + self.min_windows + 1
         self.max_samples = int(max_speech_s * RATE)
         self.on_speech_start = on_speech_start
         self.on_segment = on_segment
         self._history = np.zeros(0, dtype=np.float32)  # recent audio kept for the pre-roll
+        self._history_probs: list[float] = []  # the speech probability of each of its windows
         self._buf: list[np.ndarray] = []
         self._pending = np.zeros(0, dtype=np.float32)
         self.position = 0  # samples consumed (window-aligned)
@@ -189,13 +225,14 @@ class Endpointer:
         start_of_window = self.position
         self.position += WINDOW
         if not self.in_speech:
-            self._history = np.concatenate([self._history, window])[-(self.preroll + WINDOW * (self.min_windows + 1)) :]
+            self._history = np.concatenate([self._history, window])[-self._history_windows * WINDOW :]
+            self._history_probs = [*self._history_probs, prob][-self._history_windows :]
             if prob >= self.threshold:
                 self._voiced_run += 1
                 if self._voiced_run >= self.min_windows:
                     self.in_speech = True
                     self._silent_run = 0
-                    voiced_from = self.position - self._voiced_run * WINDOW
+                    voiced_from = self.position - self._reach_back() * WINDOW
                     keep = min(len(self._history), self.position - max(0, voiced_from - self.preroll))
                     self._buf = [self._history[-keep:].copy()]
                     self._start = voiced_from
@@ -224,11 +261,18 @@ class Endpointer:
             self._voiced_run = 0
             self._buf = []
             self._history = np.zeros(0, dtype=np.float32)
+            self._history_probs = []
             self.segments.append(seg)
             if self.on_segment:
                 self.on_segment(seg)
             return seg
         return None
+
+    def _reach_back(self) -> int:
+        """How many windows back speech began, counting the voiced run that started it."""
+        probs = self._history_probs
+        run_start = len(probs) - self._voiced_run
+        return len(probs) - reach_back(probs, run_start, self.off_threshold, self.gap_windows, self.lookback_windows)
 
     def current_audio(self) -> np.ndarray:
         """The audio of the segment in progress (pre-roll included)."""
