@@ -203,6 +203,29 @@ def test_prompt_is_prefilled_while_the_user_speaks_and_between_turns(pipeline) -
     assert spec.ready_memories()[: len(spec.carried)] == spec.carried
 
 
+def test_spoken_words_keep_the_exchanges_they_follow_and_typed_words_recall_again(pipeline) -> None:  # type: ignore[no-untyped-def]
+    """Once a spoken line's words are read after its exchanges, a later partial that recalls others
+    keeps them (changing them would read them again, and every word after them); typing recalls again."""
+    spec, chat, model = pipeline.speculator, pipeline, pipeline.model
+    first, later = "do you remember the lake house we", "do you remember the lake house we rented and Gerald the plant"
+    k = chat.prompt.memory_k + 1
+    assert chat.prompt.recall(first)[:k] != chat.prompt.recall(later)[:k]  # the later words recall others
+    for hand_on, kept in ((lambda text: chat.on_partial(text), True), (chat.on_typing, False)):
+        spec.ready_memories()  # a turn starts: the next line is a new one
+        spec.after_turn()
+        assert spec.wait_idle(120)
+        hand_on(first)
+        assert spec.wait_idle(120)
+        recalled = list(spec.memories)
+        assert recalled and model.is_cached(chat.open_messages(recalled, "do you remember the lake house"))
+        hand_on(later)
+        assert spec.wait_idle(120)
+        assert (spec.memories == recalled) is kept, (kept, spec.memories, recalled)
+        assert model.is_cached(
+            chat.open_messages(spec.memories, "do you remember the lake house we rented and Gerald the")
+        )
+
+
 def test_typed_words_are_read_while_the_user_types(pipeline) -> None:  # type: ignore[no-untyped-def]
     spec, chat, model = pipeline.speculator, pipeline, pipeline.model
     spec.after_turn()

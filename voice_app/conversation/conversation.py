@@ -223,7 +223,7 @@ class Conversation:
         if early is not None and not same_words(early.transcript, partial):
             self.drop_preemptive()  # the user went on: that reply answered a line they did not finish
         if self.speculator is not None:
-            self.speculator.feed(partial)
+            self.speculator.feed(partial, spoken=True)
 
     def on_typing(self, text: str) -> None:
         """The line being typed, as it changes: its words so far prefill the reply's prompt, as speech does
