@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,12 @@ import numpy as np
 from voice_app.core.compute import LOAD
 from voice_app.core.errors import ModelLoadError, ModelNotFoundError
 from voice_app.core.once import load_once
+from voice_app.llm.remembered import REMEMBER_BATCH, RememberedRows
 
 DIM = 384
 MODEL_ID = "e5-small"
-# Lines kept embedded: a turn's line is embedded by the crisis check (with its context windows) and by
-# recall, and a typed line was already embedded when its last keystroke was prefilled.
-REMEMBERED = 256
-REMEMBER_BATCH = 16  # calls with more texts than this (an import's passages) are not remembered
+# Lines are remembered: a turn's line is embedded by the crisis check (with its context windows) and
+# by recall, and a typed line was already embedded when its last keystroke was prefilled.
 
 
 class Embedder:
@@ -33,8 +31,8 @@ class Embedder:
         self._engine = engine
         self._lock = threading.Lock()
         self.model_path = model_path
-        # Beside the chat model each call is 40-80 ms, and the same lines come back (REMEMBERED).
-        self._seen: OrderedDict[tuple[str, bool], np.ndarray] = OrderedDict()
+        # Beside the chat model each call is 40-80 ms, and the same lines come back.
+        self._seen: RememberedRows[tuple[str, bool]] = RememberedRows()
 
     def query(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 384) float32 rows, L2-normalised; empty texts embed as a single space."""
@@ -50,22 +48,16 @@ class Embedder:
         if len(cleaned) > REMEMBER_BATCH:  # an import's passages: straight through, not remembered
             with self._lock, LOAD.busy("embed"):
                 return np.asarray(self._engine.encode(cleaned, is_query), dtype=np.float32)
+
+        def compute(missing: list[tuple[str, bool]]) -> np.ndarray:
+            lines = [text for text, _ in missing]
+            with LOAD.busy("embed"):  # its engine takes both cores for ~10 ms: the model yields one
+                if len(lines) == 1:  # the engine parallelises one text over the cores; a batch over texts
+                    return np.asarray(self._engine.encode(lines[0], is_query)[None, :], dtype=np.float32)
+                return np.asarray(self._engine.encode(lines, is_query), dtype=np.float32)
+
         with self._lock:
-            missing = [t for t in dict.fromkeys(cleaned) if (t, is_query) not in self._seen]
-            if missing:
-                with LOAD.busy("embed"):  # its engine takes both cores for ~10 ms: the model yields one
-                    if len(missing) == 1:  # the engine parallelises one text over the cores; a batch over texts
-                        rows = self._engine.encode(missing[0], is_query)[None, :]
-                    else:
-                        rows = self._engine.encode(missing, is_query)
-                for text, row in zip(missing, np.asarray(rows, dtype=np.float32), strict=True):
-                    self._seen[(text, is_query)] = row
-            out = np.stack([self._seen[(t, is_query)] for t in cleaned])  # a copy: callers may change it
-            for text in cleaned:
-                self._seen.move_to_end((text, is_query))
-            while len(self._seen) > REMEMBERED:
-                self._seen.popitem(last=False)
-        return out
+            return self._seen.rows([(t, is_query) for t in cleaned], compute)
 
 
 @load_once

