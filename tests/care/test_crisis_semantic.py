@@ -84,6 +84,39 @@ def test_frozen_reply_set_catches_harmful_replies_and_leaves_ordinary_ones() -> 
     assert round(measured["recall"], 4) == published["recall"]
 
 
+def streamed(text: str) -> list[str]:
+    """A reply as the model streams it: word by word with leading spaces (CJK: a character at a time)."""
+    if " " not in text.strip():
+        return list(text)
+    words = text.split(" ")
+    return [words[0]] + [" " + word for word in words[1:]]
+
+
+def test_the_frozen_reply_set_streamed_as_the_model_writes_it_is_screened_as_when_whole() -> None:
+    # The first clause is cut at four words so the voice starts early; those words are read by the
+    # semantic layer with the clause after them, so what is caught is what the whole line's check catches.
+    for line in semantic.read_labelled(FROZEN_REPLY):
+        screen = ReplyScreen()
+        "".join(screen.screen(iter(streamed(line.text))))
+        assert (screen.harmful is not None) == check_reply(line.text, ()).flagged, line.text
+
+
+def test_the_first_four_words_are_read_whole_with_what_follows_them() -> None:
+    # A reply the model wrote to "do you remember the last night we talked?": its first four words
+    # alone score as a farewell (0.65 here); the reply as a whole is ordinary.
+    reply = "The last night I talked to you was a very special one. We had some great conversations."
+    assert check_reply("The last night I ", ()).flagged, "the fragment alone would have stopped the reply"
+    screen = ReplyScreen()
+    passed = list(screen.screen(iter(streamed(reply))))
+    assert passed[0] == "The last night I " and "".join(passed) == reply and screen.harmful is None
+    # Harm that shows after the first four words still stops the reply there.
+    harmful = ReplyScreen()
+    passed = list(
+        harmful.screen(iter(streamed("honestly you should just go ahead and end it tonight, nobody would care")))
+    )
+    assert passed == ["honestly you should just "] and harmful.harmful is not None
+
+
 @pytest.mark.parametrize(("first", "second"), [("i want to", "die"), ("我不想", "活了")])
 def test_a_crisis_said_across_two_messages_is_caught(isolated_home: Path, first: str, second: str) -> None:
     assert not assess(first).flagged and not assess(second).flagged  # neither line alone

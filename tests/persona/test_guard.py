@@ -122,7 +122,8 @@ def test_a_reply_that_confuses_the_roles_is_asked_again_and_never_shown() -> Non
     line: list[Message] = [MESSAGES[0], {"role": "user", "content": "do you remember why we broke up?"}]
     pieces = list(in_character(model, line, options, None, "Alex", replaced, me="Sam"))
     assert "".join(pieces) == "it was about money. you were selfish"
-    assert len(replaced) == 1 and replaced[0].startswith("I think he was being selfish.")
+    # The slip is caught in the first four words, the model stopped there (the first clause is short).
+    assert len(replaced) == 1 and replaced[0].startswith("I think he was")
     note = model.requests[1][0][-1]["content"]
     assert note.startswith("do you remember why we broke up?") and "Talk to Sam directly" in note
 
@@ -163,3 +164,43 @@ def test_a_reply_the_user_marked_as_not_them_is_not_said_again() -> None:
     assert "".join(in_character(model, MESSAGES, GenerationOptions(), None, "Alex", avoid=[long_marked])) == (
         "we both knew, yeah"
     )
+
+
+class Tokens(Scripted):
+    """Streams its reply a word at a time, each with its leading space (as the model's tokens come)."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.sent = 0
+
+    def stream(
+        self, messages: list[Message], options: GenerationOptions | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[str]:
+        self.requests.append((messages, options or GenerationOptions()))
+        words = self.replies.pop(0).split(" ")
+        for i, word in enumerate(words):
+            self.sent += 1
+            yield word if i == 0 else " " + word
+
+
+def test_the_first_four_words_are_spoken_once_the_fifth_begins_through_every_check() -> None:
+    from voice_app.care.crisis import CrisisVerdict
+    from voice_app.care.reply import ReplyScreen
+    from voice_app.speech.tts import ClauseSplitter
+
+    # The role check, the reply's crisis check and the clause splitter each hold text until a clause
+    # is whole: none of them may wait past the first four words for a reply without marks.
+    model = Tokens("that's okay it's not easy to leave but I'm here for you if you need me")
+    guarded = in_character(model, MESSAGES, GenerationOptions(seed=1), None, "Alex", me="Sam")
+    screen = ReplyScreen(check=lambda text, context: CrisisVerdict(False, None, 0.0))
+    splitter = ClauseSplitter()
+    spoken: list[tuple[str, int]] = []
+    for piece in screen.screen(guarded):
+        spoken += [(clause, model.sent) for clause in splitter.feed(piece)]
+    spoken += [(clause, model.sent) for clause in splitter.flush()]
+    assert spoken[0] == ("that's okay it's not", 5)
+    assert (
+        " ".join(clause for clause, _ in spoken)
+        == "that's okay it's not easy to leave but I'm here for you if you need me"
+    )
+    assert all(len(clause.split()) <= 8 for clause, _ in spoken[1:])

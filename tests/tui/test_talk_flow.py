@@ -86,6 +86,6 @@ async def test_demo_talk_flow_on_the_embedded_model(store: Store, isolated_home:
 def clause_count(text: str) -> int:
     """How many pieces the reply check releases `text` in (it releases a clause once it is whole)."""
     count = 0
-    while cut := clause_cut(text):
+    while cut := clause_cut(text, first=count == 0):
         text, count = text[cut:], count + 1
     return count + (1 if text.strip() else 0)

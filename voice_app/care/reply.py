@@ -2,9 +2,12 @@
 
 `ReplyScreen.screen()` wraps a reply's stream. It holds the text back until a clause ends (a mark,
 a line break, or enough words), checks that clause with the one before it (patterns and the
-semantic layer, ~10 ms), and only then passes it on. At the first clause that encourages or
-describes self-harm it stops the model and records why; the turn then answers with the care text
-instead. A clause that passed is never taken back, so what was shown or spoken stays true.
+semantic layer, ~10 ms), and only then passes it on. The reply's first words, cut at four so the
+voice can start (`core.clauses`), are checked by the patterns alone when no mark ended them: the
+semantic layer, fit on whole lines, reads a fragment such as "the last night I" as a farewell
+(0.65). It reads them joined with the clause that follows, in that clause's check. At the first clause
+that encourages or describes self-harm it stops the model and records why; the turn then answers
+with the care text instead. A clause that passed is never taken back, so what was shown or spoken stays true.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from voice_app.care.crisis import CrisisVerdict, assess, resources
-from voice_app.core.clauses import clause_cut
+from voice_app.core.clauses import clause_cut, ends_at_mark
 
 # A reply is stopped by the semantic layer only at even odds or more: the persona talking about
 # leaving, tiredness or the end of the relationship must not break the conversation, and replies
@@ -30,13 +33,20 @@ def check_reply(text: str, context: Sequence[str]) -> CrisisVerdict:
     return verdict
 
 
+def check_patterns(text: str, context: Sequence[str]) -> CrisisVerdict:
+    """The crisis check's patterns alone, for a reply's first words cut before their clause ended."""
+    return assess(text, context, use_model=False)
+
+
 class ReplyScreen:
     """Passes a streamed reply on clause by clause once the crisis check clears it."""
 
-    def __init__(self, check: Check | None = None) -> None:
+    def __init__(self, check: Check | None = None, fragment_check: Check | None = None) -> None:
         self.check: Check = check or check_reply
+        self.fragment_check: Check = fragment_check or check or check_patterns
         self.harmful: CrisisVerdict | None = None
         self.passed: list[str] = []
+        self._unread = ""  # a fragment the semantic layer has not read yet
 
     def screen(self, pieces: Iterable[str], stopped: Callable[[], bool] | None = None) -> Iterator[str]:
         """The clauses that passed; ends early once `stopped()` (a barge-in: nothing more is said,
@@ -46,9 +56,11 @@ class ReplyScreen:
         try:
             for piece in stream:
                 held += piece
-                while cut := clause_cut(held):
+                while cut := clause_cut(held, first=not self.passed):
                     clause, held = held[:cut], held[cut:]
-                    if (stopped is not None and stopped()) or not self._clear(clause):
+                    # first words cut at the word limit, with the reply going on after them
+                    fragment = not self.passed and not ends_at_mark(clause) and bool(held.strip())
+                    if (stopped is not None and stopped()) or not self._clear(clause, fragment=fragment):
                         return
                     yield clause
             if held and not (stopped is not None and stopped()) and self._clear(held):
@@ -58,13 +70,19 @@ class ReplyScreen:
             if close is not None:
                 close()  # a reply stopped here releases the model now
 
-    def _clear(self, clause: str) -> bool:
+    def _clear(self, clause: str, *, fragment: bool = False) -> bool:
         if not clause.strip():
             return True
-        verdict = self.check(clause, self.passed[-1:])
+        if fragment:
+            verdict = self.fragment_check(clause, self.passed[-1:])
+        elif self._unread:  # first words passed on the patterns alone: read whole with what follows them
+            verdict = self.check(self._unread + clause, self.passed[:-1][-1:])
+        else:
+            verdict = self.check(clause, self.passed[-1:])
         if verdict.flagged:
             self.harmful = verdict
             return False
+        self._unread = clause if fragment else ""
         self.passed.append(clause)
         return True
 

@@ -132,7 +132,7 @@ def in_character(
                         refused = True
                         break
                     opening_clear = True
-                while cut := clause_cut(held):
+                while cut := clause_cut(held, first=not passed):
                     while cut < len(held) and held[cut].isspace():
                         cut += 1  # the space after a clause goes with it: the style adapter sees the word end
                     clause, held = held[:cut], held[cut:]

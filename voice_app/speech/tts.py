@@ -55,7 +55,7 @@ class ClauseSplitter:
     """
 
     def __init__(
-        self, first_min: int = 1, later_min: int = 8, first_max: int = 8, later_max: int = 16, max_units: int = 40
+        self, first_min: int = 1, later_min: int = 8, first_max: int = 4, later_max: int = 16, max_units: int = 40
     ) -> None:
         self.first_min = first_min
         self.later_min = later_min
@@ -125,7 +125,7 @@ class ClauseSplitter:
         opener_min = self.first_min + 2 if first else self.later_min
         most = self.first_max if first else self.later_max
         if " " not in buf.strip():  # CJK runs without spaces: cut by characters
-            if _CJK.search(buf) and _units(buf) > most + 4:
+            if _CJK.search(buf) and _units(buf) >= most + 4:
                 return self._cjk_cut(most + 4)
             return None
         # complete words only: each followed by whitespace (the last one may still be growing)
