@@ -96,3 +96,25 @@ def test_word_settings_accept_only_their_words() -> None:
     assert settings.llm.backend == "auto"
     settings.set("llm.backend", "openai")
     assert settings.llm.backend == "openai"
+
+
+def test_weight_repacking_is_on_for_conversations_and_off_for_one_line() -> None:
+    settings = config.Settings()
+    assert settings.llm.repack_weights == "auto"
+    assert settings.llm.repacks() and not settings.llm.repacks(one_shot=True)
+    settings.set("llm.repack_weights", False)  # a settings file written when it was a bool
+    assert settings.llm.repack_weights == "off" and not settings.llm.repacks()
+    settings.set("llm.repack_weights", "true")
+    assert settings.llm.repack_weights == "on" and settings.llm.repacks(one_shot=True)
+    with pytest.raises(ConfigError):
+        settings.set("llm.repack_weights", "sometimes")
+
+
+def test_chat_once_loads_the_model_without_repacking(isolated_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from voice_app import llm
+
+    before = set(llm._warm)  # models other tests of this process left loaded
+    assert main(["chat", "demo", "--once", "hi", "--backend", "embedded", "--json"]) == 0
+    assert '"reply"' in capsys.readouterr().out
+    assert all(repack is False for *_, repack in set(llm._warm) - before)
+    assert any(repack is False for *_, repack in llm._warm), list(llm._warm)

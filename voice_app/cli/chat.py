@@ -21,6 +21,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     settings = config.load()
     if args.backend:
         settings.set("llm.backend", args.backend)
+    if args.once is not None and settings.llm.repack_weights == "auto":
+        settings.llm.repack_weights = "off"  # one reply: repacking the weights (+0.8 s) would not pay back
     with open_store() as store:
         store.get_persona(args.persona)  # a clear error before any model loads
         session = Conversation(store, args.persona, settings=settings, closure=args.closure)

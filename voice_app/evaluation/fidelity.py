@@ -511,7 +511,7 @@ def open_eval_model() -> ChatModel:
         model_name=found.id if found.id != "custom" else found.path.name,
         context_size=settings.llm.context_size,
         threads=settings.llm.threads,
-        repack_weights=settings.llm.repack_weights,
+        repack_weights=settings.llm.repacks(),
     )
 
 

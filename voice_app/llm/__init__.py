@@ -67,7 +67,8 @@ def open_chat_model(settings: config.Settings | None = None, *, encrypted: bool 
     from voice_app.llm.embedded import EmbeddedChat
 
     found = assets.resolve_configured("llm", settings)
-    key = (str(found.path), settings.llm.context_size, settings.llm.threads, settings.llm.repack_weights)
+    repack = settings.llm.repacks()
+    key = (str(found.path), settings.llm.context_size, settings.llm.threads, repack)
     with _warm_lock:
         if key not in _warm:
             _warm[key] = EmbeddedChat(
@@ -75,7 +76,7 @@ def open_chat_model(settings: config.Settings | None = None, *, encrypted: bool 
                 model_name=found.id if found.id != "custom" else found.path.name,
                 context_size=settings.llm.context_size,
                 threads=settings.llm.threads,
-                repack_weights=settings.llm.repack_weights,
+                repack_weights=repack,
             )
         model = _warm[key]
         # Derived from private messages: kept in the current data dir, and not at all once encryption is on.

@@ -51,10 +51,12 @@ def _loaded(load: Callable[[], Loaded], *, repack: bool) -> Loaded:
     """Run `load` (a `Llama(...)`) with llama.cpp's weight repacking on or off.
 
     As it loads, llama.cpp copies Q4_K weights into a layout for its AVX2/AVX-512 matrix kernels. On
-    the 2-vCPU AMD EPYC (AVX2) this was measured on, that copy took 1.0-1.7 s of every start, and
-    prompts were read no faster with it (42-48 vs 36-43 tokens/s) nor replies written (13-15 tokens/s
-    both): so it is off unless `llm.repack_weights` turns it on. llama-cpp-python has no argument
-    for it, so its default model parameters are swapped for the duration of the load.
+    a 2-vCPU AMD EPYC (AVX2) that copy adds ~0.8 s to the load (0.5 -> 1.3 s); long prompts are read
+    no faster with it (~54 tokens/s both) nor replies written (~19 tokens/s), but the 9-20 new tokens
+    a turn reads before its first token take 0.28-0.38 s instead of 0.38-0.64 s. So a conversation
+    repacks (`llm.repack_weights = auto`) and one line that exits (`chat --once`) does not.
+    llama-cpp-python has no argument for it, so its default model parameters are swapped for the
+    duration of the load.
     """
     if repack:
         return load()
