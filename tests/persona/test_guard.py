@@ -204,3 +204,47 @@ def test_the_first_four_words_are_spoken_once_the_fifth_begins_through_every_che
         == "that's okay it's not easy to leave but I'm here for you if you need me"
     )
     assert all(len(clause.split()) <= 8 for clause, _ in spoken[1:])
+
+
+def test_a_clause_and_its_last_word_reach_the_style_adapter_one_token_after_its_mark() -> None:
+    from tests.persona.test_adapt import CASUAL
+    from tests.persona.test_style import profile
+    from voice_app.persona.adapt import StyleAdapter, adapt_reply
+
+    # The adapter releases a word once it knows what follows it (a space, or a line break that ends
+    # the message and may drop its full stop): the guard hands it the space after a mark with the clause.
+    model = Tokens("It was amazing, thank you for the coffee and the second coffee and the pastry")
+    style = profile(CASUAL)
+    adapter = StyleAdapter(style)
+    released: list[tuple[str, int]] = []
+    for clause in in_character(model, MESSAGES, GenerationOptions(seed=1), None, "Alex", me="Sam"):
+        released.append((adapter.feed(clause), model.sent))
+    released.append((adapter.flush(), model.sent))
+    said = ""
+    for text, sent in released:
+        said += text
+        if "amazing," in said:
+            assert sent == 4, released  # "It was amazing," then " thank": not the next clause's last word
+            break
+    whole = adapt_reply("It was amazing, thank you for the coffee and the second coffee and the pastry", style)
+    assert "".join(text for text, _ in released).strip() == whole  # the same as the whole reply adapted
+
+
+def test_chinese_is_released_by_the_style_adapter_a_clause_at_a_time() -> None:
+    from tests.persona.test_style import profile
+    from voice_app.persona.adapt import StyleAdapter, adapt_reply
+
+    # Chinese has no spaces: the adapter released nothing of a Chinese reply until it ended.
+    chats = [
+        (False, "你在干嘛"),
+        (True, "在家呢"),
+        (True, "刚吃完饭"),
+        (False, "明天去吗"),
+        (True, "去啊，几点"),
+        (True, "我九点到"),
+    ]
+    adapter = StyleAdapter(profile(chats * 6))
+    clauses = ["我记得那天，", "我们在湖边坐了很久。", "后来你就走了"]
+    assert [adapter.feed(clause) for clause in clauses] == clauses
+    assert adapter.flush() == ""
+    assert adapt_reply("".join(clauses), profile(chats * 6)) == "".join(clauses)

@@ -57,6 +57,8 @@ class ReplyScreen:
             for piece in stream:
                 held += piece
                 while cut := clause_cut(held, first=not self.passed):
+                    while cut < len(held) and held[cut].isspace():
+                        cut += 1  # the space after a mark goes with it: the voice's splitter sees the clause end
                     clause, held = held[:cut], held[cut:]
                     # first words cut at the word limit, with the reply going on after them
                     fragment = not self.passed and not ends_at_mark(clause) and bool(held.strip())

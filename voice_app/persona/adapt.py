@@ -19,6 +19,7 @@ MIN_CONTRACTIONS = 5
 _PRONOUN_I = re.compile(r"\bI\b(?=$|[\s'’,.!?])")
 _SENTENCE_END = ".!?。！？"
 _CLAUSE_END = ",;，；"
+_CJK_MARKS = "。！？，；、：…"
 _WESTERN_LAUGHTER = {"haha", "lol", "xD", "jaja", "哈哈"}
 
 
@@ -35,7 +36,7 @@ class StyleAdapter:
         self.lines = 0  # messages completed
         self._word = ""  # the word being read
         self._line = ""  # what was released of the current message
-        self._pending_space = False
+        self._glued = False  # the next word follows the last one without a space (Chinese has none)
         self._skip_line = False  # the rest of an over-long message is dropped
         s = self.style
         self._split_bursts = bool(s and s.burst_multi_share >= 0.35 and s.burst_mean >= 1.5)
@@ -57,6 +58,16 @@ class StyleAdapter:
                 out.append(self._release(line_end=False))
             else:
                 self._word += ch
+                if ch in _CJK_MARKS:  # Chinese has no spaces: a clause or sentence mark ends what was read
+                    out.append(self._release(line_end=False, glued=True))
+        if self._word and not self.done and tx.is_cjk(self._word[-1]):
+            out.append(self._release(line_end=False, glued=True))  # …and so does the end of a checked clause
+        elif piece.endswith(" ") and self._line and not (self._word or self._glued or self._skip_line or self.done):
+            # A clause that ended with its word and a space: the space goes now, not with the next word,
+            # so the reply check after the adapter can count that word as whole and cut the clause at once.
+            out.append(" ")
+            self._line += " "
+            self._glued = True
         return "".join(out)
 
     def flush(self) -> str:
@@ -66,10 +77,11 @@ class StyleAdapter:
 
     # --- one word ----------------------------------------------------------------------------
 
-    def _release(self, *, line_end: bool, final: bool = False) -> str:
+    def _release(self, *, line_end: bool, final: bool = False, glued: bool = False) -> str:
         style = self.style
         assert style is not None
         word, self._word = self._word, ""
+        after_glue = self._glued
         ends_raw_line = line_end
         if self._skip_line:
             if line_end:
@@ -89,16 +101,19 @@ class StyleAdapter:
             word = word[:-1] + "."  # they hardly ever exclaim
         length = len(self._line) + len(word) + 1
         sentence = word[-1] in _SENTENCE_END
-        too_long = self._soft_len is not None and length >= self._soft_len
+        # Chinese is read a clause at a time (no spaces); its messages' lengths are not cut here, as
+        # when a whole Chinese reply was one "word" (their effect on Chinese replies was never measured).
+        too_long = self._soft_len is not None and length >= self._soft_len and not tx.is_cjk(word)
         if too_long and word[-1] in _CLAUSE_END:
             word, line_end, self._skip_line = word.rstrip(_CLAUSE_END), True, not ends_raw_line  # cut it here
         elif too_long and self._soft_len is not None and (sentence or length >= self._soft_len * 1.25):
             line_end, self._skip_line = True, not ends_raw_line
-        elif sentence and self._split_bursts and length >= style.chars_median:
+        elif sentence and self._split_bursts and length >= style.chars_median and not tx.is_cjk(word):
             line_end = True  # a new message once this one is as long as their usual one
         if line_end:
             word = _end_mark(word, style)
-        text = (" " if self._line else "") + word
+        text = (" " if self._line and not after_glue else "") + word
+        self._glued = glued
         self._line += text
         if line_end:
             return text + self._end_line(final)

@@ -133,6 +133,10 @@ def in_character(
                         break
                     opening_clear = True
                 while cut := clause_cut(held, first=not passed):
+                    # A mark with nothing after it yet waits one token: the space or line break after it
+                    # goes with the clause, so the style adapter releases its last word now, not a clause later.
+                    if cut == len(held) and not held[-1].isspace():
+                        break
                     while cut < len(held) and held[cut].isspace():
                         cut += 1  # the space after a clause goes with it: the style adapter sees the word end
                     clause, held = held[:cut], held[cut:]
