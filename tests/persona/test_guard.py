@@ -54,6 +54,10 @@ def test_refusal_openings_are_told_apart_early() -> None:
     assert refusal_state("haha no") is False
     assert refusal_state("Sure, I'd be happy to help with that!") is True
     assert refusal_state("") is None
+    # an assistant's apology is told apart before its first four words are passed on
+    assert refusal_state("I'm sorry for the") is None
+    assert refusal_state("I'm sorry for the inconvenience, but") is True
+    assert refusal_state("I'm sorry for the way I left") is False
 
 
 def test_a_normal_reply_streams_through_untouched() -> None:

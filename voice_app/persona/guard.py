@@ -41,6 +41,13 @@ OPENINGS = (
     "i'd be happy to help with that",
     "how can i assist",
     "how may i assist",
+    # Openings that are an assistant's and would pass the first four words before the role check
+    # sees the rest ("I'm sorry for the" + "inconvenience, but I can't assist with that").
+    "i'm sorry for the inconvenience",
+    "i am sorry for the inconvenience",
+    "sorry for the inconvenience",
+    "i apologize for the inconvenience",
+    "i apologize, but i",
 )
 
 
