@@ -360,7 +360,8 @@ def main() -> int:
     }
     print(f"\n{'stage (internal timeline)':28} {'p50 s':>8} {'p95 s':>8}")
     for name, vals in stages.items():
-        print(f"{name:28} {vals['p50'] or float('nan'):8.3f} {vals['p95'] or float('nan'):8.3f}")
+        p50, p95 = (float("nan") if v is None else v for v in (vals["p50"], vals["p95"]))  # 0.0 is a figure
+        print(f"{name:28} {p50:8.3f} {p95:8.3f}")
     print(
         f"{'voice to voice (observed)':28} {results['v2v_p50_s'] or float('nan'):8.3f}"
         f" {results['v2v_p95_s'] or float('nan'):8.3f}"
