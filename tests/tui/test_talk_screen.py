@@ -50,7 +50,8 @@ async def test_reply_streams_piece_by_piece_and_escape_interrupts(store: Store) 
         await pilot.press(*"hello", "enter")
         await wait_until(pilot, lambda: screen.query_one(StateIndicator).state == "speaking")
         reply = screen.query_one(Transcript).bubbles[-1]
-        await wait_until(pilot, lambda: reply.text == "one,")  # the first clause is on screen before the rest exists
+        # the first clause (with the space after it) is on screen before the rest exists
+        await wait_until(pilot, lambda: reply.text == "one, ")
         await pilot.press("escape")
         model.gate.set()
         await wait_until(pilot, lambda: len(screen.turns) == 1)

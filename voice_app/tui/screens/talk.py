@@ -272,8 +272,9 @@ class TalkScreen(Screen[None]):
         self._users.pop(message.seq, None)
         reply = self._replies.pop(message.seq, None)
         if reply is not None:
-            if view.reply and view.reply != reply.text.strip():
-                reply.set_text(view.reply)  # what was heard (after a barge-in), not what was generated
+            if view.reply and view.reply != reply.text:
+                # what was heard (after a barge-in), not what was generated; no space after the last word
+                reply.set_text(view.reply)
             if view.interrupted:
                 reply.mark("interrupted")
             if view.care:
