@@ -5,9 +5,10 @@ a line break, or enough words), checks that clause with the one before it (patte
 semantic layer, ~10 ms), and only then passes it on. The reply's first words, cut at four so the
 voice can start (`core.clauses`), are checked by the patterns alone when no mark ended them: the
 semantic layer, fit on whole lines, reads a fragment such as "the last night I" as a farewell
-(0.65). It reads them joined with the clause that follows, in that clause's check. At the first clause
-that encourages or describes self-harm it stops the model and records why; the turn then answers
-with the care text instead. A clause that passed is never taken back, so what was shown or spoken stays true.
+(0.65). It reads them joined with the clause that follows, in that clause's check. At the first
+clause that encourages or describes self-harm it stops the model and records why; the turn then
+answers with the care text instead. A clause that passed is never taken back, so what was shown or
+spoken stays true.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ def check_patterns(text: str, context: Sequence[str]) -> CrisisVerdict:
 class ReplyScreen:
     """Passes a streamed reply on clause by clause once the crisis check clears it."""
 
-    def __init__(self, check: Check | None = None, fragment_check: Check | None = None) -> None:
+    def __init__(self, check: Check | None = None) -> None:
         self.check: Check = check or check_reply
-        self.fragment_check: Check = fragment_check or check or check_patterns
+        self.fragment_check: Check = check or check_patterns  # a given check is used for fragments too
         self.harmful: CrisisVerdict | None = None
         self.passed: list[str] = []
         self._unread = ""  # a fragment the semantic layer has not read yet
@@ -57,8 +58,6 @@ class ReplyScreen:
             for piece in stream:
                 held += piece
                 while cut := clause_cut(held, first=not self.passed):
-                    while cut < len(held) and held[cut].isspace():
-                        cut += 1  # the space after a mark goes with it: the voice's splitter sees the clause end
                     clause, held = held[:cut], held[cut:]
                     # first words cut at the word limit, with the reply going on after them
                     fragment = not self.passed and not ends_at_mark(clause) and bool(held.strip())

@@ -16,11 +16,13 @@ FIRST_CJK = 8
 
 def clause_cut(held: str, *, first: bool = False) -> int:
     """Where the held text can be cut (0: not yet): after the first clause mark, or at a word limit
-    (a smaller one for the reply's `first` clause)."""
+    (a smaller one for the reply's `first` clause). The whitespace after the cut goes with the clause:
+    the stage after (the style adapter, the voice's splitter) then sees that its last word ended."""
     for found in _CLAUSE_END.finditer(held):
         end = found.end()
         if end < len(held) or not held[found.start() - 1 : found.start()].isdigit():
-            return end  # a mark after a digit at the end ("3." of "3.5") waits for what follows
+            # a mark after a digit at the end ("3." of "3.5") waits for what follows
+            return len(held) - len(held[end:].lstrip())
     limit = FIRST_WORDS if first else MAX_WORDS
     complete = list(_WORD.finditer(held))  # a word is whole once a space follows it
     if len(complete) >= limit:

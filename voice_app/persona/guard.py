@@ -144,8 +144,6 @@ def in_character(
                     # goes with the clause, so the style adapter releases its last word now, not a clause later.
                     if cut == len(held) and not held[-1].isspace():
                         break
-                    while cut < len(held) and held[cut].isspace():
-                        cut += 1  # the space after a clause goes with it: the style adapter sees the word end
                     clause, held = held[:cut], held[cut:]
                     slip = roles.role_error(passed + clause, them=them, me=me, user_line=user_line) or repeated(
                         passed + clause, avoid, final=False
