@@ -351,6 +351,7 @@ def main() -> int:
         "max_tokens": args.max_tokens,
         "machine": {
             "cpu": cpu_name(),
+            "llama_cpu_code": getattr(getattr(pipe.model, "cpu", None), "variant", None),
             "cpus": os.cpu_count(),
             "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(),

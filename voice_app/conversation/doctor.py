@@ -35,7 +35,7 @@ def run_checks(load: bool = False, settings: config.Settings | None = None) -> d
     checks.update(_audio(settings))
     for role in ("stt", "tts", "llm"):
         checks[f"model_{role}"] = _model(role, settings, load)
-    checks["llama_cpp"] = _llama_cpp()
+    checks["llama_cpp"] = _llama_cpp(settings)
     checks["ollama"] = _ollama(settings)
     checks["openai_server"] = _openai(settings)
     checks["llm_backend"] = _backend(settings, checks)
@@ -165,7 +165,7 @@ def _model(role: str, settings: config.Settings, load: bool) -> Check:
     detail = f"{found.id} at {found.path} ({found.size_bytes / 1e6:.0f} MB, from {found.source})"
     if load:
         try:
-            seconds = _time_load(role, found)
+            seconds = _time_load(role, found, settings)
         except VoiceAppError as exc:
             return Check(False, f"{detail}; load failed: {exc.message}", exc.fix, True)
         except Exception as exc:  # noqa: BLE001 - any library failure is reported, not raised
@@ -178,11 +178,11 @@ def assets_fix(role: str) -> str:
     return f"Reinstall with scripts/setup.sh, or point the {role} setting at another model (models/README.md)."
 
 
-def _time_load(role: str, found: assets.ResolvedModel) -> float:
+def _time_load(role: str, found: assets.ResolvedModel, settings: config.Settings) -> float:
     loaders: dict[str, Callable[[], object]] = {
         "stt": lambda: _load_whisper(found),
         "tts": lambda: _load_piper(found),
-        "llm": lambda: _load_gguf(found),
+        "llm": lambda: _load_gguf(found, settings.llm.cpu_variant),
     }
     start = time.perf_counter()
     loaders[role]()
@@ -201,18 +201,31 @@ def _load_piper(found: assets.ResolvedModel) -> object:
     return PiperVoice.load(str(found.path))
 
 
-def _load_gguf(found: assets.ResolvedModel) -> object:
+def _load_gguf(found: assets.ResolvedModel, cpu_variant: str) -> object:
     from llama_cpp import Llama
 
+    from voice_app.llm.cpu_backend import ensure_loaded
+
+    ensure_loaded(cpu_variant, found.path)
     return Llama(model_path=str(found.path), n_ctx=512, verbose=False)
 
 
-def _llama_cpp() -> Check:
+def _llama_cpp(settings: config.Settings) -> Check:
     try:
         import llama_cpp
+
+        from voice_app.llm.cpu_backend import ensure_loaded
+
+        found = assets.resolve_configured("llm", settings)
+        cpu = ensure_loaded(settings.llm.cpu_variant, found.path)
+    except VoiceAppError as exc:
+        return Check(False, exc.message, exc.fix, True)
     except Exception as exc:  # noqa: BLE001 - a broken native build raises many kinds
         return Check(False, f"llama-cpp-python not importable: {exc}", "Re-run scripts/setup.sh.", True)
-    return Check(True, f"llama-cpp-python {llama_cpp.__version__}", None, True)
+    code = f"CPU code {cpu.variant}" + (f" (of {len(cpu.available)} variants)" if cpu.available else "")
+    if cpu.skipped:
+        code += f"; {', '.join(cpu.skipped)} crashed on this machine and is not used"
+    return Check(True, f"llama-cpp-python {llama_cpp.__version__}, {code}", None, True)
 
 
 def _ollama(settings: config.Settings) -> Check:

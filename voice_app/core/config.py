@@ -38,6 +38,8 @@ class LLMSettings:
     threads: int = 0  # 0 = physical cores
     # llama.cpp's load-time weight repacking: +0.8 s at load, replies' first tokens ~0.25 s sooner (AVX2).
     repack_weights: str = "auto"  # auto (on, but off for a one-line `chat --once`) | on | off
+    # llama.cpp's CPU code: auto = the variant built for this processor (AVX2, AVX-512, AMX…), or a name.
+    cpu_variant: str = "auto"
     voice_examples: str = "ready"  # ready: a voice turn uses the retrieved exchanges prefilled while you spoke | all
     preemptive: bool = True  # start the reply when the user falls silent, keep it if they were done
 

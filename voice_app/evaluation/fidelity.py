@@ -512,6 +512,7 @@ def open_eval_model() -> ChatModel:
         context_size=settings.llm.context_size,
         threads=settings.llm.threads,
         repack_weights=settings.llm.repacks(),
+        cpu_variant=settings.llm.cpu_variant,
     )
 
 

@@ -77,6 +77,7 @@ def open_chat_model(settings: config.Settings | None = None, *, encrypted: bool 
                 context_size=settings.llm.context_size,
                 threads=settings.llm.threads,
                 repack_weights=repack,
+                cpu_variant=settings.llm.cpu_variant,
             )
         model = _warm[key]
         # Derived from private messages: kept in the current data dir, and not at all once encryption is on.

@@ -121,6 +121,7 @@ class EmbeddedChat:
         seed: int = 0,
         prefix_cache_dir: Path | None = None,
         repack_weights: bool = False,
+        cpu_variant: str = "auto",
     ) -> None:
         try:
             from llama_cpp import Llama, llama_vocab_is_eog
@@ -130,6 +131,9 @@ class EmbeddedChat:
                 f"llama-cpp-python cannot be imported: {exc}", fix="Re-run scripts/setup.sh."
             ) from None
         _quiet_llama_log()
+        from voice_app.llm.cpu_backend import ensure_loaded
+
+        self.cpu = ensure_loaded(cpu_variant, Path(model_path))
         self._bias_cache: dict[tuple[tuple[str, float], ...], tuple[Any, Any]] = {}
         # Every llama.cpp computation of this model runs on one thread (see llm.model_thread).
         self._worker = ModelThread(name=f"llama-{Path(model_path).stem[:20]}", on_exit=self._abort_at_exit)
