@@ -28,7 +28,8 @@ _log_callback = None  # kept alive: llama.cpp holds a pointer to it
 
 
 def _quiet_llama_log() -> None:
-    """llama.cpp's log, less the line it prints for every prefill a reply cut short (an expected abort)."""
+    """llama.cpp's log, less the line it prints for every prefill a reply cut short (an expected abort)
+    and the one naming the CPU code it loaded (`doctor` says which)."""
     global _log_callback
     if _log_callback is not None:
         return
@@ -36,7 +37,7 @@ def _quiet_llama_log() -> None:
     from llama_cpp import _logger
 
     def forward(level: int, text: bytes, user_data: object) -> None:
-        if b"removing memory module entries" not in text:
+        if b"removing memory module entries" not in text and not text.startswith(b"load_backend: loaded CPU"):
             _logger.llama_log_callback(level, text, user_data)
 
     _log_callback = llama_cpp.llama_log_callback(forward)
