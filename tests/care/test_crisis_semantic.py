@@ -29,7 +29,7 @@ USER_KINDS = {"passive", "plan", "preparatory", "selfharm", "method", "danger", 
 NEGATIVE_KINDS = {"idiom", "sadness", "breakup"}
 
 
-CPU_NOISE = 0.005  # how far one line's score moved between two CPUs' fits (0.5749 vs 0.5759 threshold)
+BETWEEN_MACHINES = 0.005  # how far this line fell short on one machine (0.5749 against a threshold of 0.5759)
 
 
 def rates(path: Path, check: Callable[[str, Sequence[str]], CrisisVerdict] = assess) -> dict[str, float]:
@@ -46,13 +46,13 @@ def test_the_semantic_layer_loads_offline_and_flags_what_no_pattern_matches(monk
         assert detect_crisis(line) is None, line
         verdict = assess(line)
         assert verdict.flagged and verdict.by == "model", (line, verdict)
-    # The layer is fitted on each machine, and its scores move with the CPU's float arithmetic. This
-    # line passed on AMD EPYC VMs and scored 0.5749 against a threshold of 0.5759 on a Sapphire Rapids
-    # VM (2026-12-05): a miss there, reported in docs/CARE.md. What holds on every CPU seen: no pattern
-    # catches it and the layer puts it at its threshold, far above the ordinary lines below (< 0.01).
+    # The layer is fitted on each machine. This line was flagged in every earlier CI run and scored
+    # 0.5749 against a threshold of 0.5759 on a fresh Sapphire Rapids VM (2026-12-05): a miss there,
+    # cause not found, reported in docs/CARE.md. What held on every machine: no pattern catches it and
+    # the layer puts it at its threshold, far above the ordinary lines below (< 0.01).
     borderline = "been stockpiling my meds for a reason, i think this week"
     assert detect_crisis(borderline) is None
-    assert semantic.shared().score(borderline) >= semantic.shared().threshold - CPU_NOISE
+    assert semantic.shared().score(borderline) >= semantic.shared().threshold - BETWEEN_MACHINES
     for line in ("this song kills me every time", "笑死我了哈哈", "do you remember the lake?", "我们去吃火锅吧"):
         assert not assess(line).flagged, line
 
