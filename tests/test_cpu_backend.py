@@ -77,13 +77,17 @@ def test_a_variant_that_crashed_here_before_is_passed_over_for_the_next(tmp_path
     assert result == {"variant": second, "score": cpu_backend.score(found()[second]), "skipped": [first]}
 
 
-def test_a_probe_tells_a_variant_that_computes_from_one_that_dies(tmp_path: Path) -> None:
+def test_a_probe_tells_a_variant_that_computes_from_one_that_dies_and_a_model_it_cannot_read(tmp_path: Path) -> None:
     gguf = assets.resolve("llm").path
-    assert cpu_backend._probe("haswell", gguf) is True
+    assert cpu_backend.probe("haswell", gguf) is True
+    # A child that dies of SIGILL, as the AMX variant did on a Sapphire Rapids VM: it does not run here.
+    dies = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGILL)"]
+    assert cpu_backend.probe("sapphirerapids", gguf, dies) is False
+    # A model llama.cpp cannot read fails on every variant: the probe cannot tell, and says so.
     broken = tmp_path / "cut.gguf"
     with gguf.open("rb") as source:
-        broken.write_bytes(source.read(1 << 20))  # the first megabyte of the model: the child cannot compute
-    assert cpu_backend._probe("haswell", broken) is False
+        broken.write_bytes(source.read(1 << 20))  # the first megabyte of the model
+    assert cpu_backend.probe("haswell", broken) is None
 
 
 def test_a_variant_named_in_the_settings_is_loaded_as_named() -> None:
@@ -96,3 +100,31 @@ def test_an_unknown_variant_name_is_refused_with_the_names_that_exist() -> None:
         cpu_backend._load("pentium4", None)
     assert "pentium4" in error.value.message
     assert "haswell" in error.value.fix and "llm.cpu_variant" in error.value.fix
+
+
+def test_a_model_llama_cpp_cannot_read_is_reported_as_the_model_not_as_the_cpu(tmp_path: Path) -> None:
+    gguf = assets.resolve("llm").path
+    broken = tmp_path / "cut.gguf"
+    with gguf.open("rb") as source:
+        broken.write_bytes(source.read(1 << 20))
+    child = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from voice_app.core.errors import ModelLoadError\n"
+        "from voice_app.llm.embedded import EmbeddedChat\n"
+        "try:\n"
+        "    EmbeddedChat(Path(sys.argv[1]))\n"
+        "except ModelLoadError as exc:\n"
+        "    print(exc.message)\n"
+    )
+    cache = tmp_path / "cache"  # no verdicts yet: the variants are probed with this model
+    done = subprocess.run(
+        [sys.executable, "-c", child, str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "VOICE_APP_CACHE": str(cache)},
+        check=True,
+    )
+    assert f"could not load {broken}" in done.stdout
+    assert not (cache / "llama-cpu-variants.json").exists()  # nothing was learnt about the CPU

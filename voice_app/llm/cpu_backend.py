@@ -10,8 +10,8 @@ before the first model.
 llama.cpp ranks the variants by the instructions the CPU reports. A virtual machine can report
 instructions it cannot run: a 2-vCPU Sapphire Rapids VM reports AMX, grants it to the process, and
 then faults on the first tile instruction (SIGILL). So `auto` tries the best-ranked variant in a child
-process (the model loaded and a few tokens computed, ~2 s), falls back to the next on a crash, and
-remembers the verdicts per CPU and build in the cache folder. `llm.cpu_variant` (or
+process (the model loaded and a few tokens computed, ~2 s), falls back to the next when the child
+dies of a signal, and remembers the verdicts per CPU and build in the cache folder. `llm.cpu_variant` (or
 `VOICE_APP_CPU_VARIANT`) names one instead.
 """
 
@@ -162,7 +162,7 @@ def verdicts_path() -> Path:
 
 
 def runs_here(name: str, library: Path, model: Path) -> bool:
-    """Whether a variant computes without crashing on this machine (remembered once tried)."""
+    """Whether a variant computes without crashing on this machine (remembered once known)."""
     key = f"{machine_key(library)}:{name}"
     path = verdicts_path()
     try:
@@ -171,25 +171,32 @@ def runs_here(name: str, library: Path, model: Path) -> bool:
         verdicts = {}
     if key in verdicts:
         return bool(verdicts[key])
-    ok = _probe(name, model)
-    verdicts[key] = ok
+    verdict = probe(name, model)
+    if verdict is None:  # the child could not tell (a model it cannot read, a timeout): not remembered
+        return True
+    verdicts[key] = verdict
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(verdicts, indent=1))
         tmp.replace(path)
     except OSError:
         pass  # not remembered: tried again next time
-    return ok
+    return verdict
 
 
-def _probe(name: str, model: Path) -> bool:
-    command = [sys.executable, "-m", "voice_app.llm.cpu_backend", name, str(model)]
+def probe(name: str, model: Path, command: list[str] | None = None) -> bool | None:
+    """True: the variant computed; False: the child died of a signal (an instruction this machine
+    cannot run); None: it could not tell. A model llama.cpp cannot read fails the same way on every
+    variant, and the model's own load then says so; that is not the CPU's doing."""
+    command = command or [sys.executable, "-m", "voice_app.llm.cpu_backend", name, str(model)]
     try:
         done = subprocess.run(command, capture_output=True, timeout=PROBE_TIMEOUT_S, check=False)
     except subprocess.TimeoutExpired:
+        return None
+    if done.returncode < 0:
         return False
-    return done.returncode == 0
+    return True if done.returncode == 0 else None
 
 
 def _compute(name: str, model: Path) -> None:
