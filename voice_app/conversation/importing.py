@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,8 +13,10 @@ from pathlib import Path
 from voice_app import chatlog
 from voice_app.chatlog.model import Conversation, Message
 from voice_app.conversation.persona_data import memory_vectors
+from voice_app.core import config
 from voice_app.core.errors import ConsentRequiredError
 from voice_app.core.records import check_persona_name
+from voice_app.persona.memory import MemoryVectors
 from voice_app.storage.messages import MessageRow
 from voice_app.storage.store import Store
 
@@ -80,10 +83,13 @@ def import_conversation(
     me: str | None = None,
     source: Path,
     consent_at: str | None = None,
+    vectors_cache: Path | None = None,
 ) -> ImportResult:
     """Store `conv` under `persona` (created when new) in one transaction; a repeat adds nothing.
 
     Creating a persona needs `consent_at` (see voice_app.care.consent); extending one does not.
+    `vectors_cache`: a file keeping the exchanges' embeddings between data dirs, for shipped
+    fictional histories only (never a user's messages: they stay in the data dir, encrypted if set).
     """
     them_name = chatlog.resolve_participant(conv, them)
     me_name = chatlog.resolve_participant(conv, me) if me else guess_me(conv, them_name)
@@ -111,7 +117,9 @@ def import_conversation(
         )
     if added or existing is None:
         # Memories found by meaning: the new exchanges are embedded now, not on the first turn.
-        memory_vectors(store, persona)
+        vectors = memory_vectors(store, persona, shipped=_read_vectors(vectors_cache))
+        if vectors_cache is not None and vectors is not None:
+            _write_vectors(vectors_cache, vectors)
     return ImportResult(
         persona=persona,
         created=existing is None,
@@ -135,12 +143,34 @@ def import_path(
     mapping: dict[str, str] | None = None,
     progress: ProgressFn | None = None,
     consent_at: str | None = None,
+    vectors_cache: Path | None = None,
 ) -> ImportResult:
     """Parse the export at `path` and store it (see import_conversation)."""
     if store.find_persona(persona) is None:
         persona = check_persona_name(persona)  # before parsing: a bad name fails at once
     conv = chatlog.load(path, format=fmt, mapping=mapping, progress=progress)
-    return import_conversation(store, conv, persona=persona, them=them, me=me, source=path, consent_at=consent_at)
+    return import_conversation(
+        store, conv, persona=persona, them=them, me=me, source=path, consent_at=consent_at, vectors_cache=vectors_cache
+    )
+
+
+def _read_vectors(path: Path | None) -> MemoryVectors | None:
+    if path is None:
+        return None
+    try:
+        return MemoryVectors.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing or unreadable: computed again (~2 s for a demo)
+
+
+def _write_vectors(path: Path, vectors: MemoryVectors) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(vectors.to_json(), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only or full cache: computed again next time
 
 
 # --- the shipped fictional demos -----------------------------------------------------------------
@@ -182,4 +212,6 @@ def ensure_demo(store: Store) -> None:
             them=demo.them,
             me=demo.me,
             consent_at="fictional demo: no real person",
+            # Every new data dir starts with the demos: their embeddings (~2 s each) are computed once.
+            vectors_cache=config.cache_dir() / "demo" / f"{persona}-{source_digest(demo_history(persona))[:16]}.json",
         )

@@ -116,10 +116,12 @@ def memory_vectors(
     exchanges: Sequence[tx.Exchange] | None = None,
     embedder: Embedder | None = None,
     progress: Callable[[int, int], None] | None = None,
+    shipped: MemoryVectors | None = None,
 ) -> MemoryVectors | None:
     """The embeddings of the persona's latest exchanges: stored ones reused, missing ones computed and stored.
 
     Called after each import (and on first use for a store made before embeddings existed).
+    `shipped`: rows computed before for the same texts (the demo histories), reused when the model matches.
     """
     embedder = embedder or _embedder()
     if embedder is None:
@@ -140,6 +142,8 @@ def memory_vectors(
             log.warning("stored memory embeddings of %s are unreadable; computing them again", persona_name)
     if set(passages) == set(known):
         return MemoryVectors(model, tuple(known), np.stack(list(known.values())) if known else _empty())
+    if shipped is not None and shipped.model == model:
+        known = {**shipped.rows(), **known}
     vectors = embed_exchanges(list(passages.values()), embedder, known, progress)
     store.save_memory_vectors(persona.id, vectors.to_json())
     return vectors
