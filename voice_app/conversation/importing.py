@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,7 +14,8 @@ from voice_app import chatlog
 from voice_app.chatlog.model import Conversation, Message
 from voice_app.conversation.persona_data import memory_vectors
 from voice_app.core import config
-from voice_app.core.errors import ConsentRequiredError
+from voice_app.core.errors import ConsentRequiredError, DataDirError
+from voice_app.core.files import write_private
 from voice_app.core.records import check_persona_name
 from voice_app.persona.memory import MemoryVectors
 from voice_app.storage.messages import MessageRow
@@ -164,13 +165,8 @@ def _read_vectors(path: Path | None) -> MemoryVectors | None:
 
 
 def _write_vectors(path: Path, vectors: MemoryVectors) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(vectors.to_json(), encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only or full cache: computed again next time
+    with contextlib.suppress(DataDirError):  # a read-only or full cache: computed again next time
+        write_private(path, vectors.to_json().encode("utf-8"))
 
 
 # --- the shipped fictional demos -----------------------------------------------------------------

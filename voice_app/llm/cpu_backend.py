@@ -17,6 +17,7 @@ dies of a signal, and remembers the verdicts per CPU and build in the cache fold
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
@@ -28,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voice_app.core import config
-from voice_app.core.errors import ModelLoadError
+from voice_app.core.errors import DataDirError, ModelLoadError
+from voice_app.core.files import write_private
 
 PREFIX = "libggml-cpu-"
 ENV = "VOICE_APP_CPU_VARIANT"
@@ -175,13 +177,8 @@ def runs_here(name: str, library: Path, model: Path) -> bool:
     if verdict is None:  # the child could not tell (a model it cannot read, a timeout): not remembered
         return True
     verdicts[key] = verdict
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(verdicts, indent=1))
-        tmp.replace(path)
-    except OSError:
-        pass  # not remembered: tried again next time
+    with contextlib.suppress(DataDirError):  # not remembered: tried again next time
+        write_private(path, json.dumps(verdicts, indent=1).encode())
     return verdict
 
 
