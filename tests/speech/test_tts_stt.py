@@ -12,10 +12,11 @@ from tests.speech.conftest import word_error_rate
 from voice_app.core import config
 from voice_app.core.signal import without_lead_in
 from voice_app.speech import stt
-from voice_app.speech.audio import ArraySource
+from voice_app.speech.audio import RATE, ArraySource
 from voice_app.speech.recorder import Recorder
 from voice_app.speech.stt import StreamingTranscriber, Transcriber, clean_transcript, is_hallucination
 from voice_app.speech.tts import ClauseSplitter, speakable, split_clauses
+from voice_app.speech.vad import WINDOW
 
 # --- clause splitter -------------------------------------------------------------------------------
 
@@ -227,6 +228,65 @@ def test_a_pass_that_heard_all_the_speech_is_told_as_settled(tiny_en, say) -> No
     assert settled and settled[0][0] < released, "heard before the key came up"
     assert settled[-1][1] == utterance.transcribe() and word_error_rate(text, settled[-1][1]) <= 0.2
     assert all(words in partials for _, words in settled)
+
+
+def wait_for(condition, timeout: float = 60) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return bool(condition())
+
+
+def test_words_are_settled_only_once_a_pause_is_heard(tiny_en, say) -> None:  # type: ignore[no-untyped-def]
+    """A pass over all the audio fed so far is not "settled" while that audio ends in speech: a capture
+    thread that fell behind on a busy machine would otherwise start a reply to half a line."""
+    text = "Why did you stop answering my messages?"
+    line = say(text)
+    half = len(line) // 2 // WINDOW * WINDOW  # mid-line, on a VAD window
+    settled: list[str] = []
+    streamer = StreamingTranscriber(tiny_en, interval_s=1.0)
+    streamer.on_settled = settled.append
+    streamer.start()
+    try:
+        streamer.feed(line[:half])  # in one piece: what a thread that caught up delivers
+        assert wait_for(lambda: bool(streamer.passes))
+        time.sleep(0.2)
+        assert streamer.covers_speech() and not streamer.pausing()
+        assert settled == [], "words ending mid-speech were told as settled"
+        streamer.feed(np.concatenate([line[half:], np.zeros(RATE // 2, np.float32)]))  # the rest, a pause
+        assert wait_for(lambda: bool(settled), 30)
+        assert settled[-1] == streamer.partial and word_error_rate(text, settled[-1]) <= 0.2, settled
+    finally:
+        streamer.finish()
+
+
+class LoudnessVAD:
+    """Speech wherever the window is loud: the moments the VAD decides, chosen by the test."""
+
+    def window(self, samples: np.ndarray) -> float:
+        return 0.9 if float(np.abs(samples).max()) > 0.01 else 0.0
+
+
+def test_a_pause_after_a_pass_that_heard_it_all_settles_its_words(tiny_en, say) -> None:  # type: ignore[no-untyped-def]
+    """The pass heard all the speech before the pause began: the pause settles its words, no pass again."""
+    line = say("I kept the photos from the concert.")
+    last_sound = int(np.flatnonzero(np.abs(line) > 0.01)[-1])
+    speech = line[: -(-(last_sound + 1) // WINDOW) * WINDOW]  # up to the window of its last sound
+    settled: list[str] = []
+    streamer = StreamingTranscriber(tiny_en, interval_s=1.0, vad=LoudnessVAD())  # type: ignore[arg-type]
+    streamer.on_settled = settled.append
+    streamer.start()
+    try:
+        streamer.feed(np.concatenate([speech, np.zeros(WINDOW * 2, np.float32)]))  # two silent windows
+        assert wait_for(lambda: bool(streamer.passes))
+        time.sleep(0.2)
+        assert streamer.covers_speech() and not streamer.pausing() and settled == []
+        streamer.feed(np.zeros(WINDOW * (streamer.pause_windows - 2), np.float32))  # the pause is reached
+        assert wait_for(lambda: bool(settled), 10)
+        assert settled == [streamer.partial] and len(streamer.passes) == 1
+        assert word_error_rate("I kept the photos from the concert.", settled[0]) <= 0.2, settled
+    finally:
+        streamer.finish()
 
 
 def test_a_reply_starts_at_its_first_sound() -> None:

@@ -153,5 +153,5 @@ async def test_a_crisis_said_aloud_is_answered_and_marked_out_of_character(store
         assert "not Alex talking" in view.reply
         reply = screen.query_one(Transcript).bubbles[-1]
         assert reply.has_class("care") and "out of character: crisis" in str(reply.border_subtitle)
-        assert model.prompts == []  # the model never saw the line
+        assert model.prompts == [], [p[-1] for p in model.prompts]  # the model never saw the line
         assert store.turns(screen.engine.session_id)[0]["care"] == "crisis"

@@ -326,6 +326,7 @@ class StreamingTranscriber:
         self._last_pass: tuple[int, int, str, list[tuple[str, float, float]]] | None = None  # (cut, end, text, words)
         self._prev_words: list[tuple[str, float, float]] = []
         self._pass_due_pause = False
+        self._settle_due = False  # a pause began after a pass that heard all the speech: tell it settled
         self.passes: list[float] = []  # compute seconds of each pass
         self.partial = ""  # committed + latest hypothesis (for the UI)
         self.on_partial: Callable[[str], None] | None = None
@@ -357,6 +358,7 @@ class StreamingTranscriber:
                     self._silent_run += 1
                     if self._silent_run == self.pause_windows and self.last_voiced_end > 0:
                         self._pass_due_pause = True
+                        self._settle_due = self._heard_all()
             self._vad_pending = buf[count * WINDOW :]
             self._chunks.append(samples)
             self._total += len(samples)
@@ -377,14 +379,18 @@ class StreamingTranscriber:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._stop and not self._due():
+                while not self._stop and not self._due() and not self._settle_due:
                     self._cond.wait(0.05)
                 if self._stop:
                     return
-                self._pass_due_pause = False
+                due, settled = self._due(), self.partial
+                self._pass_due_pause = self._settle_due = False
                 end = self._total
-                audio = np.concatenate(self._chunks)[:end]
-            self._pass(audio, end)
+                audio = np.concatenate(self._chunks)[:end] if due else None
+            if audio is not None:
+                self._pass(audio, end)
+            elif settled and self.on_settled is not None:  # the pass before the pause heard it all
+                self.on_settled(settled)
 
     def _pass(self, audio: np.ndarray, end: int) -> None:
         cut = self.committed_at
@@ -412,7 +418,7 @@ class StreamingTranscriber:
             self.partial = (self.committed_text + " " + self._tail_text()).strip()
         if self.on_partial:
             self.on_partial(self.partial)
-        if self.on_settled is not None and self.partial and self.covers_speech():
+        if self.on_settled is not None and self.partial and self.covers_speech() and self.pausing():
             self.on_settled(self.partial)
 
     def _probs_for(self, start: int, end: int) -> np.ndarray | None:
@@ -444,8 +450,19 @@ class StreamingTranscriber:
     def covers_speech(self) -> bool:
         """Whether the latest pass heard everything said so far (its text is the transcript)."""
         with self._cond:
-            last = self._last_pass
-            return last is not None and last[0] == self.committed_at and self.last_voiced_end <= last[1]
+            return self._heard_all()
+
+    def pausing(self) -> bool:
+        """Whether the audio fed so far ends in a pause (`pause_ms` of silence after speech).
+
+        A pass that covers everything fed is not enough to call the words settled: on a busy machine
+        the capture thread can fall behind while a pass runs, so "everything fed" may end mid-word."""
+        with self._cond:
+            return self.last_voiced_end > 0 and self._silent_run >= self.pause_windows
+
+    def _heard_all(self) -> bool:
+        last = self._last_pass
+        return last is not None and last[0] == self.committed_at and self.last_voiced_end <= last[1]
 
     # --- the end ---------------------------------------------------------------------------------
 
