@@ -138,6 +138,7 @@ def main() -> int:
     parser.add_argument("--stt", default="", help="stt.model (default: auto, tiny.en for the English demo)")
     parser.add_argument("--max-tokens", type=int, default=40)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N utterances")
+    parser.add_argument("--sentence-end-ms", type=int, default=None, help="audio.sentence_end_ms (hands-free)")
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="bench-latency-"))
@@ -166,6 +167,8 @@ def main() -> int:
     settings.audio.output_device = "pulse"
     if args.stt:
         settings.stt.model = args.stt
+    if args.sentence_end_ms is not None:
+        settings.audio.sentence_end_ms = args.sentence_end_ms
     synth = Synthesizer.from_settings(settings)
     transcriber = Transcriber.from_settings(settings, language="en")
 
@@ -217,6 +220,13 @@ def main() -> int:
         released = time.perf_counter()
         record = pipe.start_turn(utterance).wait(120)
         speaker.wait(60)
+        split = 0  # hands-free cut the line in two (or more): the parts after the first are not answered
+        while True:
+            try:
+                heard.get_nowait()
+            except queue.Empty:
+                break
+            split += 1
         line = record.timeline
         stats = dict(pipe.model.last_prompt)
         asked = pipe.model.stream_calls - calls
@@ -256,6 +266,7 @@ def main() -> int:
                 "to_output_s": gap(line, "first_audio", "first_audio_out"),
                 "examples_used": int(record.stt.get("examples", 0)),
                 "preemptive": record.stt.get("preemptive"),  # 1: started in the silence and kept, 0: redone
+                "split": split,
                 "llm_start_s": line.get("llm_start"),
                 "prompt_tokens": stats.get("tokens"),
                 "prompt_tokens_read_at_reply": stats.get("read"),
@@ -338,6 +349,7 @@ def main() -> int:
         if pipeline["pipeline_gen_tok_s"] and raw["raw_gen_tok_s"]
         else None,
         "preemptive_kept": round(sum(kept) / len(rows), 2) if rows else None,
+        "lines_split": sum(1 for r in rows if r["split"]),
         "preemptive": {"kept": sum(kept), "redone": len(early) - sum(kept), "turns": len(rows)},
         "stages": stages,
         "prompt_tokens_read_at_reply": {
@@ -349,6 +361,8 @@ def main() -> int:
         "silent_replies": len(rows) - len(v2v),
         "models": {"stt": settings.stt.model, "tts": settings.tts.voice, "llm": settings.llm.embedded_model},
         "max_tokens": args.max_tokens,
+        "sentence_end_ms": settings.audio.sentence_end_ms,
+        "end_silence_ms": settings.audio.end_silence_ms,
         "machine": {
             "cpu": cpu_name(),
             "llama_cpu_code": getattr(getattr(pipe.model, "cpu", None), "variant", None),
@@ -373,6 +387,8 @@ def main() -> int:
         f" {raw['raw_gen_tok_s']} tok/s; in the pipeline: {pipeline['pipeline_prompt_tok_s']} /"
         f" {pipeline['pipeline_gen_tok_s']} tok/s; n={len(rows)}"
     )
+    if results["lines_split"]:
+        print(f"{results['lines_split']} line(s) were cut in two by the endpoint: their turns answered a part")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_suffix(".tmp")

@@ -53,3 +53,13 @@ def test_import_speed_figures() -> None:
     data = result("bench_import.json")
     assert f"**{data['speed_ratio']:.1f}×**" in README
     assert f"{round(data['ours']['msgs_per_s']):,}" in README and f"{round(data['theirs']['msgs_per_s']):,}" in README
+
+
+def test_endpoint_figures() -> None:
+    data = result("bench_endpoint.json")
+    assert data["command"].removeprefix("scripts/") in README
+    runs = data["by_sentence_end_ms"]
+    for setting in ("250", "600"):
+        run = runs[setting]
+        assert f"**{run['split']} of {run['pause_lines']}**" in README, setting
+        assert f"{run['finished_delay_p50_s']:.2f} / {run['finished_delay_p95_s']:.2f} s" in README, setting

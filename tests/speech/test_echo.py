@@ -108,9 +108,6 @@ def test_hands_free_on_loudspeakers_never_answers_itself_and_still_hears_the_use
     settings = config.Settings()
     settings.llm.backend = "embedded"
     settings.audio.echo = "on"
-    # Turns end after the full silence: ending early on a finished sentence can split "Were you
-    # happy with me, at least at the start?" at its comma when the recognizer hears a "?" there.
-    settings.audio.sentence_end_ms = settings.audio.end_silence_ms
     speaker = Speaker("pulse", rate=synthesizer.sample_rate).open()
     conversation = Conversation(
         store,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from voice_app.conversation.conversation import Conversation, Voice
@@ -125,3 +127,32 @@ def test_a_reply_started_early_is_dropped_when_the_user_goes_on(spoken: Conversa
     typed = spoken.respond("hi")
     assert typed.turn_id is not None and early.finished(30) and early.wait().turn_id is None
     assert stored_turns(spoken) == before + 1
+
+
+def test_a_sentence_said_in_two_breaths_is_one_turn_by_default(spoken: Conversation, say) -> None:  # type: ignore[no-untyped-def]
+    """Hands-free with the default settings: a 450 ms pause at a comma does not end the turn, though the
+    recognizer ends the first breath with a full stop (at `audio.sentence_end_ms` 250 it cut 22 of 32
+    such sentences of scripts/bench_endpoint.py's frozen set)."""
+    from tests.speech.conftest import word_error_rate
+    from voice_app.conversation.listening import hands_free
+    from voice_app.speech.audio import RATE, ArraySource
+    from voice_app.speech.recorder import Utterance
+
+    first, rest = "I drove past your old flat,", "and I didn't stop."
+
+    def sound(line: str) -> np.ndarray:  # from its first sound to its last (Piper pads each clip)
+        audio = say(line)
+        loud = np.flatnonzero(np.abs(audio) > 0.02)
+        return audio[int(loud[0]) : int(loud[-1]) + 1]
+
+    clip = np.concatenate([sound(first), np.zeros(RATE * 45 // 100, np.float32), sound(rest)])
+    source = ArraySource(clip, leading_s=0.5, trailing_s=1.5)
+    settings = copy.deepcopy(spoken.settings)
+    settings.audio.echo = "off"  # headphones: the test is about the pause, not the echo
+    assert settings.audio.sentence_end_ms == 0, "the early end on a finished sentence is off by default"
+    heard: list[Utterance] = []
+    with hands_free(spoken, settings, heard.append, source=source):
+        assert source.done.wait(60)
+    spoken.drop_preemptive()
+    assert len(heard) == 1, [u.transcribe() for u in heard]
+    assert word_error_rate(f"{first} {rest}", heard[0].transcribe()) <= 0.25, heard[0].transcribe()

@@ -80,7 +80,11 @@ class AudioSettings:
     output_device: str = ""
     mode: str = "push_to_talk"  # push_to_talk | hands_free
     end_silence_ms: int = 600
-    sentence_end_ms: int = 250  # hands-free: a finished sentence ("…?") ends the turn after this much silence
+    # Hands-free: a transcript that ends a sentence ends the turn after this much silence; 0 = off (the
+    # full end_silence_ms). Off by default: at 250 ms it cut 22 of 32 sentences said in two breaths
+    # (Whisper ends the first breath with "." or "?"), and the reply started in the pause already
+    # covers the longer wait (scripts/bench_endpoint.py, README).
+    sentence_end_ms: int = 0
     preroll_ms: int = 300
     # hands-free on loudspeakers: auto (cancel the app's own voice where the canceller runs, else
     # half-duplex) | on | off (headphones) | half-duplex (the microphone is not heard while the app speaks)

@@ -1,0 +1,176 @@
+"""Hands-free endpointing on a frozen set: how often one sentence said in two breaths is cut in two, and
+how long the turn takes to end after a finished line, for each early-end setting.
+
+    .venv/bin/python scripts/bench_endpoint.py --json scripts/results/bench_endpoint.json
+
+The set (tests/speech/endpoint_frozen_set.tsv) was written before the endpoint was changed and is never
+tuned on. Each line is synthesized (Piper, and espeak-ng where installed), fed at real-time pace to the
+app's own hands-free listener (Silero VAD, streaming Whisper, the "finished sentence" early end), and
+the utterances it ends are counted. The endpoint delay is measured from the last sample of speech fed
+to the moment the listener hands the utterance over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SET = ROOT / "tests" / "speech" / "endpoint_frozen_set.tsv"
+RATE = 16000
+SOUND = 0.02  # what counts as sound when a clip is trimmed to its speech
+
+
+@dataclass
+class Item:
+    kind: str  # "pause" (one sentence in two breaths) or "finished" (one breath)
+    first: str
+    rest: str
+    pause_ms: int
+
+    @property
+    def text(self) -> str:
+        return f"{self.first} {self.rest}".strip()
+
+
+def load_set(path: Path = SET) -> list[Item]:
+    rows = [r for r in csv.reader(path.open(encoding="utf-8"), delimiter="\t") if r and not r[0].startswith("#")]
+    return [Item(kind, first, rest, int(pause)) for kind, first, rest, pause in rows]
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def to_sound(audio: np.ndarray) -> np.ndarray:
+    """The clip from its first to its last sound (the pause between breaths is then exactly pause_ms)."""
+    loud = np.flatnonzero(np.abs(audio) > SOUND)
+    return audio[int(loud[0]) : int(loud[-1]) + 1] if len(loud) else audio
+
+
+def pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 3) if values else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--sentence-end-ms", default="250,600", help="audio.sentence_end_ms values to compare")
+    parser.add_argument("--stt", default="", help="stt.model (default: auto, tiny.en for English)")
+    parser.add_argument("--voices", default="piper,espeak-ng")
+    args = parser.parse_args()
+
+    from voice_app.cli.talk import load_wav
+    from voice_app.core import config
+    from voice_app.core.signal import resample
+    from voice_app.speech.audio import ArraySource
+    from voice_app.speech.recorder import HandsFree, Utterance
+    from voice_app.speech.stt import Transcriber
+    from voice_app.speech.tts import Synthesizer
+
+    settings = config.Settings()
+    if args.stt:
+        settings.stt.model = args.stt
+    synth = Synthesizer.from_settings(settings)
+    transcriber = Transcriber.from_settings(settings, language="en")
+    transcriber.transcribe(np.zeros(RATE, np.float32), language="en")  # load and warm it once
+
+    def piper(text: str) -> np.ndarray:
+        return to_sound(resample(synth.synthesize(text), synth.sample_rate, RATE))
+
+    def espeak(text: str) -> np.ndarray | None:
+        if shutil.which("espeak-ng") is None:
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "line.wav"
+            subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(path), text], check=True)
+            return to_sound(load_wav(path))
+
+    voices = {"piper": piper, "espeak-ng": espeak}
+    clips: list[tuple[str, Item, np.ndarray]] = []
+    for item in load_set():
+        for voice in args.voices.split(","):
+            parts = [voices[voice](item.first)] + ([voices[voice](item.rest)] if item.rest else [])
+            if any(p is None for p in parts):
+                continue
+            gap = np.zeros(item.pause_ms * RATE // 1000, np.float32)
+            audio = parts[0] if len(parts) == 1 else np.concatenate([parts[0], gap, parts[1]])
+            clips.append((voice, item, audio))
+
+    results: dict[str, object] = {}
+    for short_ms in [int(v) for v in args.sentence_end_ms.split(",")]:
+        rows = []
+        for voice, item, audio in clips:
+            heard: list[Utterance] = []
+            source = ArraySource(audio, leading_s=0.5, trailing_s=1.6)
+            listener = HandsFree(
+                source,
+                transcriber=transcriber,
+                end_silence_ms=settings.audio.end_silence_ms,
+                short_silence_ms=short_ms,
+                language="en",
+                on_utterance=heard.append,
+            )
+            with listener:
+                source.done.wait(60)
+                time.sleep(0.2)
+            texts = [u.transcribe(transcriber) for u in heard]
+            end = source.speech_end_at or 0.0
+            delay = round(heard[-1].speech_end_at - end, 3) if heard else None
+            rows.append(
+                {
+                    "voice": voice,
+                    "kind": item.kind,
+                    "said": item.text,
+                    "pause_ms": item.pause_ms,
+                    "turns": len(heard),
+                    "heard": texts,
+                    "endpoint_delay_s": delay,
+                }
+            )
+            print(f"{short_ms} ms {voice:9} {item.kind:8} turns={len(heard)} delay={delay} {texts}", file=sys.stderr)
+        pauses = [r for r in rows if r["kind"] == "pause"]
+        finished = [r for r in rows if r["kind"] == "finished"]
+        results[str(short_ms)] = {
+            "split_rate": round(sum(r["turns"] > 1 for r in pauses) / len(pauses), 3) if pauses else None,
+            "split": sum(r["turns"] > 1 for r in pauses),
+            "pause_lines": len(pauses),
+            "missed": sum(r["turns"] == 0 for r in rows),
+            "finished_delay_p50_s": pct([r["endpoint_delay_s"] for r in finished if r["endpoint_delay_s"]], 50),
+            "finished_delay_p95_s": pct([r["endpoint_delay_s"] for r in finished if r["endpoint_delay_s"]], 95),
+            "rows": rows,
+        }
+    summary = {k: {m: v for m, v in r.items() if m != "rows"} for k, r in results.items()}  # type: ignore[union-attr]
+    print(json.dumps(summary, indent=1))
+    out = {
+        "by_sentence_end_ms": results,
+        "end_silence_ms": settings.audio.end_silence_ms,
+        "stt": settings.stt.model,
+        "machine": {"cpu": cpu_name(), "cores": os.cpu_count()},
+        "command": "scripts/bench_endpoint.py " + " ".join(sys.argv[1:]),
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
