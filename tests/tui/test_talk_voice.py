@@ -73,17 +73,18 @@ async def test_push_to_talk_turn_on_a_virtual_microphone(store: Store) -> None:
         assert stored["user_audio"] and stored["user_text"] == view.user
 
 
-async def test_hands_free_turn_on_a_virtual_microphone(store: Store) -> None:
-    speech = pytest.importorskip("voice_app.speech")
+def hands_free_app(store: Store, said: str) -> tuple[VoiceApp, ScriptedModel]:
+    """The talk screen, hands-free, hearing `said` (Piper) on a virtual microphone; the model is scripted."""
     from voice_app.conversation.engine import ConversationEngine
-    from voice_app.speech.audio import RATE
+    from voice_app.core.signal import resample
+    from voice_app.speech.audio import RATE, ArraySource
     from voice_app.speech.tts import Synthesizer
 
     settings = config.load()
     settings.stt.model = "whisper-tiny.en"
     synthesizer = Synthesizer.from_settings(settings)
-    clip = speech.resample(synthesizer.synthesize(SAID), synthesizer.sample_rate, RATE)
-    source = speech.ArraySource(clip, leading_s=0.5, trailing_s=1.5)  # the VAD ends the turn in the silence
+    clip = resample(synthesizer.synthesize(said), synthesizer.sample_rate, RATE)
+    source = ArraySource(clip, leading_s=0.5, trailing_s=1.5)  # the VAD ends the turn in the silence
     model = ScriptedModel("of course I do.")
     app = VoiceApp(
         Services(store, settings),
@@ -102,6 +103,12 @@ async def test_hands_free_turn_on_a_virtual_microphone(store: Store) -> None:
         status=STATUS,
         doctor_rows=[],
     )
+    return app, model
+
+
+async def test_hands_free_turn_on_a_virtual_microphone(store: Store) -> None:
+    pytest.importorskip("voice_app.speech")
+    app, _ = hands_free_app(store, SAID)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, TalkScreen))
         screen = app.screen
@@ -113,35 +120,8 @@ async def test_hands_free_turn_on_a_virtual_microphone(store: Store) -> None:
 
 
 async def test_a_crisis_said_aloud_is_answered_and_marked_out_of_character(store: Store) -> None:
-    speech = pytest.importorskip("voice_app.speech")
-    from voice_app.conversation.engine import ConversationEngine
-    from voice_app.speech.audio import RATE
-    from voice_app.speech.tts import Synthesizer
-
-    settings = config.load()
-    settings.stt.model = "whisper-tiny.en"
-    synthesizer = Synthesizer.from_settings(settings)
-    said = "Sometimes I think everyone would be better off if I was not here anymore."
-    clip = speech.resample(synthesizer.synthesize(said), synthesizer.sample_rate, RATE)
-    source = speech.ArraySource(clip, leading_s=0.5, trailing_s=1.5)
-    model = ScriptedModel("of course I do.")
-    app = VoiceApp(
-        Services(store, settings),
-        persona="demo",
-        talk=True,
-        engine_factory=lambda p: ConversationEngine(
-            store,
-            p,
-            voice=True,
-            settings=settings,
-            model=model,
-            audio_source=source,
-            synthesizer=synthesizer,
-            hands_free=True,
-        ),
-        status=STATUS,
-        doctor_rows=[],
-    )
+    pytest.importorskip("voice_app.speech")
+    app, model = hands_free_app(store, "Sometimes I think everyone would be better off if I was not here anymore.")
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, TalkScreen))
         screen = app.screen
