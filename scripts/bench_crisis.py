@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from bench_common import cpu_name  # scripts/ is on the path of a script run
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,13 +31,6 @@ SETS = {
     "user_6": ROOT / "tests" / "care" / "crisis_frozen_test_6.tsv",
     "reply": ROOT / "tests" / "care" / "reply_frozen_test.tsv",
 }
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def rates(rows: list[tuple[bool, bool]]) -> dict[str, float | int]:

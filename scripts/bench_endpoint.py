@@ -16,7 +16,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from bench_common import cpu_name, pct  # scripts/ is on the path of a script run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -52,21 +52,10 @@ def load_set(path: Path = SET) -> list[Item]:
     return [Item(kind, first, rest, int(pause)) for kind, first, rest, pause in rows]
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def to_sound(audio: np.ndarray) -> np.ndarray:
     """The clip from its first to its last sound (the pause between breaths is then exactly pause_ms)."""
     loud = np.flatnonzero(np.abs(audio) > SOUND)
     return audio[int(loud[0]) : int(loud[-1]) + 1] if len(loud) else audio
-
-
-def pct(values: list[float], q: float) -> float | None:
-    return round(float(np.percentile(values, q)), 3) if values else None
 
 
 def main() -> int:

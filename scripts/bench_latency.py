@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_common import cpu_name, pct  # scripts/ is on the path of a script run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -61,13 +62,6 @@ SPEECH_THRESHOLD = 0.02  # what the observer counts as sound (tests.virtual_audi
 LONG_LINE = " ".join(["I keep thinking about the summer at the lake house and everything we said there."] * 12)
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def espeak(text: str, path: Path) -> np.ndarray | None:
     if shutil.which("espeak-ng") is None:
         return None
@@ -82,10 +76,6 @@ def to_speech_end(audio: np.ndarray) -> np.ndarray:
     released as the speech ends, not after the quiet tail a silence trimmer keeps."""
     loud = np.flatnonzero(np.abs(audio) > SPEECH_THRESHOLD)
     return audio[: int(loud[-1]) + 1 + RATE // 100] if len(loud) else audio
-
-
-def pct(values: list[float], q: float) -> float | None:
-    return round(float(np.percentile(values, q)), 3) if values else None
 
 
 def gap(line: dict[str, float], start: str, end: str) -> float | None:

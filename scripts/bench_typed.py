@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from bench_common import cpu_name, pct  # scripts/ is on the path of a script run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,17 +46,6 @@ LINES = [
     "do you still listen to our song?",
     "I wanted to say goodbye properly",
 ]
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def pct(values: list[float], q: float) -> float | None:
-    return round(float(np.percentile(values, q)), 3) if values else None
 
 
 def typed_turns(home: Path) -> dict[str, Any]:
