@@ -77,6 +77,14 @@ def test_a_variant_that_crashed_here_before_is_passed_over_for_the_next(tmp_path
     assert result == {"variant": second, "score": cpu_backend.score(found()[second]), "skipped": [first]}
 
 
+def cut_model(folder: Path) -> Path:
+    """The first megabyte of the shipped model: a GGUF llama.cpp cannot read, whatever the CPU."""
+    broken = folder / "cut.gguf"
+    with assets.resolve("llm").path.open("rb") as source:
+        broken.write_bytes(source.read(1 << 20))
+    return broken
+
+
 def test_a_probe_tells_a_variant_that_computes_from_one_that_dies_and_a_model_it_cannot_read(tmp_path: Path) -> None:
     gguf = assets.resolve("llm").path
     assert cpu_backend.probe("haswell", gguf) is True
@@ -84,10 +92,7 @@ def test_a_probe_tells_a_variant_that_computes_from_one_that_dies_and_a_model_it
     dies = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGILL)"]
     assert cpu_backend.probe("sapphirerapids", gguf, dies) is False
     # A model llama.cpp cannot read fails on every variant: the probe cannot tell, and says so.
-    broken = tmp_path / "cut.gguf"
-    with gguf.open("rb") as source:
-        broken.write_bytes(source.read(1 << 20))  # the first megabyte of the model
-    assert cpu_backend.probe("haswell", broken) is None
+    assert cpu_backend.probe("haswell", cut_model(tmp_path)) is None
 
 
 def test_a_variant_named_in_the_settings_is_loaded_as_named() -> None:
@@ -103,10 +108,7 @@ def test_an_unknown_variant_name_is_refused_with_the_names_that_exist() -> None:
 
 
 def test_a_model_llama_cpp_cannot_read_is_reported_as_the_model_not_as_the_cpu(tmp_path: Path) -> None:
-    gguf = assets.resolve("llm").path
-    broken = tmp_path / "cut.gguf"
-    with gguf.open("rb") as source:
-        broken.write_bytes(source.read(1 << 20))
+    broken = cut_model(tmp_path)
     child = (
         "import sys\n"
         "from pathlib import Path\n"
