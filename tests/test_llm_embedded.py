@@ -346,6 +346,47 @@ def test_a_reply_aborts_a_chunk_read_on_one_thread_even_one_it_shares(model: Emb
     assert text == "".join(model.stream(reply, GenerationOptions(max_tokens=4, temperature=0.0, seed=1)))
 
 
+def test_a_prefill_told_to_give_way_leaves_the_cache_as_it_was(model: EmbeddedChat) -> None:
+    # A turn starts while the speculator picks up a guess with other exchanges: that guess must not
+    # cut the cache back to what it shares with it (the turn would read those tokens again: 20-60 of
+    # them were measured, 0.3-0.6 s), it must give way untouched.
+    prefix = conversation("x")[:1]
+    model.warm_up(prefix)
+    heard = [*prefix, {"role": "user", "content": "i found the letters you wrote me last week"}]
+    held = model.prefill(heard)
+    assert model.is_cached(heard) and held == model.cached_tokens()
+    other = [*prefix, {"role": "assistant", "content": "an exchange recalled later"}, heard[-1]]
+    assert model.prefill(other, lambda: True) == held
+    assert model.cached_tokens() == held and model.is_cached(heard)
+
+
+def test_a_turn_starting_mid_chunk_on_one_thread_keeps_what_was_read_before_it(model: EmbeddedChat) -> None:
+    # A reply aborts a chunk read on one thread, and the cache keeps what was read before that chunk:
+    # a turn starting then must count it (it had been told "nothing is cached" and dropped the
+    # recalled exchanges the cache held).
+    if model._llm.n_threads < 2:
+        pytest.skip("one thread is all this machine has: every chunk is read on all of them")
+    prefix = conversation("x")[:1]
+    model.warm_up(prefix)
+    exchanges = [*prefix, {"role": "user", "content": "the lake house"}, {"role": "assistant", "content": "yes"}]
+    read = model.prefill(exchanges)
+    going_on = [*exchanges, {"role": "user", "content": " ".join(["we talked about the lake house all night"] * 30)}]
+    total = len(model._open_tokens(going_on))
+    result: dict[str, int] = {}
+    thread = threading.Thread(target=lambda: result.setdefault("held", model.prefill(going_on, chunk=total, threads=1)))
+    thread.start()
+    deadline = time.monotonic() + 60
+    while model._chunk is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert model._chunk is not None and thread.is_alive()  # ~270 tokens on one thread: seconds
+    assert model.is_cached(exchanges) and not model.is_cached(going_on)
+    reply = [*exchanges, {"role": "user", "content": "hey"}]
+    text = "".join(model.stream(reply, GenerationOptions(max_tokens=4, temperature=0.0, seed=1)))
+    thread.join(60)
+    assert result["held"] < total and text.strip()
+    assert model.last_prompt["read"] < 15, (model.last_prompt, read)  # "hey" and the header, not the exchanges
+
+
 def test_prefill_does_nothing_while_a_reply_is_generated(model: EmbeddedChat) -> None:
     stream = model.stream(conversation("tell me a long story"), GenerationOptions(max_tokens=30, seed=1))
     next(stream)  # the reply holds the model

@@ -226,6 +226,44 @@ def test_spoken_words_keep_the_exchanges_they_follow_and_typed_words_recall_agai
         )
 
 
+def test_a_turn_starting_as_the_last_partial_is_picked_up_keeps_what_the_cache_holds(  # type: ignore[no-untyped-def]
+    pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The settled partial goes to the speculator and starts a reply at once: the speculator's pick-up of
+    it raced the turn's choice of exchanges. It recalled others (the turn had reset "the words are read")
+    and cut the cache back to them as the reply began: the reply read 20-60 tokens instead of ~7."""
+    import threading
+
+    from voice_app.conversation import speculator as speculator_module
+
+    spec, chat, model = pipeline.speculator, pipeline, pipeline.model
+    first, later = "do you remember the lake house we", "do you remember the lake house we rented and Gerald the plant"
+    spec.ready_memories()
+    spec.after_turn()
+    assert spec.wait_idle(120)
+    chat.on_partial(first)
+    assert spec.wait_idle(120)
+    recalled = list(spec.memories)
+    heard = chat.open_messages(recalled, "do you remember the lake house")
+    assert recalled and model.is_cached(heard)
+    picked_up, go_on = threading.Event(), threading.Event()
+    real_check = speculator_module.check_turn
+
+    def held_check(*args, **kwargs):  # type: ignore[no-untyped-def]
+        picked_up.set()  # the speculator holds the partial now
+        go_on.wait(30)
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(speculator_module, "check_turn", held_check)
+    chat.on_partial(later)
+    assert picked_up.wait(30)
+    ready = spec.ready_memories()  # the turn starts
+    go_on.set()
+    assert spec.wait_idle(120)
+    assert ready == recalled and spec.memories == recalled
+    assert model.is_cached(heard), "the cache was cut back under the starting reply"
+
+
 def test_typed_words_are_read_while_the_user_types(pipeline) -> None:  # type: ignore[no-untyped-def]
     spec, chat, model = pipeline.speculator, pipeline, pipeline.model
     spec.after_turn()

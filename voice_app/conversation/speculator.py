@@ -147,10 +147,11 @@ class Speculator:
                 partial, self._pending = self._pending, None
                 assert partial is not None
                 spoken = self._pending_spoken
+                keep_memories = spoken and self._words_read  # read now: a turn starting resets it
                 generation = self._generation
                 self._busy = True
             try:
-                self._prefill(partial, generation, spoken)
+                self._prefill(partial, generation, spoken, keep_memories)
             except Exception:  # noqa: BLE001 - a failed guess costs nothing: the reply evaluates its own prompt
                 self.memories = None
             finally:
@@ -158,14 +159,16 @@ class Speculator:
                     self._busy = False
                     self._cond.notify_all()
 
-    def _prefill(self, partial: str, generation: int, spoken: bool = False) -> None:
+    def _prefill(self, partial: str, generation: int, spoken: bool = False, keep_memories: bool = False) -> None:
         conv = self.conversation  # while a reply is generated the model is busy and prefill() returns at once
         assert self.model is not None
         words = _stable_words(partial)
         if partial:
             if check_turn(partial, them=conv.prompt.them, country=conv.settings.care.country) is not None:
                 return  # this turn will be answered out of character, without the model
-            if not (spoken and self._words_read):
+            if self._generation != generation:
+                return  # a turn started (its exchanges are chosen) or a newer guess came: this one is stale
+            if not keep_memories:
                 new = [m for m in conv.prompt.recall(partial) if m not in self.carried]
                 self.memories = (self.carried + new)[: conv.prompt.memory_k + 1]
         messages = conv.open_messages(self.memories or [], words)

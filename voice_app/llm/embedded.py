@@ -376,6 +376,10 @@ class EmbeddedChat:
             return self._reply_waiting.is_set() or (should_stop is not None and should_stop())
 
         try:
+            if give_way():
+                # A reply is starting (or a newer guess came): the cache holds what it may go on from.
+                # Cutting it back to this guess first would make that reply read those tokens again.
+                return int(self._llm.n_tokens)
             same = self._common_prefix(tokens)
             if same < self._llm.n_tokens:
                 self._llm.n_tokens = same  # eval() drops the KV entries past it
@@ -407,8 +411,9 @@ class EmbeddedChat:
         except LLMError:
             return False
         after_chunk = self._after_chunk(tokens)
-        if after_chunk is not None:
+        if after_chunk:  # a chunk the reply would wait for: what the cache holds once it ends
             return after_chunk == len(tokens)
+        # No chunk, or one the reply aborts: the cache keeps what was read before that chunk.
         return self._common_prefix(tokens) == len(tokens)  # without the lock: it can only undercount
 
     def _after_chunk(self, tokens: list[int]) -> int | None:
