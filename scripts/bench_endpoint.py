@@ -1,13 +1,19 @@
 """Hands-free endpointing on a frozen set: how often one sentence said in two breaths is cut in two, and
-how long the turn takes to end after a finished line, for each early-end setting.
+how long the turn takes to end after a finished line, for each early-end setting; with --pause-ms, when
+the held reply would start (a pause, then a pass that heard every word) and how often it starts mid-line.
 
     .venv/bin/python scripts/bench_endpoint.py --json scripts/results/bench_endpoint.json
+    .venv/bin/python scripts/bench_endpoint.py --sentence-end-ms 600 --pause-ms 160,96,64 \
+        --json scripts/results/bench_endpoint_pause.json
 
 The set (tests/speech/endpoint_frozen_set.tsv) was written before the endpoint was changed and is never
 tuned on. Each line is synthesized (Piper, and espeak-ng where installed), fed at real-time pace to the
 app's own hands-free listener (Silero VAD, streaming Whisper, the "finished sentence" early end), and
 the utterances it ends are counted. The endpoint delay is measured from the last sample of speech fed
-to the moment the listener hands the utterance over.
+to the moment the listener hands the utterance over. A "settle" is the listener telling the words so
+far were all heard in a pause (`Conversation.on_settled`: the held reply starts); one before the line's
+last sample was fed starts a reply that is dropped when the user goes on; the settle delay is the
+time from the last sample of speech to the last settle.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--sentence-end-ms", default="250,600", help="audio.sentence_end_ms values to compare")
+    parser.add_argument("--pause-ms", default="", help="audio.pause_ms values to compare (default: the setting)")
     parser.add_argument("--stt", default="", help="stt.model (default: auto, tiny.en for English)")
     parser.add_argument("--voices", default="piper,espeak-ng")
     args = parser.parse_args()
@@ -103,53 +110,82 @@ def main() -> int:
             audio = parts[0] if len(parts) == 1 else np.concatenate([parts[0], gap, parts[1]])
             clips.append((voice, item, audio))
 
+    pause_values = [int(v) for v in args.pause_ms.split(",")] if args.pause_ms else [settings.audio.pause_ms]
     results: dict[str, object] = {}
+    by_pause: dict[str, object] = {}
     for short_ms in [int(v) for v in args.sentence_end_ms.split(",")]:
-        rows = []
-        for voice, item, audio in clips:
-            heard: list[Utterance] = []
-            source = ArraySource(audio, leading_s=0.5, trailing_s=1.6)
-            listener = HandsFree(
-                source,
-                transcriber=transcriber,
-                end_silence_ms=settings.audio.end_silence_ms,
-                short_silence_ms=short_ms,
-                language="en",
-                on_utterance=heard.append,
-            )
-            with listener:
-                source.done.wait(60)
-                time.sleep(0.2)
-            texts = [u.transcribe(transcriber) for u in heard]
-            end = source.speech_end_at or 0.0
-            delay = round(heard[-1].speech_end_at - end, 3) if heard else None
-            rows.append(
-                {
-                    "voice": voice,
-                    "kind": item.kind,
-                    "said": item.text,
-                    "pause_ms": item.pause_ms,
-                    "turns": len(heard),
-                    "heard": texts,
-                    "endpoint_delay_s": delay,
-                }
-            )
-            print(f"{short_ms} ms {voice:9} {item.kind:8} turns={len(heard)} delay={delay} {texts}", file=sys.stderr)
-        pauses = [r for r in rows if r["kind"] == "pause"]
-        finished = [r for r in rows if r["kind"] == "finished"]
-        results[str(short_ms)] = {
-            "split_rate": round(sum(r["turns"] > 1 for r in pauses) / len(pauses), 3) if pauses else None,
-            "split": sum(r["turns"] > 1 for r in pauses),
-            "pause_lines": len(pauses),
-            "missed": sum(r["turns"] == 0 for r in rows),
-            "finished_delay_p50_s": pct([r["endpoint_delay_s"] for r in finished if r["endpoint_delay_s"]], 50),
-            "finished_delay_p95_s": pct([r["endpoint_delay_s"] for r in finished if r["endpoint_delay_s"]], 95),
-            "rows": rows,
-        }
+        for pause_ms in pause_values:
+            rows = []
+            for voice, item, audio in clips:
+                heard: list[Utterance] = []
+                settles: list[tuple[float, str]] = []
+                source = ArraySource(audio, leading_s=0.5, trailing_s=1.6)
+                listener = HandsFree(
+                    source,
+                    transcriber=transcriber,
+                    end_silence_ms=settings.audio.end_silence_ms,
+                    short_silence_ms=short_ms or settings.audio.end_silence_ms,  # 0: off, as the setting
+                    pause_ms=pause_ms,
+                    language="en",
+                    on_utterance=heard.append,
+                    on_settled=lambda text, settles=settles: settles.append((time.perf_counter(), text)),
+                )
+                with listener:
+                    source.done.wait(60)
+                    time.sleep(0.2)
+                texts = [u.transcribe(transcriber) for u in heard]
+                end = source.speech_end_at or 0.0
+                delay = round(heard[-1].speech_end_at - end, 3) if heard else None
+                after = [at for at, _ in settles if at >= end]
+                rows.append(
+                    {
+                        "voice": voice,
+                        "kind": item.kind,
+                        "said": item.text,
+                        "pause_ms": item.pause_ms,
+                        "turns": len(heard),
+                        "heard": texts,
+                        "endpoint_delay_s": delay,
+                        "settles_mid_line": [text for at, text in settles if at < end],
+                        "settle_delay_s": round(after[-1] - end, 3) if after else None,
+                    }
+                )
+                print(
+                    f"{short_ms}/{pause_ms} ms {voice:9} {item.kind:8} turns={len(heard)} delay={delay}"
+                    f" settle={rows[-1]['settle_delay_s']} mid={rows[-1]['settles_mid_line']} {texts}",
+                    file=sys.stderr,
+                )
+            settle_delays = [r["settle_delay_s"] for r in rows if r["settle_delay_s"] is not None]
+            by_pause[str(pause_ms)] = {
+                "sentence_end_ms": short_ms,
+                "lines": len(rows),
+                "settled_after_the_line": len(settle_delays),
+                "settle_delay_p50_s": pct(settle_delays, 50),
+                "settle_delay_p95_s": pct(settle_delays, 95),
+                "mid_line_settles_one_breath": sum(len(r["settles_mid_line"]) for r in rows if r["kind"] == "finished"),
+                "mid_line_settles_two_breaths": sum(len(r["settles_mid_line"]) for r in rows if r["kind"] == "pause"),
+            }
+            pauses = [r for r in rows if r["kind"] == "pause"]
+            finished = [r for r in rows if r["kind"] == "finished"]
+            if len(pause_values) > 1:
+                by_pause[str(pause_ms)]["rows"] = rows  # type: ignore[index]
+                continue
+            results[str(short_ms)] = {
+                "split_rate": round(sum(r["turns"] > 1 for r in pauses) / len(pauses), 3) if pauses else None,
+                "split": sum(r["turns"] > 1 for r in pauses),
+                "pause_lines": len(pauses),
+                "missed": sum(r["turns"] == 0 for r in rows),
+                "finished_delay_p50_s": pct([r["endpoint_delay_s"] for r in finished if r["endpoint_delay_s"]], 50),
+                "finished_delay_p95_s": pct([r["endpoint_delay_s"] for r in finished if r["endpoint_delay_s"]], 95),
+                "rows": rows,
+            }
     summary = {k: {m: v for m, v in r.items() if m != "rows"} for k, r in results.items()}  # type: ignore[union-attr]
     print(json.dumps(summary, indent=1))
+    pause_summary = {k: {m: v for m, v in r.items() if m != "rows"} for k, r in by_pause.items()}  # type: ignore[union-attr]
+    print(json.dumps(pause_summary, indent=1))
     out = {
         "by_sentence_end_ms": results,
+        "by_pause_ms": by_pause if len(pause_values) > 1 else pause_summary,
         "end_silence_ms": settings.audio.end_silence_ms,
         "stt": settings.stt.model,
         "machine": {"cpu": cpu_name(), "cores": os.cpu_count()},

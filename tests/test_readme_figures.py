@@ -63,3 +63,9 @@ def test_endpoint_figures() -> None:
         run = runs[setting]
         assert f"**{run['split']} of {run['pause_lines']}**" in README, setting
         assert f"{run['finished_delay_p50_s']:.2f} / {run['finished_delay_p95_s']:.2f} s" in README, setting
+    pause = result("bench_endpoint_pause.json")
+    assert pause["command"].removeprefix("scripts/") in README
+    for setting, run in pause["by_pause_ms"].items():
+        row = f"{run['settle_delay_p50_s']:.2f} / {run['settle_delay_p95_s']:.2f} s"
+        mid = f"{run['mid_line_settles_one_breath']} / {run['mid_line_settles_two_breaths']}"
+        assert f"| {setting} " in README and row in README and mid in README, setting

@@ -289,6 +289,36 @@ def test_a_pause_after_a_pass_that_heard_it_all_settles_its_words(tiny_en, say) 
         streamer.finish()
 
 
+def test_the_pause_that_starts_a_held_reply_is_the_setting(tiny_en, say) -> None:  # type: ignore[no-untyped-def]
+    """`audio.pause_ms` reaches both listeners' streams, and a shorter one settles the words sooner."""
+    from voice_app.speech.recorder import HandsFree
+
+    settings = config.Settings()
+    settings.audio.pause_ms = 64
+    recorder = Recorder(_LaggingSource(), transcriber=tiny_en, pause_ms=settings.audio.pause_ms).open()  # type: ignore[arg-type]
+    recorder.start()
+    assert recorder._stream is not None and recorder._stream.pause_windows == 2
+    recorder.stop()
+    listener = HandsFree(_LaggingSource(), transcriber=tiny_en, pause_ms=settings.audio.pause_ms)  # type: ignore[arg-type]
+    listener._speech_started(0)
+    assert listener._stream is not None and listener._stream.pause_windows == 2
+    listener._stream.finish()
+
+    line = say("I kept the photos from the concert.")
+    last_sound = int(np.flatnonzero(np.abs(line) > 0.01)[-1])
+    speech = line[: -(-(last_sound + 1) // WINDOW) * WINDOW]
+    settled: list[str] = []
+    streamer = StreamingTranscriber(tiny_en, pause_ms=64, vad=LoudnessVAD())  # type: ignore[arg-type]
+    streamer.on_settled = settled.append
+    streamer.start()
+    try:
+        streamer.feed(np.concatenate([speech, np.zeros(WINDOW * 2, np.float32)]))  # 64 ms of silence
+        assert wait_for(lambda: bool(settled), 10)
+        assert word_error_rate("I kept the photos from the concert.", settled[0]) <= 0.2, settled
+    finally:
+        streamer.finish()
+
+
 def test_a_reply_starts_at_its_first_sound() -> None:
     rate = 22050
     chunk = np.concatenate([np.zeros(rate // 10, dtype=np.float32), 0.3 * np.ones(rate // 10, dtype=np.float32)])

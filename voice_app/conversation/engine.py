@@ -185,6 +185,7 @@ class ConversationEngine:
             source,
             transcriber=transcriber,
             preroll_ms=self.settings.audio.preroll_ms,
+            pause_ms=self.settings.audio.pause_ms,
             language=transcriber.language or None,
             on_partial=self.conversation.on_partial,
             on_settled=self.conversation.on_settled,

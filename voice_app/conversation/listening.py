@@ -26,6 +26,7 @@ def hear_recording(conversation: Conversation, audio: np.ndarray, *, trailing_s:
     with Recorder(
         source,
         transcriber=voice.transcriber,
+        pause_ms=conversation.settings.audio.pause_ms,
         language=voice.transcriber.language or None,
         on_partial=conversation.on_partial,
         on_settled=conversation.on_settled,
@@ -43,6 +44,7 @@ def push_to_talk(conversation: Conversation, settings: config.Settings) -> Recor
         Microphone(settings.audio.input_device),
         transcriber=voice.transcriber,
         preroll_ms=settings.audio.preroll_ms,
+        pause_ms=settings.audio.pause_ms,
         language=voice.transcriber.language or None,
         on_partial=conversation.on_partial,
         on_settled=conversation.on_settled,
@@ -86,6 +88,7 @@ def hands_free(
         end_silence_ms=settings.audio.end_silence_ms,
         short_silence_ms=settings.audio.sentence_end_ms or settings.audio.end_silence_ms,
         preroll_ms=settings.audio.preroll_ms,
+        pause_ms=settings.audio.pause_ms,
         language=voice.transcriber.language or None,
         on_speech_start=on_speech_start or barge_in,
         on_utterance=heard,

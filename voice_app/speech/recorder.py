@@ -115,12 +115,14 @@ class Recorder:
         device: str | int | None = "",
         transcriber: Transcriber | None = None,
         preroll_ms: int = 300,
+        pause_ms: int = 96,
         language: str | None = None,
         on_partial: Callable[[str], None] | None = None,
         on_settled: Callable[[str], None] | None = None,
     ) -> None:
         self._capture = _Capture(source or Microphone(device), preroll_ms)
         self.transcriber = transcriber
+        self.pause_ms = pause_ms  # a pause this long with the key down: a pass, and a held reply if it heard all
         self.language = language
         self.on_partial = on_partial  # each partial transcript while the user speaks (e.g. Conversation.on_partial)
         self.on_settled = on_settled  # a partial that heard all the speech so far (Conversation.on_settled)
@@ -165,7 +167,7 @@ class Recorder:
             self._chunks = []
             self._started_at = time.perf_counter()
             if self.transcriber is not None:
-                self._stream = StreamingTranscriber(self.transcriber, language=self.language)
+                self._stream = StreamingTranscriber(self.transcriber, language=self.language, pause_ms=self.pause_ms)
                 self._stream.on_partial = self.on_partial
                 self._stream.on_settled = self.on_settled
                 self._stream.start()
@@ -287,6 +289,7 @@ class HandsFree:
         end_silence_ms: int = 600,
         short_silence_ms: int = 250,
         preroll_ms: int = 300,
+        pause_ms: int = 96,
         threshold: float = 0.5,
         language: str | None = None,
         on_speech_start: Callable[[], None] | None = None,
@@ -299,6 +302,7 @@ class HandsFree:
         self.muted = muted  # half-duplex: nothing is heard while this says so (the app is speaking)
         self.echo = "off"  # how the app's own voice is kept out: on (cancelled), half-duplex or off
         self.transcriber = transcriber
+        self.pause_ms = pause_ms  # a pause this long: a pass, and a held reply if it heard every word
         self.language = language
         self.on_partial = on_partial
         self.on_settled = on_settled
@@ -359,7 +363,7 @@ class HandsFree:
     def _speech_started(self, sample: int) -> None:
         self._started_at = time.perf_counter()
         if self.transcriber is not None:
-            self._stream = StreamingTranscriber(self.transcriber, language=self.language)
+            self._stream = StreamingTranscriber(self.transcriber, language=self.language, pause_ms=self.pause_ms)
             self._stream.on_partial = self.on_partial
             self._stream.on_settled = self.on_settled
             self._stream.start()

@@ -299,7 +299,7 @@ class StreamingTranscriber:
         transcriber: Transcriber,
         *,
         interval_s: float = 1.0,
-        pause_ms: int = 160,
+        pause_ms: int = 96,
         hold_s: float = 1.0,
         commit_after_s: float = 8.0,
         language: str | None = None,
