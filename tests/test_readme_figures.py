@@ -69,3 +69,11 @@ def test_endpoint_figures() -> None:
         row = f"{run['settle_delay_p50_s']:.2f} / {run['settle_delay_p95_s']:.2f} s"
         mid = f"{run['mid_line_settles_one_breath']} / {run['mid_line_settles_two_breaths']}"
         assert f"| {setting} " in README and row in README and mid in README, setting
+
+
+def test_contention_figures() -> None:
+    data = result("bench_contention.json")
+    text = " ".join(README.split())
+    assert data["command"].removeprefix(".venv/bin/") in text
+    assert f"{data['alone_2_threads_tok_s']} tokens/s on two threads and {data['alone_1_threads_tok_s']} on one" in text
+    assert f"{data['typed_no_voice_tok_s']} tokens/s" in text and f"{data['typed_with_voice_tok_s']} (" in text
