@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 from pathlib import Path
 
@@ -17,3 +18,9 @@ def cpu_name() -> str:
 
 def pct(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 3) if values else None
+
+
+def write_json(path: Path, data: object, *, indent: int = 1, ensure_ascii: bool = True) -> None:
+    """A benchmark's results as JSON at `path` (its folder made if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=indent, ensure_ascii=ensure_ascii) + "\n", encoding="utf-8")

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench_common import cpu_name  # scripts/ is on the path of a script run
+from bench_common import cpu_name, write_json  # scripts/ is on the path of a script run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -153,8 +153,7 @@ def main() -> int:
     }
     print(json.dumps(out, indent=1))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+        write_json(args.json, out)
     return 0
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from bench_common import cpu_name, pct  # scripts/ is on the path of a script run
+from bench_common import cpu_name, pct, write_json  # scripts/ is on the path of a script run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -192,8 +192,7 @@ def main() -> int:
         "command": "scripts/bench_endpoint.py " + " ".join(sys.argv[1:]),
     }
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+        write_json(args.json, out)
     return 0
 
 

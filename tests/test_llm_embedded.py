@@ -294,6 +294,22 @@ def test_prefill_stops_when_asked_and_when_a_reply_starts(model: EmbeddedChat) -
     assert after_abort.strip() and after_abort == "".join(model.stream(short, greedy))
 
 
+def prefill_in_background(
+    model: EmbeddedChat, messages: list[Message], *, threads: int
+) -> tuple[threading.Thread, dict[str, int]]:
+    """Prefill `messages` as one chunk on `threads` in a thread; returns once that chunk is being read."""
+    result: dict[str, int] = {}
+    total = len(model._open_tokens(messages))
+    thread = threading.Thread(
+        target=lambda: result.setdefault("held", model.prefill(messages, chunk=total, threads=threads))
+    )
+    thread.start()
+    deadline = time.monotonic() + 60
+    while model._chunk is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    return thread, result
+
+
 def test_a_turn_starting_mid_chunk_counts_the_chunk_and_the_reply_goes_on_from_it(model: EmbeddedChat) -> None:
     # A chunk read on all threads (typing): as a turn starts, the speculator asks what the cache holds;
     # the answer counts the chunk being read (without waiting for it), and a reply whose prompt goes
@@ -302,14 +318,7 @@ def test_a_turn_starting_mid_chunk_counts_the_chunk_and_the_reply_goes_on_from_i
     total = len(model._open_tokens(prefix))
     full = model._llm.n_threads
     model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
-    result: dict[str, int] = {}
-    thread = threading.Thread(
-        target=lambda: result.setdefault("held", model.prefill(prefix, chunk=total, threads=full))
-    )
-    thread.start()
-    deadline = time.monotonic() + 60
-    while model._chunk is None and time.monotonic() < deadline:
-        time.sleep(0.002)
+    thread, result = prefill_in_background(model, prefix, threads=full)
     cached = model.is_cached(prefix)
     still_reading = thread.is_alive()  # one chunk of ~600 tokens: seconds, busy machine or not
     assert cached and still_reading
@@ -329,12 +338,7 @@ def test_a_reply_aborts_a_chunk_read_on_one_thread_even_one_it_shares(model: Emb
     prefix = conversation("x")[:1]
     total = len(model._open_tokens(prefix))
     model.warm_up([{"role": "system", "content": "unrelated short prompt"}])
-    result: dict[str, int] = {}
-    thread = threading.Thread(target=lambda: result.setdefault("held", model.prefill(prefix, chunk=total, threads=1)))
-    thread.start()
-    deadline = time.monotonic() + 60
-    while model._chunk is None and time.monotonic() < deadline:
-        time.sleep(0.002)
+    thread, result = prefill_in_background(model, prefix, threads=1)
     assert model._chunk is not None and not model.is_cached(prefix)  # one chunk of ~600 tokens: seconds
     reply = [*prefix, {"role": "user", "content": "hey"}]
     text = "".join(model.stream(reply, GenerationOptions(max_tokens=4, temperature=0.0, seed=1)))
@@ -372,12 +376,7 @@ def test_a_turn_starting_mid_chunk_on_one_thread_keeps_what_was_read_before_it(m
     read = model.prefill(exchanges)
     going_on = [*exchanges, {"role": "user", "content": " ".join(["we talked about the lake house all night"] * 30)}]
     total = len(model._open_tokens(going_on))
-    result: dict[str, int] = {}
-    thread = threading.Thread(target=lambda: result.setdefault("held", model.prefill(going_on, chunk=total, threads=1)))
-    thread.start()
-    deadline = time.monotonic() + 60
-    while model._chunk is None and time.monotonic() < deadline:
-        time.sleep(0.002)
+    thread, result = prefill_in_background(model, going_on, threads=1)
     assert model._chunk is not None and thread.is_alive()  # ~270 tokens on one thread: seconds
     assert model.is_cached(exchanges) and not model.is_cached(going_on)
     reply = [*exchanges, {"role": "user", "content": "hey"}]
