@@ -29,6 +29,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from bench_common import cpu_name, pct, write_json  # scripts/ is on the path of a script run
@@ -62,6 +63,34 @@ def to_sound(audio: np.ndarray) -> np.ndarray:
     """The clip from its first to its last sound (the pause between breaths is then exactly pause_ms)."""
     loud = np.flatnonzero(np.abs(audio) > SOUND)
     return audio[int(loud[0]) : int(loud[-1]) + 1] if len(loud) else audio
+
+
+def split_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often two-breath lines were cut in two, and how soon a finished line ended its turn."""
+    pauses = [r for r in rows if r["kind"] == "pause"]
+    delays = [r["endpoint_delay_s"] for r in rows if r["kind"] == "finished" and r["endpoint_delay_s"]]
+    return {
+        "split_rate": round(sum(r["turns"] > 1 for r in pauses) / len(pauses), 3) if pauses else None,
+        "split": sum(r["turns"] > 1 for r in pauses),
+        "pause_lines": len(pauses),
+        "missed": sum(r["turns"] == 0 for r in rows),
+        "finished_delay_p50_s": pct(delays, 50),
+        "finished_delay_p95_s": pct(delays, 95),
+    }
+
+
+def settle_summary(rows: list[dict[str, Any]], short_ms: int) -> dict[str, Any]:
+    """When the words were settled (the held reply started) after a line, and how often mid-line."""
+    delays = [r["settle_delay_s"] for r in rows if r["settle_delay_s"] is not None]
+    return {
+        "sentence_end_ms": short_ms,
+        "lines": len(rows),
+        "settled_after_the_line": len(delays),
+        "settle_delay_p50_s": pct(delays, 50),
+        "settle_delay_p95_s": pct(delays, 95),
+        "mid_line_settles_one_breath": sum(len(r["settles_mid_line"]) for r in rows if r["kind"] == "finished"),
+        "mid_line_settles_two_breaths": sum(len(r["settles_mid_line"]) for r in rows if r["kind"] == "pause"),
+    }
 
 
 def main() -> int:
@@ -110,82 +139,60 @@ def main() -> int:
             audio = parts[0] if len(parts) == 1 else np.concatenate([parts[0], gap, parts[1]])
             clips.append((voice, item, audio))
 
+    def listen(voice: str, item: Item, audio: np.ndarray, short_ms: int, pause_ms: int) -> dict[str, Any]:
+        """One line fed to the hands-free listener: the turns it ended and when it settled the words."""
+        heard: list[Utterance] = []
+        settles: list[tuple[float, str]] = []
+        source = ArraySource(audio, leading_s=0.5, trailing_s=1.6)
+        listener = HandsFree(
+            source,
+            transcriber=transcriber,
+            end_silence_ms=settings.audio.end_silence_ms,
+            short_silence_ms=short_ms or settings.audio.end_silence_ms,  # 0: off, as the setting
+            pause_ms=pause_ms,
+            language="en",
+            on_utterance=heard.append,
+            on_settled=lambda text: settles.append((time.perf_counter(), text)),
+        )
+        with listener:
+            source.done.wait(60)
+            time.sleep(0.2)
+        texts = [u.transcribe(transcriber) for u in heard]
+        end = source.speech_end_at or 0.0
+        after = [at for at, _ in settles if at >= end]
+        row = {
+            "voice": voice,
+            "kind": item.kind,
+            "said": item.text,
+            "pause_ms": item.pause_ms,
+            "turns": len(heard),
+            "heard": texts,
+            "endpoint_delay_s": round(heard[-1].speech_end_at - end, 3) if heard else None,
+            "settles_mid_line": [text for at, text in settles if at < end],
+            "settle_delay_s": round(after[-1] - end, 3) if after else None,
+        }
+        print(
+            f"{short_ms}/{pause_ms} ms {voice:9} {item.kind:8} turns={len(heard)} delay={row['endpoint_delay_s']}"
+            f" settle={row['settle_delay_s']} mid={row['settles_mid_line']} {texts}",
+            file=sys.stderr,
+        )
+        return row
+
     pause_values = [int(v) for v in args.pause_ms.split(",")] if args.pause_ms else [settings.audio.pause_ms]
-    results: dict[str, object] = {}
-    by_pause: dict[str, object] = {}
+    sweep = len(pause_values) > 1  # a pause sweep keeps its rows; one pause compares the early-end settings
+    results: dict[str, Any] = {}
+    by_pause: dict[str, Any] = {}
     for short_ms in [int(v) for v in args.sentence_end_ms.split(",")]:
         for pause_ms in pause_values:
-            rows = []
-            for voice, item, audio in clips:
-                heard: list[Utterance] = []
-                settles: list[tuple[float, str]] = []
-                source = ArraySource(audio, leading_s=0.5, trailing_s=1.6)
-                listener = HandsFree(
-                    source,
-                    transcriber=transcriber,
-                    end_silence_ms=settings.audio.end_silence_ms,
-                    short_silence_ms=short_ms or settings.audio.end_silence_ms,  # 0: off, as the setting
-                    pause_ms=pause_ms,
-                    language="en",
-                    on_utterance=heard.append,
-                    on_settled=lambda text, settles=settles: settles.append((time.perf_counter(), text)),
-                )
-                with listener:
-                    source.done.wait(60)
-                    time.sleep(0.2)
-                texts = [u.transcribe(transcriber) for u in heard]
-                end = source.speech_end_at or 0.0
-                delay = round(heard[-1].speech_end_at - end, 3) if heard else None
-                after = [at for at, _ in settles if at >= end]
-                rows.append(
-                    {
-                        "voice": voice,
-                        "kind": item.kind,
-                        "said": item.text,
-                        "pause_ms": item.pause_ms,
-                        "turns": len(heard),
-                        "heard": texts,
-                        "endpoint_delay_s": delay,
-                        "settles_mid_line": [text for at, text in settles if at < end],
-                        "settle_delay_s": round(after[-1] - end, 3) if after else None,
-                    }
-                )
-                print(
-                    f"{short_ms}/{pause_ms} ms {voice:9} {item.kind:8} turns={len(heard)} delay={delay}"
-                    f" settle={rows[-1]['settle_delay_s']} mid={rows[-1]['settles_mid_line']} {texts}",
-                    file=sys.stderr,
-                )
-            settle_delays = [r["settle_delay_s"] for r in rows if r["settle_delay_s"] is not None]
-            by_pause[str(pause_ms)] = {
-                "sentence_end_ms": short_ms,
-                "lines": len(rows),
-                "settled_after_the_line": len(settle_delays),
-                "settle_delay_p50_s": pct(settle_delays, 50),
-                "settle_delay_p95_s": pct(settle_delays, 95),
-                "mid_line_settles_one_breath": sum(len(r["settles_mid_line"]) for r in rows if r["kind"] == "finished"),
-                "mid_line_settles_two_breaths": sum(len(r["settles_mid_line"]) for r in rows if r["kind"] == "pause"),
-            }
-            pauses = [r for r in rows if r["kind"] == "pause"]
-            finished = [r for r in rows if r["kind"] == "finished"]
-            if len(pause_values) > 1:
-                by_pause[str(pause_ms)]["rows"] = rows  # type: ignore[index]
-                continue
-            results[str(short_ms)] = {
-                "split_rate": round(sum(r["turns"] > 1 for r in pauses) / len(pauses), 3) if pauses else None,
-                "split": sum(r["turns"] > 1 for r in pauses),
-                "pause_lines": len(pauses),
-                "missed": sum(r["turns"] == 0 for r in rows),
-                "finished_delay_p50_s": pct([r["endpoint_delay_s"] for r in finished if r["endpoint_delay_s"]], 50),
-                "finished_delay_p95_s": pct([r["endpoint_delay_s"] for r in finished if r["endpoint_delay_s"]], 95),
-                "rows": rows,
-            }
-    summary = {k: {m: v for m, v in r.items() if m != "rows"} for k, r in results.items()}  # type: ignore[union-attr]
-    print(json.dumps(summary, indent=1))
-    pause_summary = {k: {m: v for m, v in r.items() if m != "rows"} for k, r in by_pause.items()}  # type: ignore[union-attr]
-    print(json.dumps(pause_summary, indent=1))
+            rows = [listen(voice, item, audio, short_ms, pause_ms) for voice, item, audio in clips]
+            by_pause[str(pause_ms)] = settle_summary(rows, short_ms) | ({"rows": rows} if sweep else {})
+            if not sweep:
+                results[str(short_ms)] = split_summary(rows) | {"rows": rows}
+    print(json.dumps({k: {m: v for m, v in r.items() if m != "rows"} for k, r in results.items()}, indent=1))
+    print(json.dumps({k: {m: v for m, v in r.items() if m != "rows"} for k, r in by_pause.items()}, indent=1))
     out = {
         "by_sentence_end_ms": results,
-        "by_pause_ms": by_pause if len(pause_values) > 1 else pause_summary,
+        "by_pause_ms": by_pause,
         "end_silence_ms": settings.audio.end_silence_ms,
         "stt": settings.stt.model,
         "machine": {"cpu": cpu_name(), "cores": os.cpu_count()},

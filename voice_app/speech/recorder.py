@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from voice_app.speech.audio import RATE, AudioSource, Microphone, level
-from voice_app.speech.stt import StreamingTranscriber, Transcriber
+from voice_app.speech.stt import PAUSE_MS, StreamingTranscriber, Transcriber
 from voice_app.speech.vad import Endpointer, Segment, SileroVAD, trim_silence
 
 MAX_INPUT_LAG_S = 0.1  # the most a release waits for audio still in the microphone's buffer
@@ -115,7 +115,7 @@ class Recorder:
         device: str | int | None = "",
         transcriber: Transcriber | None = None,
         preroll_ms: int = 300,
-        pause_ms: int = 96,
+        pause_ms: int = PAUSE_MS,
         language: str | None = None,
         on_partial: Callable[[str], None] | None = None,
         on_settled: Callable[[str], None] | None = None,
@@ -289,7 +289,7 @@ class HandsFree:
         end_silence_ms: int = 600,
         short_silence_ms: int = 250,
         preroll_ms: int = 300,
-        pause_ms: int = 96,
+        pause_ms: int = PAUSE_MS,
         threshold: float = 0.5,
         language: str | None = None,
         on_speech_start: Callable[[], None] | None = None,

@@ -88,6 +88,7 @@ TOKENS_PER_S = 12  # more than anyone speaks, in any language (a Chinese charact
 CAP_SLACK = 4
 FRAMES_PER_S = 100
 LOOP_RATIO = 2.4  # zlib compression ratio above which a transcript repeats itself (Whisper's own threshold)
+PAUSE_MS = config.AudioSettings.pause_ms  # the pause that starts a pass (and a held reply): one default, the setting's
 
 
 def window_frames(samples: int) -> int | None:
@@ -299,7 +300,7 @@ class StreamingTranscriber:
         transcriber: Transcriber,
         *,
         interval_s: float = 1.0,
-        pause_ms: int = 96,
+        pause_ms: int = PAUSE_MS,
         hold_s: float = 1.0,
         commit_after_s: float = 8.0,
         language: str | None = None,
