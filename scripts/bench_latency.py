@@ -210,6 +210,7 @@ def main() -> int:
         released = time.perf_counter()
         record = pipe.start_turn(utterance).wait(120)
         speaker.wait(60)
+        waits = list(speaker.state.waits)  # where the voice went silent mid-reply, waiting for audio
         split = 0  # hands-free cut the line in two (or more): the parts after the first are not answered
         while True:
             try:
@@ -257,6 +258,7 @@ def main() -> int:
                 "examples_used": int(record.stt.get("examples", 0)),
                 "preemptive": record.stt.get("preemptive"),  # 1: started in the silence and kept, 0: redone
                 "split": split,
+                "voice_waits_s": [round(w, 3) for w in waits],
                 "llm_start_s": line.get("llm_start"),
                 "prompt_tokens": stats.get("tokens"),
                 "prompt_tokens_read_at_reply": stats.get("read"),
@@ -342,6 +344,13 @@ def main() -> int:
         "lines_split": sum(1 for r in rows if r["split"]),
         "preemptive": {"kept": sum(kept), "redone": len(early) - sum(kept), "turns": len(rows)},
         "stages": stages,
+        # Mid-reply silences where the speaker had nothing to play (the voice waited for the model).
+        "voice_waits": {
+            "replies_with_a_wait_over_0_2_s": sum(1 for r in rows if any(w > 0.2 for w in r["voice_waits_s"])),
+            "total_s_p50": pct([sum(r["voice_waits_s"]) for r in rows], 50),
+            "total_s_p95": pct([sum(r["voice_waits_s"]) for r in rows], 95),
+            "longest_s": max((w for r in rows for w in r["voice_waits_s"]), default=0.0),
+        },
         "prompt_tokens_read_at_reply": {
             "p50": pct([r["prompt_tokens_read_at_reply"] for r in rows], 50),
             "p95": pct([r["prompt_tokens_read_at_reply"] for r in rows], 95),
@@ -377,6 +386,7 @@ def main() -> int:
         f" {raw['raw_gen_tok_s']} tok/s; in the pipeline: {pipeline['pipeline_prompt_tok_s']} /"
         f" {pipeline['pipeline_gen_tok_s']} tok/s; n={len(rows)}"
     )
+    print(f"voice waits mid-reply: {results['voice_waits']}")
     if results["lines_split"]:
         print(f"{results['lines_split']} line(s) were cut in two by the endpoint: their turns answered a part")
     if args.json:

@@ -208,6 +208,9 @@ def test_the_first_four_words_are_spoken_once_the_fifth_begins_through_every_che
         == "that's okay it's not easy to leave but I'm here for you if you need me"
     )
     assert all(len(clause.split()) <= 8 for clause, _ in spoken[1:])
+    # The next eight words are spoken once the checks release them (the ninth has begun), not held by
+    # the splitter for more of the reply: the voice would go silent between them.
+    assert spoken[1] == ("easy to leave but I'm here for you", 13)
 
 
 def test_a_clause_and_its_last_word_reach_the_style_adapter_one_token_after_its_mark() -> None:

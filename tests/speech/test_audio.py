@@ -79,6 +79,27 @@ def test_null_speaker_plays_in_real_time_and_stops_at_once() -> None:
         speaker.close()
 
 
+def test_the_speaker_counts_where_a_reply_went_silent_waiting_for_audio() -> None:
+    speaker = NullSpeaker(rate=16000, block=256).open()
+    try:
+        state = speaker.begin()
+        speaker.play(np.ones(1600, np.float32) * 0.1, tag=0)
+        assert speaker.wait(5)
+        time.sleep(0.3)  # the next clause is late: the voice is silent meanwhile
+        speaker.play(np.ones(1600, np.float32) * 0.1, tag=1)
+        assert speaker.wait(5)
+        time.sleep(0.2)  # the silence after the reply's last sample is not a wait
+        assert len(state.waits) == 1 and 0.25 <= state.waits[0] < 2.0, state.waits
+        # audio queued before the last ran out: no wait
+        later = speaker.begin()
+        speaker.play(np.ones(1600, np.float32) * 0.1, tag=0)
+        speaker.play(np.ones(1600, np.float32) * 0.1, tag=1)
+        assert speaker.wait(5)
+        assert later.waits == [] and later.samples_played == 3200
+    finally:
+        speaker.close()
+
+
 @pytest.mark.audio
 def test_devices_by_name_and_index(pulse: Pulse) -> None:
     devices = list_devices()

@@ -57,8 +57,9 @@ def test_unpunctuated_texting_is_cut_at_phrase_openers_and_word_caps() -> None:
     # The persona writes without marks (the style adapter drops the model's full stops): the first
     # piece must not wait for the whole reply.
     text = "the lake house is a beautiful place it's where we spent our vacation time"
-    # the first piece at four words (the voice starts while the model writes the rest), later ones longer
-    assert stream(text) == ["the lake house is", "a beautiful place it's where we spent our vacation time"]
+    # the first piece at four words (the voice starts while the model writes the rest), later ones at
+    # eight, as the reply checks release them
+    assert stream(text) == ["the lake house is", "a beautiful place it's where we spent our", "vacation time"]
     assert stream("ok you're right I'm sorry for that") == ["ok you're right", "I'm sorry for that"]
     pieces = stream("oh yeah we should go back there some day and swim in the lake again like we always used to")
     assert len(pieces[0].split()) <= 4 and " ".join(pieces) == (

@@ -280,6 +280,9 @@ class PlaybackState:
     played: dict[int, int] = field(default_factory=dict)  # tag -> samples played
     queued: dict[int, int] = field(default_factory=dict)  # tag -> samples queued
     heard: list[np.ndarray] = field(default_factory=list)
+    # Silences inside the reply where the speaker had nothing to play (the voice waited for the model
+    # or the synthesizer), in seconds: the trailing silence after the last sample is not one.
+    waits: list[float] = field(default_factory=list)
 
     def heard_audio(self) -> np.ndarray:
         return np.concatenate(self.heard) if self.heard else np.zeros(0, dtype=np.float32)
@@ -297,6 +300,7 @@ class Playback:
         self._idle = threading.Event()
         self._idle.set()
         self._pending = 0  # samples queued and not played yet
+        self._dry_since: float | None = None  # the reply ran out of audio then (a wait, if more comes)
         self.state = PlaybackState()
         self.on_first_sample: Callable[[float], None] | None = None
         # Every block output, silence included, at `rate` (the echo canceller's reference signal).
@@ -330,6 +334,7 @@ class Playback:
                     break
             self._current = None
             self._pending = 0
+            self._dry_since = None
             now = time.perf_counter()
             if self.state.stopped_at is None and self.state.first_sample_at is not None:
                 self.state.stopped_at = now
@@ -368,12 +373,17 @@ class Playback:
                 self._pending -= take
                 filled += take
                 self._current = (tag, chunk[take:]) if take < len(chunk) else None
+            now = time.perf_counter()
             if filled:
-                now = time.perf_counter()
                 if self.state.first_sample_at is None:
                     self.state.first_sample_at = now
                     first = now
+                elif self._dry_since is not None:
+                    self.state.waits.append(now - self._dry_since)
+                self._dry_since = None
                 self.state.last_sample_at = now
+            if filled < len(out) and self.state.first_sample_at is not None and self._dry_since is None:
+                self._dry_since = now + filled / self.rate  # this block's audio ends, then silence
             if self._pending <= 0 and self._current is None and self._queue.empty():
                 self._idle.set()
         if first is not None and self.on_first_sample:

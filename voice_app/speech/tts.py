@@ -11,6 +11,7 @@ import numpy as np
 
 from voice_app.core import assets, config
 from voice_app.core.cancel import CancelToken
+from voice_app.core.clauses import FIRST_WORDS, MAX_WORDS
 from voice_app.core.compute import LOAD
 from voice_app.core.errors import ModelLoadError
 
@@ -51,11 +52,17 @@ class ClauseSplitter:
     Texting often has no marks at all ("it was so fun i miss it"): then a piece ends before a word
     that opens a new phrase ("i", "but", "it's") once it has `first_min + 2` / `later_min` words, and
     at the latest after `first_max` / `later_max` words, so the voice never waits for a whole
-    unpunctuated reply.
+    unpunctuated reply. Those are the reply checks' own word limits (`core.clauses`): a piece the
+    checks released is spoken at once, not held until more of the reply is written.
     """
 
     def __init__(
-        self, first_min: int = 1, later_min: int = 8, first_max: int = 4, later_max: int = 16, max_units: int = 40
+        self,
+        first_min: int = 1,
+        later_min: int = 8,
+        first_max: int = FIRST_WORDS,
+        later_max: int = MAX_WORDS,
+        max_units: int = 40,
     ) -> None:
         self.first_min = first_min
         self.later_min = later_min
