@@ -13,7 +13,10 @@ the utterances it ends are counted. The endpoint delay is measured from the last
 to the moment the listener hands the utterance over. A "settle" is the listener telling the words so
 far were all heard in a pause (`Conversation.on_settled`: the held reply starts); one before the line's
 last sample was fed starts a reply that is dropped when the user goes on; the settle delay is the
-time from the last sample of speech to the last settle.
+time from the last sample of speech to the last settle. Counted by words instead, a settle with the
+line's final words starts a reply that is kept (`kept_settle_delay`, which can be negative when the
+VAD heard the end before the last faint sound), one with other words a reply that is dropped.
+With `--clips FILE.npz` two runs (two versions of the code) hear the same synthesized lines.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ def split_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def settle_summary(rows: list[dict[str, Any]], short_ms: int) -> dict[str, Any]:
     """When the words were settled (the held reply started) after a line, and how often mid-line."""
     delays = [r["settle_delay_s"] for r in rows if r["settle_delay_s"] is not None]
+    kept = [r["kept_settle_delay_s"] for r in rows if r.get("kept_settle_delay_s") is not None]
     return {
         "sentence_end_ms": short_ms,
         "lines": len(rows),
@@ -90,6 +94,13 @@ def settle_summary(rows: list[dict[str, Any]], short_ms: int) -> dict[str, Any]:
         "settle_delay_p95_s": pct(delays, 95),
         "mid_line_settles_one_breath": sum(len(r["settles_mid_line"]) for r in rows if r["kind"] == "finished"),
         "mid_line_settles_two_breaths": sum(len(r["settles_mid_line"]) for r in rows if r["kind"] == "pause"),
+        # By words rather than by time: a settle with the line's final words starts a reply that is kept
+        # (it may come before the last faint sound the VAD did not hear); one with other words is dropped.
+        "kept_settles": len(kept),
+        "kept_settle_delay_p50_s": pct(kept, 50),
+        "kept_settle_delay_p95_s": pct(kept, 95),
+        "dropped_settles_one_breath": sum(r.get("dropped_settles", 0) for r in rows if r["kind"] == "finished"),
+        "dropped_settles_two_breaths": sum(r.get("dropped_settles", 0) for r in rows if r["kind"] == "pause"),
     }
 
 
@@ -100,9 +111,11 @@ def main() -> int:
     parser.add_argument("--pause-ms", default="", help="audio.pause_ms values to compare (default: the setting)")
     parser.add_argument("--stt", default="", help="stt.model (default: auto, tiny.en for English)")
     parser.add_argument("--voices", default="piper,espeak-ng")
+    parser.add_argument("--clips", type=Path, help="an .npz of the synthesized lines: made once, then reused")
     args = parser.parse_args()
 
     from voice_app.cli.talk import load_wav
+    from voice_app.conversation.turn import same_words
     from voice_app.core import config
     from voice_app.core.signal import resample
     from voice_app.speech.audio import ArraySource
@@ -129,15 +142,30 @@ def main() -> int:
             return to_sound(load_wav(path))
 
     voices = {"piper": piper, "espeak-ng": espeak}
+    # Piper's voice varies from one synthesis to the next: runs to compare hear the same clips.
+    saved: dict[str, np.ndarray] = dict(np.load(args.clips)) if args.clips and args.clips.exists() else {}
+
+    def said(voice: str, text: str) -> np.ndarray | None:
+        key = f"{voice}|{text}"
+        if key not in saved:
+            audio = voices[voice](text)
+            if audio is None:
+                return None
+            saved[key] = audio
+        return saved[key]
+
     clips: list[tuple[str, Item, np.ndarray]] = []
     for item in load_set():
         for voice in args.voices.split(","):
-            parts = [voices[voice](item.first)] + ([voices[voice](item.rest)] if item.rest else [])
-            if any(p is None for p in parts):
+            heard = [said(voice, item.first)] + ([said(voice, item.rest)] if item.rest else [])
+            parts = [p for p in heard if p is not None]
+            if len(parts) < len(heard):
                 continue
             gap = np.zeros(item.pause_ms * RATE // 1000, np.float32)
             audio = parts[0] if len(parts) == 1 else np.concatenate([parts[0], gap, parts[1]])
             clips.append((voice, item, audio))
+    if args.clips:
+        np.savez(args.clips, **saved)  # type: ignore[arg-type]  # numpy's stub: names are arrays too
 
     def listen(voice: str, item: Item, audio: np.ndarray, short_ms: int, pause_ms: int) -> dict[str, Any]:
         """One line fed to the hands-free listener: the turns it ended and when it settled the words."""
@@ -160,6 +188,8 @@ def main() -> int:
         texts = [u.transcribe(transcriber) for u in heard]
         end = source.speech_end_at or 0.0
         after = [at for at, _ in settles if at >= end]
+        final = " ".join(texts)
+        kept = [at for at, text in settles if same_words(text, final)]
         row = {
             "voice": voice,
             "kind": item.kind,
@@ -170,6 +200,9 @@ def main() -> int:
             "endpoint_delay_s": round(heard[-1].speech_end_at - end, 3) if heard else None,
             "settles_mid_line": [text for at, text in settles if at < end],
             "settle_delay_s": round(after[-1] - end, 3) if after else None,
+            "settles": [(round(at - end, 3), text) for at, text in settles],
+            "kept_settle_delay_s": round(kept[-1] - end, 3) if kept and len(heard) == 1 else None,
+            "dropped_settles": sum(not same_words(text, final) for _, text in settles),
         }
         print(
             f"{short_ms}/{pause_ms} ms {voice:9} {item.kind:8} turns={len(heard)} delay={row['endpoint_delay_s']}"

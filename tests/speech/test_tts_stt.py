@@ -261,6 +261,18 @@ def test_words_are_settled_only_once_a_pause_is_heard(tiny_en, say) -> None:  # 
         streamer.finish()
 
 
+class ScriptedVAD:
+    """Speech in the windows the test says, in the order they are fed; silence after them."""
+
+    def __init__(self, voiced: list[bool]) -> None:
+        self.voiced = voiced
+        self.seen = 0
+
+    def window(self, samples: np.ndarray) -> float:
+        self.seen += 1
+        return 0.9 if self.seen <= len(self.voiced) and self.voiced[self.seen - 1] else 0.0
+
+
 class LoudnessVAD:
     """Speech wherever the window is loud: the moments the VAD decides, chosen by the test."""
 
@@ -286,6 +298,44 @@ def test_a_pause_after_a_pass_that_heard_it_all_settles_its_words(tiny_en, say) 
         assert wait_for(lambda: bool(settled), 10)
         assert settled == [streamer.partial] and len(streamer.passes) == 1
         assert word_error_rate("I kept the photos from the concert.", settled[0]) <= 0.2, settled
+    finally:
+        streamer.finish()
+
+
+def test_a_pass_starts_as_the_speaker_falls_silent_and_its_words_settle_at_the_pause(tiny_en, say) -> None:  # type: ignore[no-untyped-def]
+    """The pass that settles a line starts at the first silent window, not once the pause is reached:
+    when the pause comes its words are ready sooner, and the held reply starts sooner."""
+    line = say("I kept the photos from the concert.")
+    last_sound = int(np.flatnonzero(np.abs(line) > 0.01)[-1])
+    speech = line[: -(-(last_sound + 1) // WINDOW) * WINDOW]
+    settled: list[str] = []
+    windows = len(speech) // WINDOW
+    pause = 3  # windows: 96 ms
+    vad = ScriptedVAD([True] * windows + [False] * pause + [True] * 8)  # a line, a pause, more words
+    streamer = StreamingTranscriber(tiny_en, interval_s=30.0, pause_ms=96, vad=vad)  # type: ignore[arg-type]
+    streamer.on_settled = settled.append
+    streamer.start()
+    try:
+        streamer.feed(speech)
+        time.sleep(0.3)
+        assert streamer.passes == []  # no pass while the speaker speaks (the interval is long here)
+        assert streamer.pass_windows < streamer.pause_windows
+        streamer.feed(np.zeros(WINDOW * streamer.pass_windows, np.float32))  # the speaker falls silent
+        assert wait_for(streamer.covers_speech, 10), "no pass started as the speaker fell silent"
+        time.sleep(0.2)
+        assert settled == [] and not streamer.pausing()  # heard it all, but no pause yet
+        silence_left = streamer.pause_windows - streamer.pass_windows
+        streamer.feed(np.zeros(WINDOW * silence_left, np.float32))  # the pause is reached
+        assert wait_for(lambda: bool(settled), 10)
+        assert settled == [streamer.partial] and len(streamer.passes) == 1  # that pass's words, no second
+        assert word_error_rate("I kept the photos from the concert.", settled[0]) <= 0.2, settled
+        # The speaker goes on: the next pass waits for the next silence (that pause's pass is spent).
+        middle = len(speech) // 2 // WINDOW * WINDOW
+        streamer.feed(speech[middle : middle + WINDOW * 8])
+        time.sleep(0.3)
+        assert len(streamer.passes) == 1
+        streamer.feed(np.zeros(WINDOW * streamer.pass_windows, np.float32))
+        assert wait_for(lambda: len(streamer.passes) == 2, 10)
     finally:
         streamer.finish()
 

@@ -85,10 +85,10 @@ class AudioSettings:
     # (Whisper ends the first breath with "." or "?"), and the reply started in the pause already
     # covers the longer wait (scripts/bench_endpoint.py, README).
     sentence_end_ms: int = 0
-    # A pause this long while the user speaks starts a transcription pass; when it heard every word,
-    # the reply to them starts, held back until the turn ends (`llm.preemptive`). 160 before: on the
-    # frozen endpoint set, 96 started it 55 ms sooner (64: 84 ms) and started none mid-breath
-    # (scripts/bench_endpoint.py --pause-ms); real speech hesitates more than synthesized speech.
+    # A transcription pass starts as the user falls silent; when the silence lasts this long and that
+    # pass heard every word, the reply to them starts, held back until the turn ends (`llm.preemptive`).
+    # 160 before: on the frozen endpoint set, 96 started it 55 ms sooner (64: 84 ms) and started none
+    # mid-breath (scripts/bench_endpoint.py --pause-ms); real speech hesitates more than synthesized speech.
     pause_ms: int = 96
     preroll_ms: int = 300
     # hands-free on loudspeakers: auto (cancel the app's own voice where the canceller runs, else
