@@ -26,6 +26,7 @@ import csv
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,8 @@ from bench_common import cpu_name, pct, write_json  # scripts/ is on the path of
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.speech.conftest import word_error_rate  # noqa: E402 - the tests' measure, so the figures agree
 
 SET = ROOT / "tests" / "speech" / "endpoint_frozen_set.tsv"
 RATE = 16000
@@ -79,6 +82,10 @@ def split_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "missed": sum(r["turns"] == 0 for r in rows),
         "finished_delay_p50_s": pct(delays, 50),
         "finished_delay_p95_s": pct(delays, 95),
+        # what the turns heard, against what was said (a line cut in two: its parts joined)
+        "word_error_rate": round(statistics.mean(word_error_rate(r["said"], " ".join(r["heard"])) for r in rows), 4)
+        if rows
+        else None,
     }
 
 

@@ -71,6 +71,21 @@ def test_endpoint_figures() -> None:
         assert f"| {setting} " in README and row in README and mid in README, setting
 
 
+def test_early_pass_figures() -> None:
+    """The pass at the pause (before) and at the first silent window (now), on the same clips."""
+    for name in ("bench_endpoint_pass_at_pause.json", "bench_endpoint_pass_at_silence.json"):
+        data = result(name)
+        run, turns = data["by_pause_ms"]["96"], data["by_sentence_end_ms"]["600"]
+        row = (
+            f"{run['kept_settle_delay_p50_s']:.2f} / {run['kept_settle_delay_p95_s']:.2f} s"
+            f" | {run['dropped_settles_one_breath']} / {run['dropped_settles_two_breaths']}"
+            f" | {turns['word_error_rate'] * 100:.1f}%"
+        )
+        assert row in README, name
+        assert run["kept_settles"] == run["lines"] == 48, name  # every line's last settle had its words
+    assert result("bench_endpoint_pass_at_silence.json")["command"].removeprefix("scripts/") in README
+
+
 def test_contention_figures() -> None:
     data = result("bench_contention.json")
     text = " ".join(README.split())
