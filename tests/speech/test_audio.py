@@ -133,6 +133,22 @@ def test_capture_from_the_virtual_mic(pulse: Pulse, tmp_path: Path, say, tiny_en
 
 
 @pytest.mark.audio
+def test_the_key_released_as_the_speech_ends_keeps_the_last_word(pulse: Pulse, tmp_path: Path, say, tiny_en) -> None:  # type: ignore[no-untyped-def]
+    text = "Can we talk about what happened in March?"
+    line = say(text)
+    last_sound = int(np.flatnonzero(np.abs(line) > 0.01)[-1])
+    wav = write_wav(tmp_path / "line.wav", line[: last_sound + 1])  # nothing after the last sound
+    microphone = Microphone("pulse")
+    with Recorder(microphone, transcriber=tiny_en, language="en") as recorder:
+        time.sleep(0.2)
+        recorder.start()
+        assert microphone.latency <= 0.04  # one buffer: two blocks of 16 ms
+        pulse.play_into_mic(wav)
+        utterance = recorder.stop()  # the key comes up as the speech ends
+    assert word_error_rate(text, utterance.transcribe()) == 0.0
+
+
+@pytest.mark.audio
 def test_playback_reaches_the_virtual_speaker(pulse: Pulse, tmp_path: Path, say) -> None:  # type: ignore[no-untyped-def]
     clip = say("Goodbye, Sam.")
     recording = tmp_path / "out.wav"

@@ -407,6 +407,20 @@ def test_the_release_waits_for_words_still_in_the_microphone_buffer() -> None:
     assert len(utterance.audio) == 1024 and utterance.audio[-1] == pytest.approx(0.2)
 
 
+def test_the_release_waits_for_a_block_a_busy_machine_held_back() -> None:
+    source = _LaggingSource()
+    source.latency = 0.02
+    recorder = Recorder(source).open()
+    recorder.start()
+    assert source.callback is not None
+    source.callback(np.full(512, 0.1, dtype=np.float32))
+    late = threading.Timer(0.05, source.callback, args=(np.full(512, 0.2, dtype=np.float32),))
+    late.start()  # the device's callback ran late: its block came 50 ms after the release, not 20
+    utterance = recorder.stop()
+    late.join()
+    assert len(utterance.audio) == 1024 and utterance.audio[-1] == pytest.approx(0.2)
+
+
 def test_streaming_commits_words_and_decodes_only_the_tail(tiny_en, say) -> None:  # type: ignore[no-untyped-def]
     sentences = [
         "I kept every letter you wrote me.",

@@ -184,12 +184,16 @@ class Recorder:
         """End the utterance now; its transcript is finished by Utterance.transcribe().
 
         What was said just before the release is still in the device's input buffer: capture goes on
-        for that long (the source's `latency`, at most `MAX_INPUT_LAG_S`), so the last word is whole.
+        for that long (the source's `latency`), and until a block has come after the release (a busy
+        machine can hold the device's callback back), at most `MAX_INPUT_LAG_S`, so the last word is whole.
         """
         ended = time.perf_counter()
         lag = min(float(getattr(self._capture.source, "latency", 0.0) or 0.0), MAX_INPUT_LAG_S)
         if lag > 0 and self.recording:
+            blocks = len(self._chunks)
             time.sleep(lag)
+            while len(self._chunks) == blocks and time.perf_counter() - ended < MAX_INPUT_LAG_S:
+                time.sleep(0.002)
         self._capture.detach(self._on_audio)
         with self._lock:
             self.recording = False
