@@ -234,11 +234,13 @@ def test_mandarin_lines_are_heard_answered_and_spoken_in_chinese(
     import soundfile as sf
 
     spoken: list[tuple[str, str]] = []
+    stepped_out: list[bool] = []
     with Store(isolated_home / "voice_app.sqlite3") as store:
         for turn in store.turns(data["session"]):
             assert turn["reply_audio"], turn
             audio, rate = sf.read(str(isolated_home / turn["reply_audio"]), dtype="float32")
             spoken.append((turn["reply_text"], whisper_zh.transcribe(resample(audio, rate, 16000)).text))
+            stepped_out.append(turn["care"] == "crisis")
     assert [text for text, _ in spoken] == replies
     # Each turn's audio is its own reply spoken: heard closer to its text than to any other reply's.
     for i, (_, got) in enumerate(spoken):
@@ -249,4 +251,11 @@ def test_mandarin_lines_are_heard_answered_and_spoken_in_chinese(
     # one near-homophone (有/又, 很/河, 工作/公准) moves this by 5 points: 0.24 was seen with the weight
     # repack off, under 0.20 with it on. The voice's own intelligibility on fixed sentences is held to
     # 10% above; here the bound is that the replies were spoken in Chinese and heard as written.
-    assert total_error(spoken) <= 0.30, spoken
+    # A reply the reply check replaced with the care text (a false alarm, ~1 in 20: docs/CARE.md) is a
+    # long fixed text of helplines and numbers, not three lines of ~7 characters: it is heard as the
+    # care text stepping out of character, and the persona's replies are held to the bound.
+    for (_, got), replaced in zip(spoken, stepped_out, strict=True):
+        assert not replaced or "这不是阿杰在说话" in got, got
+    assert total_error([pair for pair, replaced in zip(spoken, stepped_out, strict=True) if not replaced]) <= 0.30, (
+        spoken
+    )
