@@ -256,6 +256,5 @@ def test_mandarin_lines_are_heard_answered_and_spoken_in_chinese(
     # care text stepping out of character, and the persona's replies are held to the bound.
     for (_, got), replaced in zip(spoken, stepped_out, strict=True):
         assert not replaced or "这不是阿杰在说话" in got, got
-    assert total_error([pair for pair, replaced in zip(spoken, stepped_out, strict=True) if not replaced]) <= 0.30, (
-        spoken
-    )
+    in_character = [pair for pair, replaced in zip(spoken, stepped_out, strict=True) if not replaced]
+    assert in_character and total_error(in_character) <= 0.30, spoken
