@@ -88,7 +88,7 @@ TOKENS_PER_S = 12  # more than anyone speaks, in any language (a Chinese charact
 CAP_SLACK = 4
 FRAMES_PER_S = 100
 LOOP_RATIO = 2.4  # zlib compression ratio above which a transcript repeats itself (Whisper's own threshold)
-PAUSE_MS = config.AudioSettings.pause_ms  # the pause that starts a pass (and a held reply): one default, the setting's
+PAUSE_MS = config.AudioSettings.pause_ms  # the pause that settles a pass's words (a held reply starts): the setting's
 
 
 def window_frames(samples: int) -> int | None:
@@ -336,7 +336,7 @@ class StreamingTranscriber:
         self.committed_at = 0  # samples cut off (covered by committed_text)
         self._last_pass: tuple[int, int, str, list[tuple[str, float, float]]] | None = None  # (cut, end, text, words)
         self._prev_words: list[tuple[str, float, float]] = []
-        self._pass_due_pause = False
+        self._pass_due_silence = False
         self._settle_due = False  # a pause began after a pass that heard all the speech: tell it settled
         self.passes: list[float] = []  # compute seconds of each pass
         self.partial = ""  # committed + latest hypothesis (for the UI)
@@ -371,7 +371,7 @@ class StreamingTranscriber:
                         # A pass starts as the speaker falls silent, so that when the silence lasts into
                         # a pause its words are ready sooner (a pass takes 0.08-0.17 s here); one that
                         # heard all the speech is told settled only once the pause is reached.
-                        self._pass_due_pause = True
+                        self._pass_due_silence = True
                     if self._silent_run == self.pause_windows and self.last_voiced_end > 0:
                         self._settle_due = self._heard_all()
             self._vad_pending = buf[count * WINDOW :]
@@ -388,9 +388,9 @@ class StreamingTranscriber:
     def _due(self) -> bool:
         last_end = self._last_pass[1] if self._last_pass else 0
         if self.last_voiced_end <= last_end:
-            self._pass_due_pause = False  # a pass heard this silence's words: the next waits for new speech
+            self._pass_due_silence = False  # a pass heard this silence's words: the next waits for new speech
             return False  # nothing new was said since the last pass
-        return self._pass_due_pause or self._total - last_end >= self.interval
+        return self._pass_due_silence or self._total - last_end >= self.interval
 
     def _run(self) -> None:
         while True:
@@ -400,7 +400,7 @@ class StreamingTranscriber:
                 if self._stop:
                     return
                 due, settled = self._due(), self.partial
-                self._pass_due_pause = self._settle_due = False
+                self._pass_due_silence = self._settle_due = False
                 end = self._total
                 audio = np.concatenate(self._chunks)[:end] if due else None
             if audio is not None:
