@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import queue
@@ -76,6 +77,18 @@ def to_speech_end(audio: np.ndarray) -> np.ndarray:
     released as the speech ends, not after the quiet tail a silence trimmer keeps."""
     loud = np.flatnonzero(np.abs(audio) > SPEECH_THRESHOLD)
     return audio[: int(loud[-1]) + 1 + RATE // 100] if len(loud) else audio
+
+
+class AskedAgain(logging.Handler):
+    """Collects what the reply checks did: the guard's "asked again" (why the role check replaced a
+    reply's first words) and the reply screen's stops (a clause read as harmful: the care text said)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
 
 
 def gap(line: dict[str, float], start: str, end: str) -> float | None:
@@ -200,6 +213,11 @@ def main() -> int:
         time.sleep(0.5)
         history = list(pipe.history)
         calls = pipe.model.stream_calls  # replies asked for from here on (an early one included)
+        asked_again = AskedAgain()
+        check_logs = [logging.getLogger(name) for name in ("voice_app.persona.guard", "voice_app.care.reply")]
+        for check_log in check_logs:
+            check_log.setLevel(logging.INFO)
+            check_log.addHandler(asked_again)
         if recorder is not None:
             recorder.start()  # the key goes down as the user starts speaking
             pulse.play_into_mic(wav)
@@ -221,6 +239,8 @@ def main() -> int:
         line = record.timeline
         stats = dict(pipe.model.last_prompt)
         asked = pipe.model.stream_calls - calls
+        for check_log in check_logs:
+            check_log.removeHandler(asked_again)
 
         # The sequential baseline from the same cache state: transcribe all → whole reply → whole TTS.
         pipe.speculator.wait_idle()
@@ -259,6 +279,8 @@ def main() -> int:
                 "preemptive": record.stt.get("preemptive"),  # 1: started in the silence and kept, 0: redone
                 "split": split,
                 "voice_waits_s": [round(w, 3) for w in waits],
+                "turn_start_s": line.get("turn_start"),  # hands-free: the held reply began (the pass settled)
+                "checked_s": line.get("checked"),  # care checks and prompt done
                 "llm_start_s": line.get("llm_start"),
                 "prompt_tokens": stats.get("tokens"),
                 "prompt_tokens_read_at_reply": stats.get("read"),
@@ -266,7 +288,9 @@ def main() -> int:
                 "generated_tokens": stats.get("generated"),
                 "generate_s": stats.get("generate_s"),
                 "contended_tokens": stats.get("contended_tokens"),
+                "model_gave_way": stats.get("gave_way"),  # stopped while the first sound was synthesized
                 "model_calls": asked,  # more than 1: the role check asked again
+                "checks": asked_again.lines,  # what the role check replaced or the reply screen stopped, and why
                 "last_call_at_s": round(stats["started_at"] - utterance.speech_end_at, 4)
                 if "started_at" in stats
                 else None,

@@ -11,6 +11,7 @@ import pytest
 
 from voice_app.core import assets
 from voice_app.core.cancel import CancelToken
+from voice_app.core.compute import LOAD
 from voice_app.core.cpu import physical_cores
 from voice_app.core.errors import LLMError
 from voice_app.llm.base import ChatModel, GenerationOptions, Message
@@ -123,6 +124,42 @@ def test_cancel_aborts_the_computation_in_progress(model: EmbeddedChat) -> None:
     after = "".join(model.stream(conversation("hey"), greedy))
     model.warm_up(conversation("hey")[:1])
     assert after.strip() and after == "".join(model.stream(conversation("hey"), greedy))
+
+
+@pytest.mark.timing
+def test_a_reply_gives_way_while_a_stage_takes_every_core_and_goes_on_unchanged(model: EmbeddedChat) -> None:
+    # A reply's first sound is computed on every core (`LOAD.alone`): the model stops the token it is
+    # computing, computes nothing until the stage is done, then goes on from the KV cache it had.
+    greedy = GenerationOptions(max_tokens=24, temperature=0.0, seed=1)
+    line = conversation("tell me what you did last weekend, all of it")
+    model.warm_up(line[:1])  # both replies read the line from the same cache
+    plain = "".join(model.stream(line, greedy))
+    assert model.last_prompt["gave_way"] == 0
+    held: list[float] = []
+
+    def take_every_core() -> None:
+        with LOAD.alone("tts"):
+            held.append(time.perf_counter())
+            time.sleep(0.5)  # ~6 tokens' time here
+            held.append(time.perf_counter())
+
+    pieces: list[str] = []
+    arrivals: list[float] = []
+    holder = threading.Thread(target=take_every_core)
+    model.warm_up(line[:1])
+    for piece in model.stream(line, greedy):
+        pieces.append(piece)
+        arrivals.append(time.perf_counter())
+        if len(pieces) == 2:
+            holder.start()
+    holder.join()
+    assert len(held) == 2 and len(pieces) > 4, pieces
+    # The same greedy reply: the token stopped mid-computation left nothing behind in the cache.
+    assert "".join(pieces) == plain
+    assert model.last_prompt["gave_way"] == 1
+    # Nothing was computed while the stage held the cores (a piece already computed may still arrive).
+    assert sum(held[0] + 0.05 < t < held[1] for t in arrivals) <= 1, (held, arrivals)
+    assert any(t > held[1] for t in arrivals)
 
 
 def test_context_trimming_drops_oldest_turns_never_the_prefix() -> None:

@@ -85,7 +85,10 @@ def test_spoken_turn_through_the_virtual_devices(  # type: ignore[no-untyped-def
     assert result.reply and not result.interrupted
     line = result.timeline
     assert 0 < line["transcript_final"] <= line["first_token"] <= line["first_clause"] <= line["first_audio"]
+    assert 0 <= line["turn_start"] <= line["checked"] <= line["llm_start"] <= line["first_token"]
     assert line["first_audio"] <= line["first_audio_out"] < line["last_audio_out"]
+    if len(result.clauses) > 2:  # still writing as its first clause was synthesized: it gave way once
+        assert pipeline.model.last_prompt["gave_way"] == 1, (result.clauses, pipeline.model.last_prompt)
     # the reply came out on the virtual speaker, as long as what was synthesized
     heard = read_wav(heard_file)
     voiced = np.flatnonzero(np.abs(heard) > 0.02)

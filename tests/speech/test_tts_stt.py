@@ -10,6 +10,7 @@ import pytest
 
 from tests.speech.conftest import word_error_rate
 from voice_app.core import config
+from voice_app.core.compute import LOAD
 from voice_app.core.signal import without_lead_in
 from voice_app.speech import stt
 from voice_app.speech.audio import RATE, ArraySource
@@ -117,6 +118,26 @@ def test_piper_streams_one_chunk_per_sentence(synthesizer) -> None:  # type: ign
     assert len(rest) == 1 and first.dtype == np.float32 and 0.3 < len(first) / 22050 < 2.0
     assert np.abs(first).max() > 0.1
     assert first_s < 2.0
+
+
+def test_a_first_sound_is_synthesized_on_every_core_with_the_same_voice(synthesizer) -> None:  # type: ignore[no-untyped-def]
+    # Inside LOAD.alone (the model has stopped for a reply's first sound) Piper runs on every core;
+    # otherwise on one, beside the model.
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    text = "I remember the lake house."
+    with LOAD.alone("tts"):
+        assert LOAD.holds_alone()
+        first = synthesizer.synthesize(text)
+    assert not LOAD.holds_alone()
+    later = synthesizer.synthesize(text)
+    every_core = synthesizer.all_cores_voice()
+    threads = every_core.session.get_session_options().intra_op_num_threads
+    assert synthesizer.voice.session.get_session_options().intra_op_num_threads == 1
+    if cores > 1:
+        assert every_core is not synthesizer.voice and threads == cores
+    assert np.abs(first).max() > 0.1 and 0.8 < len(first) / len(later) < 1.25  # the same voice, the same words
 
 
 @pytest.mark.parametrize("model", ["whisper-base", "whisper-tiny.en"])

@@ -13,10 +13,13 @@ spoken stays true.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from voice_app.care.crisis import CrisisVerdict, assess, resources
 from voice_app.core.clauses import clause_cut, ends_at_mark
+
+log = logging.getLogger(__name__)
 
 # A reply is stopped by the semantic layer only at even odds or more: the persona talking about
 # leaving, tiredness or the end of the relationship must not break the conversation, and replies
@@ -75,13 +78,17 @@ class ReplyScreen:
         if not clause.strip():
             return True
         if fragment:
-            verdict = self.fragment_check(clause, self.passed[-1:])
+            text, context = clause, self.passed[-1:]
+            verdict = self.fragment_check(text, context)
         elif self._unread:  # first words passed on the patterns alone: read whole with what follows them
-            verdict = self.check(self._unread + clause, self.passed[:-1][-1:])
+            text, context = self._unread + clause, self.passed[:-1][-1:]
+            verdict = self.check(text, context)
         else:
-            verdict = self.check(clause, self.passed[-1:])
+            text, context = clause, self.passed[-1:]
+            verdict = self.check(text, context)
         if verdict.flagged:
             self.harmful = verdict
+            log.info("reply stopped by the %s (score %s): %r after %r", verdict.by, verdict.score, text, context)
             return False
         self._unread = clause if fragment else ""
         self.passed.append(clause)

@@ -8,6 +8,8 @@ import time
 # The events a turn stamps, in the order they normally happen.
 EVENTS = (
     "speech_end",  # key released / VAD endpoint (the origin: 0.0)
+    "turn_start",  # the turn began (negative: a reply started in the user's silence, then kept)
+    "checked",  # the care checks and the prompt are done
     "llm_start",  # the model is asked (negative: started before the user finished, then kept)
     "transcript_final",
     "first_token",

@@ -10,6 +10,7 @@ playback, TTS and the model at once; what is stored is what was actually shown o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import queue
 import threading
@@ -22,6 +23,7 @@ from voice_app.care import is_stop_word
 from voice_app.care.reply import ReplyScreen, replaced_reply_text
 from voice_app.conversation.timeline import Timeline
 from voice_app.core.cancel import CancelToken
+from voice_app.core.compute import LOAD
 from voice_app.core.signal import without_lead_in
 from voice_app.core.types import (
     AudioStarted,
@@ -101,6 +103,7 @@ class Turn:
         self.voice = conversation.voice
         origin = said.speech_end_at if isinstance(said, Utterance) else time.perf_counter()
         self.timeline = Timeline(origin)
+        self.timeline.mark("turn_start")
         self.cancel = CancelToken()
         self.clauses: list[Clause] = []
         self.transcript = said.strip() if held and isinstance(said, str) else ""
@@ -282,6 +285,7 @@ class Turn:
         """The user said more than the held reply answered: clear it (nothing of it was told) and go live."""
         self.kept_early = False
         self.timeline = Timeline(utterance.speech_end_at)
+        self.timeline.mark("turn_start")
         self.cancel = CancelToken()
         if self._barged:  # the turn was cut while it was being redone
             self.timeline.mark("barge_in")
@@ -302,6 +306,7 @@ class Turn:
         if conv.speculator is not None:
             ready = conv.speculator.ready_memories() if spoken else conv.speculator.typed_memories(self.transcript)
         plan = conv.plan_turn(self.transcript, ready, heard, apply=apply)
+        self.timeline.mark("checked", overwrite=True)
         if plan.care is not None:
             self._emit(CareStep(plan.care.kind, plan.care.text))
         self._emit(MemoriesUsed(tuple(plan.memories)))
@@ -489,7 +494,17 @@ class Turn:
                 if index is None or self.cancel.cancelled:
                     return
                 clause = self.clauses[index]
-                for chunk in synthesizer.stream(clause.text, self.cancel):
+                chunks = synthesizer.stream(clause.text, self.cancel)
+                # The reply's first sound is what the user waits for, and the model is a clause ahead of
+                # the voice: it stops while that chunk is computed on every core (a held reply's first
+                # clause, computed before it is kept, leaves the model going).
+                first_sound = not self.timeline.has("first_audio") and self._released.is_set()
+                while True:
+                    with LOAD.alone("tts") if first_sound else contextlib.nullcontext():
+                        chunk = next(chunks, None)
+                    first_sound = False
+                    if chunk is None:
+                        break
                     if self.cancel.cancelled:
                         return
                     if not self.timeline.has("first_audio"):  # the reply's first sound starts at once

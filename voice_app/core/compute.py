@@ -6,6 +6,10 @@ a third of its speed while one thread keeps nearly all of it (measured: 7.6–14
 with another process spinning on one core, a reply's first token took 62 s on two threads). So the
 TTS and STT stages mark their work here, the load other processes put on our CPUs is sampled from
 /proc/stat, and the model reads `others_busy()` before each token.
+
+One stage may take every core for a moment (`alone()`): the first sound of a reply, which the user
+is waiting for while the model is already ahead of the voice. The model then stops the token it is
+computing, waits, and computes it again after.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 BUSY_CORES = 0.5  # other processes using this much of our CPUs make a core "taken"
@@ -78,6 +83,45 @@ class ComputeLoad:
         self._running: Counter[str] = Counter()
         self._total = 0
         self.machine = MachineLoad()
+        self._alone = 0  # stages holding every core now
+        self._alone_over = threading.Condition(self._lock)
+        self._here = threading.local()  # whether this thread holds them
+        self._yielders: list[weakref.WeakMethod[Callable[[], None]]] = []
+
+    def on_alone(self, give_way: Callable[[], None]) -> None:
+        """`give_way` (a bound method, held weakly) is called when a stage takes every core: it stops
+        what its owner computes until `wait_alone()` returns."""
+        with self._lock:
+            self._yielders.append(weakref.WeakMethod(give_way))
+
+    @contextmanager
+    def alone(self, stage: str) -> Iterator[None]:
+        """Every core for `stage` while inside: the model gives way (see `on_alone`)."""
+        with self._lock:
+            self._alone += 1
+            self._yielders = [ref for ref in self._yielders if ref() is not None]
+            yielders = [ref() for ref in self._yielders]
+        self._here.alone = True
+        try:
+            for give_way in yielders:
+                if give_way is not None:
+                    give_way()
+            with self.busy(stage):
+                yield
+        finally:
+            self._here.alone = False
+            with self._lock:
+                self._alone -= 1
+                self._alone_over.notify_all()
+
+    def holds_alone(self) -> bool:
+        """Whether the calling thread is inside `alone()` (its stage may use every core)."""
+        return bool(getattr(self._here, "alone", False))
+
+    def wait_alone(self, timeout: float) -> bool:
+        """Wait until no stage holds every core; False if one still does after `timeout` seconds."""
+        with self._lock:
+            return self._alone_over.wait_for(lambda: self._alone == 0, timeout)
 
     @contextmanager
     def busy(self, stage: str) -> Iterator[None]:

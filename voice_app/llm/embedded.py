@@ -194,6 +194,10 @@ class EmbeddedChat:
         self.stream_calls = 0  # replies asked for (a benchmark counts the retries of a turn)
         self._threads_now = self._llm.n_threads
         self.contended_tokens = 0  # tokens of the latest reply computed on one thread (another stage was busy)
+        self._generating = False
+        self._gave_way = False  # a stage took every core (`LOAD.alone`): the token in progress was stopped
+        self.gave_way = 0  # times the latest reply gave way
+        LOAD.on_alone(self._give_way)
 
     @property
     def info(self) -> ModelInfo:
@@ -452,6 +456,25 @@ class EmbeddedChat:
         self._set_threads(1 if contended else full)
         self.contended_tokens += contended
 
+    def _give_way(self) -> None:
+        """A stage takes every core for a moment (a reply's first sound): the token being computed stops
+        between two operations and is computed again once that stage is done."""
+        if self._generating:
+            self._gave_way = True
+            self._abort.set()
+
+    def _wait_to_go_on(self, cancel: CancelToken | None) -> None:
+        """After giving way: wait until no stage holds every core (or the reply is cancelled)."""
+        while not LOAD.wait_alone(0.05):
+            if cancel is not None and cancel.cancelled:
+                return
+        self._gave_way = False
+        self.gave_way += 1
+        self._abort.clear()
+        if cancel is not None and cancel.cancelled:
+            self._abort.set()
+        self._fit_threads()
+
     def _word_bias(self, word_bias: tuple[tuple[str, float], ...]) -> Any:
         """A logits processor adding each word's bias to the tokens that spell it whole (with and without
         a leading space, lower case and capitalised); a word split over tokens is left alone, since
@@ -483,8 +506,32 @@ class EmbeddedChat:
     ) -> Iterator[str]:
         if options.seed is not None:
             self._llm.set_seed(options.seed)
-        self.contended_tokens = 0
+        self.contended_tokens = self.gave_way = 0
         self._fit_threads()
+        logits_processor = self._word_bias(options.word_bias)
+
+        def reply_tokens() -> Iterator[int]:
+            """The reply's tokens; a token stopped to give way is computed again, the KV cache kept."""
+            generated: list[int] = []
+            while True:
+                try:
+                    # generate() reuses the longest common token prefix with what the KV cache holds.
+                    for token in self._llm.generate(
+                        tokens + generated,
+                        temp=options.temperature,
+                        top_p=options.top_p,
+                        repeat_penalty=options.repeat_penalty,
+                        reset=True,
+                        logits_processor=logits_processor,
+                    ):
+                        generated.append(token)
+                        yield token
+                    return
+                except RuntimeError:
+                    if not self._gave_way or (cancel is not None and cancel.cancelled):
+                        raise
+                    self._wait_to_go_on(cancel)
+
         started = time.perf_counter()
         first_at = last_at = 0.0
         produced = 0
@@ -492,19 +539,9 @@ class EmbeddedChat:
         held = ""  # text that might be the start of a stop string
         # A barge-in stops the token being computed, not only the next one (~0.1 s each here).
         unhook = cancel.on_cancel(self._abort.set) if cancel is not None else None
+        self._generating = True
         try:
-            # generate() reuses the longest common token prefix with what the KV cache already holds.
-            for produced, token in enumerate(
-                self._llm.generate(
-                    tokens,
-                    temp=options.temperature,
-                    top_p=options.top_p,
-                    repeat_penalty=options.repeat_penalty,
-                    reset=True,
-                    logits_processor=self._word_bias(options.word_bias),
-                ),
-                start=1,
-            ):
+            for produced, token in enumerate(reply_tokens(), start=1):
                 last_at = time.perf_counter()
                 first_at = first_at or last_at
                 if cancel is not None and cancel.cancelled:
@@ -528,6 +565,7 @@ class EmbeddedChat:
                 raise
             return
         finally:
+            self._generating = self._gave_way = False
             if unhook is not None:
                 unhook()
             self._abort.clear()
@@ -539,6 +577,7 @@ class EmbeddedChat:
                 generated=max(0, produced - 1),  # tokens after the first, over the seconds after it
                 generate_s=round(last_at - first_at, 4) if first_at else 0.0,
                 contended_tokens=self.contended_tokens,
+                gave_way=self.gave_way,
                 ended_at=time.perf_counter(),  # the model stopped computing (a barge-in: within an operation)
             )
         held += decoder.decode(b"", final=True)

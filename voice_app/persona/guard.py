@@ -11,6 +11,7 @@ the roles is never passed on: after the first clause has been shown, the reply e
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
@@ -19,6 +20,7 @@ from voice_app.core.clauses import clause_cut
 from voice_app.llm.base import ChatModel, GenerationOptions, Message
 from voice_app.persona import roles
 
+log = logging.getLogger(__name__)
 # How assistant refusals and "as an AI" asides open, lowercased with straight apostrophes.
 OPENINGS = (
     "i'm sorry, but i can",
@@ -171,4 +173,5 @@ def in_character(
             return  # what was shown stays true: the reply ends before the slip
         if on_retry is not None:
             on_retry.append(held)
+        log.info("asked again after %s: %r", "a refusal" if refused else slip.kind if slip else "?", passed + held)
         note = retry_note(them) if refused else roles.retry_note(slip, them, me) if slip else ""

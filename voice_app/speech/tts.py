@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ import numpy as np
 from voice_app.core import assets, config
 from voice_app.core.cancel import CancelToken
 from voice_app.core.clauses import FIRST_WORDS, MAX_WORDS
-from voice_app.core.compute import LOAD
+from voice_app.core.compute import BUSY_CORES, LOAD
 from voice_app.core.errors import ModelLoadError
 
 # --- clause splitting ---------------------------------------------------------------------------
@@ -204,6 +205,8 @@ def _load_voice(path: Path, threads: int) -> object:
                     opts = onnxruntime.SessionOptions()
                     opts.intra_op_num_threads = threads
                     opts.inter_op_num_threads = 1
+                    # Its threads sleep when a chunk is done, not spin on the cores the model needs next.
+                    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
                     voice.session = onnxruntime.InferenceSession(
                         str(path), sess_options=opts, providers=["CPUExecutionProvider"]
                     )
@@ -221,7 +224,9 @@ class Synthesizer:
 
     def __init__(self, path: Path, *, speed: float = 1.0, threads: int = 1) -> None:
         self.path = Path(path)
+        self.threads = threads
         self.voice = _load_voice(self.path, threads)
+        self._all_cores: object | None = None  # the same voice on every core, for a reply's first sound
         self.sample_rate = int(self.voice.config.sample_rate)  # type: ignore[attr-defined]
         espeak = str(getattr(self.voice.config, "espeak_voice", "") or "")  # type: ignore[attr-defined]
         # "zh" for a Chinese Piper voice (espeak cmn/yue/zh), which then reads Chinese text itself
@@ -244,7 +249,11 @@ class Synthesizer:
             return
         syn = SynthesisConfig(length_scale=1.0 / self.speed)
         with self._lock:
-            chunks = iter(self.voice.synthesize(text, syn_config=syn))  # type: ignore[attr-defined]
+            # Inside `LOAD.alone()` (a reply's first sound) our model has stopped: every core is ours,
+            # unless another program (a local model server, say) keeps one busy.
+            alone = LOAD.holds_alone() and LOAD.machine.others_cores() < BUSY_CORES
+            voice = self.all_cores_voice() if alone else self.voice
+            chunks = iter(voice.synthesize(text, syn_config=syn))  # type: ignore[attr-defined]
             while True:
                 with LOAD.busy("tts"):  # the language model gives up a core while a chunk is computed
                     chunk = next(chunks, None)
@@ -257,5 +266,16 @@ class Synthesizer:
         chunks = list(self.stream(text))
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
 
+    def all_cores_voice(self) -> object:
+        """The voice computed on every core (0.05 s instead of 0.075 s for a first clause, measured alone)."""
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if cores <= self.threads:
+            return self.voice
+        if self._all_cores is None:
+            self._all_cores = _load_voice(self.path, cores)
+        return self._all_cores
+
     def warm_up(self) -> None:
         self.synthesize("Hi.")
+        with LOAD.alone("tts"):  # loads the every-core session now, not at the first reply
+            self.synthesize("Hi.")
