@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from voice_app.conversation.conversation import Conversation, Voice
 from voice_app.conversation.importing import ensure_demo
 from voice_app.conversation.listening import hear_recording
 from voice_app.core import config
+from voice_app.core.cancel import CancelToken
+from voice_app.core.compute import LOAD
 from voice_app.core.types import (
     AudioStarted,
     CareStep,
@@ -23,8 +27,9 @@ from voice_app.core.types import (
     TurnRecord,
     UserText,
 )
-from voice_app.llm.base import GenerationOptions
+from voice_app.llm.base import GenerationOptions, Message, ModelInfo
 from voice_app.speech.audio import NullSpeaker
+from voice_app.speech.tts import Synthesizer
 from voice_app.storage.store import Store
 
 pytestmark = pytest.mark.slow
@@ -114,3 +119,75 @@ def test_a_crisis_steps_out_of_character_the_same_way_typed_or_spoken(conversati
         assert record.reply.strip() == care[0].text.strip()  # the care text, not the persona
         assert record.memories == [] and record.reply_full.strip() == care[0].text.strip()
     assert results[0][1].reply == results[1][1].reply
+
+
+class ScriptedReplies:
+    """A model that says the given replies in turn, a word a token (the turn's scheduling is under test)."""
+
+    info = ModelInfo("fake", "scripted", 4096)
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+
+    def warm_up(self, prefix: list[Message]) -> None:
+        pass
+
+    def stream(
+        self, messages: list[Message], options: GenerationOptions | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[str]:
+        for i, word in enumerate(self.replies.pop(0).split(" ")):
+            time.sleep(0.03)
+            yield word if i == 0 else " " + word
+
+    def close(self) -> None:
+        pass
+
+
+class WatchedVoice:
+    """The real Piper voice, noting for each clause whether it was computed with every core (`LOAD.alone`)."""
+
+    def __init__(self, inner: Synthesizer) -> None:
+        self.inner = inner
+        self.sample_rate = inner.sample_rate
+        self.alone: list[tuple[str, bool]] = []
+
+    def stream(self, text: str, cancel: CancelToken | None = None) -> Iterator[np.ndarray]:
+        self.alone.append((text, LOAD.holds_alone()))  # runs at the first chunk's computation
+        yield from self.inner.stream(text, cancel)
+
+    def synthesize(self, text: str) -> np.ndarray:
+        return self.inner.synthesize(text)
+
+    def warm_up(self) -> None:
+        pass
+
+
+def test_a_first_clause_of_a_few_words_takes_every_core_and_a_one_word_one_does_not(  # type: ignore[no-untyped-def]
+    tmp_path, synthesizer, tiny_en
+) -> None:
+    # The model stops while the reply's first sound is computed on every core, unless that sound is
+    # too short ("yeah,") for the model to have the next clause ready when it ends.
+    store = Store(tmp_path / "voice.sqlite3")
+    ensure_demo(store)
+    settings = config.Settings()
+    voice = WatchedVoice(synthesizer)
+    model = ScriptedReplies(
+        "yeah, it was such a good summer and I still think about it",
+        "it was such a good summer and I still think about the lake",
+    )
+    conversation = Conversation(
+        store, "demo", settings=settings, model=model, voice=Voice(tiny_en, voice, NullSpeaker(rate=22050).open())
+    )
+    try:
+        for line in ("do you remember that summer?", "what did you like about it?"):
+            record = conversation.respond(line)
+            assert record.reply and not record.interrupted
+    finally:
+        conversation.close()
+        store.close()
+    said = [(text.lower(), alone) for text, alone in voice.alone]
+    # "yeah," is the first reply's first clause: computed beside the model; the second reply's first
+    # clause ("it was such a") with every core; no other clause of either reply.
+    assert said[0] == ("yeah,", False), said
+    assert [alone for _, alone in said] == [text == "it was such a" for text, _ in said], said
+    assert ("it was such a", True) in said

@@ -15,10 +15,12 @@ from tests.speech.conftest import Pulse, read_wav, word_error_rate, write_wav
 from voice_app.conversation.conversation import Conversation, Voice
 from voice_app.conversation.importing import ensure_demo
 from voice_app.conversation.timeline import Timeline
+from voice_app.conversation.turn import ALONE_MIN_UNITS
 from voice_app.core import config
 from voice_app.llm.base import GenerationOptions
 from voice_app.speech.audio import Microphone, NullSpeaker, Speaker
 from voice_app.speech.recorder import Recorder
+from voice_app.speech.tts import units
 from voice_app.storage.store import Store
 
 pytestmark = pytest.mark.slow
@@ -87,7 +89,9 @@ def test_spoken_turn_through_the_virtual_devices(  # type: ignore[no-untyped-def
     assert 0 < line["transcript_final"] <= line["first_token"] <= line["first_clause"] <= line["first_audio"]
     assert 0 <= line["turn_start"] <= line["checked"] <= line["llm_start"] <= line["first_token"]
     assert line["first_audio"] <= line["first_audio_out"] < line["last_audio_out"]
-    if len(result.clauses) > 2:  # still writing as its first clause was synthesized: it gave way once
+    first = result.clauses[0]["text"]
+    if len(result.clauses) > 2 and units(first) >= ALONE_MIN_UNITS:
+        # still writing as its first clause was synthesized on every core: it gave way, once
         assert pipeline.model.last_prompt["gave_way"] == 1, (result.clauses, pipeline.model.last_prompt)
     # the reply came out on the virtual speaker, as long as what was synthesized
     heard = read_wav(heard_file)

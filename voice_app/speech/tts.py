@@ -36,7 +36,7 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _SPEAKABLE = re.compile(r"[\w\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 
 
-def _units(text: str) -> int:
+def units(text: str) -> int:
     """Length for the splitting rules: words, with every CJK character counted as a word."""
     cjk = len(_CJK.findall(text))
     return cjk + len(_CJK.sub(" ", text).split())
@@ -109,7 +109,7 @@ class ClauseSplitter:
             if ch in _CJK_SENTENCE_END:
                 return self._after_closers(i + 1)
             if ch in _CJK_CLAUSE:
-                if _units(buf[:i]) >= minimum:
+                if units(buf[:i]) >= minimum:
                     return self._after_closers(i + 1)
                 continue
             if ch in _SENTENCE_END or ch in _CLAUSE:
@@ -122,7 +122,7 @@ class ClauseSplitter:
                     if ch == "." and self._abbreviation(buf[:i]):
                         continue
                     return end
-                if _units(buf[:i]) >= minimum:
+                if units(buf[:i]) >= minimum:
                     return end
         return self._unmarked_cut()
 
@@ -133,7 +133,7 @@ class ClauseSplitter:
         opener_min = self.first_min + 2 if first else self.later_min
         most = self.first_max if first else self.later_max
         if " " not in buf.strip():  # CJK runs without spaces: cut by characters
-            if _CJK.search(buf) and _units(buf) >= most + 4:
+            if _CJK.search(buf) and units(buf) >= most + 4:
                 return self._cjk_cut(most + 4)
             return None
         # complete words only: each followed by whitespace (the last one may still be growing)
@@ -143,10 +143,10 @@ class ClauseSplitter:
             word = buf[start:end].lower().strip("\"'“”‘’()").replace("’", "'")
             if i and count >= opener_min and word in _PHRASE_STARTERS:
                 return start
-            count += _units(buf[start:end])
+            count += units(buf[start:end])
             if count >= most:
                 return end + 1 if end < len(buf) else None
-        if _units(buf) > self.max_units:
+        if units(buf) > self.max_units:
             space = buf.rstrip().rfind(" ")
             if space > 0:
                 return space + 1
