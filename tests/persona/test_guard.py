@@ -9,7 +9,7 @@ import pytest
 from voice_app.core import assets
 from voice_app.core.cancel import CancelToken
 from voice_app.llm.base import GenerationOptions, Message, ModelInfo
-from voice_app.persona.guard import in_character, refusal_state
+from voice_app.persona.guard import KEPT_OUT, in_character, refusal_state
 
 
 class Scripted:
@@ -153,6 +153,53 @@ def test_each_kind_of_slip_is_held_back_on_the_last_attempt_too(reply: str, kind
     replaced: list[str] = []
     text = "".join(in_character(model, MESSAGES, GenerationOptions(), None, "Alex", replaced, me="Sam"))
     assert text == "" and len(model.requests) == 3 and len(replaced) == 2, (kind, text)
+
+
+class Embedded(Scripted):
+    """A scripted model that says it applies word biases (as the embedded one does)."""
+
+    @property
+    def info(self) -> ModelInfo:
+        return ModelInfo("embedded", "scripted", 4096)
+
+
+def test_their_own_name_said_to_the_user_is_kept_out_of_the_next_attempt_without_a_note() -> None:
+    # The name is one word the model can be kept from writing: the prompt stays as the model read it
+    # (one token read again instead of a ~25-token note). Once: a second slip gets the note.
+    model = Embedded("i'm sorry Alex, but", "i'm sorry Alex, I", "i'm sorry Sam, I was wrong")
+    options = GenerationOptions(seed=1, word_bias=(("haha", 1.5),))
+    replaced: list[str] = []
+    text = "".join(in_character(model, MESSAGES, options, None, "Alex", replaced, me="Sam"))
+    assert text == "i'm sorry Sam, I was wrong" and len(replaced) == 2
+    (first, _), (second, kept_out), (third, noted) = model.requests
+    assert second == first == MESSAGES and kept_out.word_bias == (("haha", 1.5), ("Alex", KEPT_OUT))
+    assert kept_out.seed == 2 and kept_out.temperature >= 0.7
+    assert "never call Sam 'Alex'" in third[-1]["content"] and noted.word_bias == (("haha", 1.5),)
+    # A model that does not apply word biases (a server) gets the note at once.
+    model = Scripted("i'm sorry Alex, but", "i'm sorry Sam, I was wrong")
+    assert "".join(in_character(model, MESSAGES, options, None, "Alex", me="Sam")) == "i'm sorry Sam, I was wrong"
+    assert "never call Sam 'Alex'" in model.requests[1][0][-1]["content"]
+
+
+@pytest.mark.slow
+def test_the_embedded_model_keeps_a_word_out_when_its_bias_says_so() -> None:
+    from voice_app.llm.embedded import EmbeddedChat
+
+    model = EmbeddedChat(assets.resolve("llm").path, context_size=2048, seed=0)
+    try:
+        messages: list[Message] = [
+            {"role": "system", "content": "You repeat what you are told, exactly."},
+            {"role": "user", "content": "Say this: Alex, Alex, thank you Alex."},
+        ]
+        greedy = GenerationOptions(temperature=0.0, max_tokens=16, seed=0)
+        assert "Alex" in "".join(model.stream(messages, greedy))
+        kept_out = GenerationOptions(temperature=0.0, max_tokens=16, seed=0, word_bias=(("Alex", KEPT_OUT),))
+        said = "".join(model.stream(messages, kept_out))
+        assert said.strip() and "Alex" not in said, said
+        # the prompt was not read again: one token replayed for the retry's first logits
+        assert model.last_prompt["read"] <= 1, model.last_prompt
+    finally:
+        model.close()
 
 
 def test_a_reply_the_user_marked_as_not_them_is_not_said_again() -> None:

@@ -66,6 +66,14 @@ def refusal_state(text: str) -> bool | None:
     return False
 
 
+KEPT_OUT = -30.0  # a word's bias on a retry that keeps it out of the reply (whole-word tokens)
+
+
+def keeps_words_out(model: ChatModel) -> bool:
+    """Whether the model applies `GenerationOptions.word_bias` (the embedded one; servers ignore it)."""
+    return model.info.backend == "embedded"
+
+
 def retry_note(them: str) -> str:
     return (
         f"\n\n(Answer as {them} would in this chat, in their own words: {them} may answer, joke, disagree,"
@@ -116,13 +124,19 @@ def in_character(
     if user_line is None:
         user_line = messages[-1]["content"].rsplit("\n\n", 1)[-1] if messages else ""
     note = ""
+    kept_out: tuple[tuple[str, float], ...] = ()  # words the next attempt may not write
+    name_kept_out = False
     for attempt in range(retries + 1):
         if attempt:
-            last = messages[-1]
-            request = [*messages[:-1], {**last, "content": last["content"] + note}]
             seed = None if options.seed is None else options.seed + attempt
             temperature = max(options.temperature, 0.5 + 0.2 * attempt)
             request_options = replace(options, temperature=temperature, seed=seed)
+            if kept_out:  # the prompt stays as the model read it: one token read again, not a note's ~25
+                request = messages
+                request_options = replace(request_options, word_bias=(*options.word_bias, *kept_out))
+            else:
+                last = messages[-1]
+                request = [*messages[:-1], {**last, "content": last["content"] + note}]
         else:
             request, request_options = messages, options
         stream = model.stream(request, request_options, cancel)
@@ -175,3 +189,8 @@ def in_character(
             on_retry.append(held)
         log.info("asked again after %s: %r", "a refusal" if refused else slip.kind if slip else "?", passed + held)
         note = retry_note(them) if refused else roles.retry_note(slip, them, me) if slip else ""
+        kept_out = ()
+        if slip is not None and slip.kind == roles.OWN_NAME and not name_kept_out and keeps_words_out(model):
+            # Their own name said to the user ("i'm sorry Alex, but"): asked again with the name kept out
+            # of the reply, no note. Once: a name the model spells in pieces is not kept out by it.
+            kept_out, name_kept_out = ((slip.words, KEPT_OUT),), True
