@@ -233,6 +233,32 @@ def test_spoken_words_keep_the_exchanges_they_follow_and_typed_words_recall_agai
         )
 
 
+def test_a_reply_started_in_a_pause_and_dropped_as_the_user_goes_on_keeps_the_exchanges(pipeline) -> None:  # type: ignore[no-untyped-def]
+    """A pause mid-line starts a held reply; when the user goes on, its exchanges stay (the words were
+    read after them): recalling others for the longer line re-read an exchange and every word during
+    the speech (~0.8 s), and the reply then read 23 tokens instead of ~8."""
+    spec, chat, model = pipeline.speculator, pipeline, pipeline.model
+    first, later = "do you remember the lake house we", "do you remember the lake house we rented and Gerald the plant"
+    spec.ready_memories()
+    spec.after_turn()
+    assert spec.wait_idle(120)
+    chat.on_partial(first)
+    assert spec.wait_idle(120)
+    recalled = list(spec.memories)
+    assert recalled and model.is_cached(chat.open_messages(recalled, "do you remember the lake house"))
+    chat.on_settled(first)  # the user pauses: a reply to these words starts, held back
+    held = chat.preemptive
+    assert held is not None and held.held
+    deadline = time.perf_counter() + 30
+    while not held.timeline.has("checked") and time.perf_counter() < deadline:  # it chose its exchanges
+        time.sleep(0.01)
+    chat.on_partial(later)  # …and goes on: the early reply is dropped
+    assert chat.preemptive is None and held.finished(30)
+    assert spec.wait_idle(120)
+    assert spec.memories == recalled, (spec.memories, recalled)
+    assert model.is_cached(chat.open_messages(recalled, "do you remember the lake house we rented and Gerald the"))
+
+
 def test_a_turn_starting_as_the_last_partial_is_picked_up_keeps_what_the_cache_holds(  # type: ignore[no-untyped-def]
     pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:

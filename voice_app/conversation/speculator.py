@@ -77,12 +77,17 @@ class Speculator:
         if self.enabled:
             self._submit("")
 
-    def ready_memories(self) -> list[Memory] | None:
-        """The recalled exchanges to use now; None = recall on the final transcript (no prefill here)."""
+    def ready_memories(self, *, held: bool = False) -> list[Memory] | None:
+        """The recalled exchanges to use now; None = recall on the final transcript (no prefill here).
+
+        `held`: for a reply started in a pause, which the user may talk on from: the line's words stay
+        read after these exchanges, so a later partial keeps them (recalling others re-read an
+        exchange and the words, ~0.8 s: the reply then read 23 tokens instead of ~8)."""
         with self._cond:
             self._generation += 1  # a running prefill stops at its next chunk
             self._pending = None
-            self._words_read = False
+            if not held:
+                self._words_read = False
         if self.model is None or self.policy == "all":
             return None
         spec = self.memories or []

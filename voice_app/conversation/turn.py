@@ -308,7 +308,11 @@ class Turn:
         conv = self.conversation
         ready = None
         if conv.speculator is not None:
-            ready = conv.speculator.ready_memories() if spoken else conv.speculator.typed_memories(self.transcript)
+            ready = (
+                conv.speculator.ready_memories(held=self.held)
+                if spoken
+                else conv.speculator.typed_memories(self.transcript)
+            )
         plan = conv.plan_turn(self.transcript, ready, heard, apply=apply)
         self.timeline.mark("checked", overwrite=True)
         if plan.care is not None:

@@ -194,6 +194,7 @@ class EmbeddedChat:
         self.stream_calls = 0  # replies asked for (a benchmark counts the retries of a turn)
         self._threads_now = self._llm.n_threads
         self.contended_tokens = 0  # tokens of the latest reply computed on one thread (another stage was busy)
+        self._reply_stop: CancelToken | None = None  # the latest reply's own stop (see _reply_stopping)
         self._generating = False
         self._gave_way = False  # a stage took every core (`LOAD.alone`): the token in progress was stopped
         self.gave_way = 0  # times the latest reply gave way
@@ -313,6 +314,7 @@ class EmbeddedChat:
                 pieces.put(None)
 
         self.stream_calls += 1
+        self._reply_stop = stop
         self._reply_waiting.set()
         if self._prefilling and not self._after_chunk(tokens):
             self._abort.set()  # the prefill in progress stops mid-chunk (see _after_chunk)
@@ -367,9 +369,16 @@ class EmbeddedChat:
             tokens = self._open_tokens(self.fit(messages, max_tokens))  # trimmed as stream() will trim it
         except LLMError:
             return 0
-        if self._lock.locked() or self._reply_waiting.is_set():
+        if (self._lock.locked() or self._reply_waiting.is_set()) and not self._reply_stopping():
             return 0  # a reply is being generated, or is about to be
+        # A reply being stopped (one started in a pause, dropped as the user goes on) ends within an
+        # operation: this prefill runs right after it, with the words heard since, not a pass later.
         return self._worker.call(lambda: self._prefill(tokens, should_stop, chunk, threads))
+
+    def _reply_stopping(self) -> bool:
+        """The latest reply was told to stop (cancelled, or its caller left): it frees the model at once."""
+        stop = self._reply_stop
+        return stop is not None and stop.cancelled
 
     def _prefill(self, tokens: list[int], should_stop: Callable[[], bool] | None, chunk: int, threads: int) -> int:
         """On the model's thread: evaluate `tokens` chunk by chunk until done or told to give way."""
