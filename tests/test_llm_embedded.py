@@ -162,6 +162,38 @@ def test_a_reply_gives_way_while_a_stage_takes_every_core_and_goes_on_unchanged(
     assert any(t > held[1] for t in arrivals)
 
 
+@pytest.mark.timing
+def test_a_reply_waits_for_a_first_sound_only_so_long_and_a_late_give_way_stops_nothing(
+    model: EmbeddedChat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voice_app.llm import embedded as embedded_module
+
+    monkeypatch.setattr(embedded_module, "GIVE_WAY_MAX_S", 0.3)
+    release = threading.Event()
+    held: list[float] = []
+
+    def take_every_core() -> None:
+        with LOAD.alone("tts"):
+            held.append(time.perf_counter())
+            release.wait(30)
+
+    holder = threading.Thread(target=take_every_core)
+    pieces: list[str] = []
+    for piece in model.stream(conversation("tell me what you did last weekend"), GenerationOptions(max_tokens=16)):
+        pieces.append(piece)
+        if len(pieces) == 2:
+            holder.start()
+    still_held = holder.is_alive()
+    release.set()
+    holder.join()
+    assert still_held and len(pieces) > 4, pieces  # it went on while the stage still held the cores
+    assert model.last_prompt["gave_way"] == 1
+    # A give-way asked once the reply is over stops nothing: the next prefill reads.
+    model._give_way()
+    assert not model._abort.is_set
+    assert model.prefill(conversation("hey, how are you?")) > 0
+
+
 def test_context_trimming_drops_oldest_turns_never_the_prefix() -> None:
     small = EmbeddedChat(assets.resolve("llm").path, context_size=512)
     try:

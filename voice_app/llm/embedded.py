@@ -22,6 +22,7 @@ from voice_app.llm.prefix_cache import PrefixStateCache
 log = logging.getLogger(__name__)
 
 PREFIX_CHUNK = 128  # the persona prefix is read in chunks, threads fitted to the machine's load before each
+GIVE_WAY_MAX_S = 2.0  # a reply stopped for a first sound (~0.06 s) goes on after this long at most
 
 
 _log_callback = None  # kept alive: llama.cpp holds a pointer to it
@@ -197,6 +198,7 @@ class EmbeddedChat:
         self._reply_stop: CancelToken | None = None  # the latest reply's own stop (see _reply_stopping)
         self._generating = False
         self._gave_way = False  # a stage took every core (`LOAD.alone`): the token in progress was stopped
+        self._way = threading.Lock()  # a give-way never lands on the reply after the one it stopped
         self.gave_way = 0  # times the latest reply gave way
         LOAD.on_alone(self._give_way)
 
@@ -468,13 +470,16 @@ class EmbeddedChat:
     def _give_way(self) -> None:
         """A stage takes every core for a moment (a reply's first sound): the token being computed stops
         between two operations and is computed again once that stage is done."""
-        if self._generating:
-            self._gave_way = True
-            self._abort.set()
+        with self._way:  # not after the reply ended: its abort flag would stop the next prefill at once
+            if self._generating:
+                self._gave_way = True
+                self._abort.set()
 
     def _wait_to_go_on(self, cancel: CancelToken | None) -> None:
-        """After giving way: wait until no stage holds every core (or the reply is cancelled)."""
-        while not LOAD.wait_alone(0.05):
+        """After giving way: wait until no stage holds every core, the reply is cancelled, or
+        GIVE_WAY_MAX_S passed (a first sound computed that slowly must not stall the reply too)."""
+        deadline = time.perf_counter() + GIVE_WAY_MAX_S
+        while not LOAD.wait_alone(0.05) and time.perf_counter() < deadline:
             if cancel is not None and cancel.cancelled:
                 return
         self._gave_way = False
@@ -574,7 +579,8 @@ class EmbeddedChat:
                 raise
             return
         finally:
-            self._generating = self._gave_way = False
+            with self._way:
+                self._generating = self._gave_way = False
             if unhook is not None:
                 unhook()
             self._abort.clear()
