@@ -79,7 +79,7 @@ def to_speech_end(audio: np.ndarray) -> np.ndarray:
     return audio[: int(loud[-1]) + 1 + RATE // 100] if len(loud) else audio
 
 
-class AskedAgain(logging.Handler):
+class ChecksLog(logging.Handler):
     """Collects what the reply checks did: the guard's "asked again" (why the role check replaced a
     reply's first words) and the reply screen's stops (a clause read as harmful: the care text said)."""
 
@@ -213,11 +213,11 @@ def main() -> int:
         time.sleep(0.5)
         history = list(pipe.history)
         calls = pipe.model.stream_calls  # replies asked for from here on (an early one included)
-        asked_again = AskedAgain()
+        checks_log = ChecksLog()
         check_logs = [logging.getLogger(name) for name in ("voice_app.persona.guard", "voice_app.care.reply")]
         for check_log in check_logs:
             check_log.setLevel(logging.INFO)
-            check_log.addHandler(asked_again)
+            check_log.addHandler(checks_log)
         if recorder is not None:
             recorder.start()  # the key goes down as the user starts speaking
             pulse.play_into_mic(wav)
@@ -240,7 +240,7 @@ def main() -> int:
         stats = dict(pipe.model.last_prompt)
         asked = pipe.model.stream_calls - calls
         for check_log in check_logs:
-            check_log.removeHandler(asked_again)
+            check_log.removeHandler(checks_log)
 
         # The sequential baseline from the same cache state: transcribe all → whole reply → whole TTS.
         pipe.speculator.wait_idle()
@@ -290,7 +290,7 @@ def main() -> int:
                 "contended_tokens": stats.get("contended_tokens"),
                 "model_gave_way": stats.get("gave_way"),  # stopped while the first sound was synthesized
                 "model_calls": asked,  # more than 1: the role check asked again
-                "checks": asked_again.lines,  # what the role check replaced or the reply screen stopped, and why
+                "checks": checks_log.lines,  # what the role check replaced or the reply screen stopped, and why
                 "last_call_at_s": round(stats["started_at"] - utterance.speech_end_at, 4)
                 if "started_at" in stats
                 else None,

@@ -25,6 +25,9 @@ from voice_app.storage.store import Store
 
 pytestmark = pytest.mark.slow
 
+# A line heard in two partials; the later one recalls other exchanges than the first.
+FIRST, LATER = "do you remember the lake house we", "do you remember the lake house we rented and Gerald the plant"
+
 
 @pytest.fixture(scope="module")
 def pipeline(  # type: ignore[no-untyped-def]
@@ -214,7 +217,7 @@ def test_spoken_words_keep_the_exchanges_they_follow_and_typed_words_recall_agai
     """Once a spoken line's words are read after its exchanges, a later partial that recalls others
     keeps them (changing them would read them again, and every word after them); typing recalls again."""
     spec, chat, model = pipeline.speculator, pipeline, pipeline.model
-    first, later = "do you remember the lake house we", "do you remember the lake house we rented and Gerald the plant"
+    first, later = FIRST, LATER
     k = chat.prompt.memory_k + 1
     assert chat.prompt.recall(first)[:k] != chat.prompt.recall(later)[:k]  # the later words recall others
     for hand_on, kept in ((lambda text: chat.on_partial(text), True), (chat.on_typing, False)):
@@ -233,26 +236,32 @@ def test_spoken_words_keep_the_exchanges_they_follow_and_typed_words_recall_agai
         )
 
 
+def _first_words_read(pipeline) -> list:  # type: ignore[no-untyped-def]
+    """A new line whose first words were heard and read after the exchanges they recall (returned)."""
+    spec, chat, model = pipeline.speculator, pipeline, pipeline.model
+    spec.ready_memories()
+    spec.after_turn()
+    assert spec.wait_idle(120)
+    chat.on_partial(FIRST)
+    assert spec.wait_idle(120)
+    recalled = list(spec.memories)
+    assert recalled and model.is_cached(chat.open_messages(recalled, "do you remember the lake house"))
+    return recalled
+
+
 def test_a_reply_started_in_a_pause_and_dropped_as_the_user_goes_on_keeps_the_exchanges(pipeline) -> None:  # type: ignore[no-untyped-def]
     """A pause mid-line starts a held reply; when the user goes on, its exchanges stay (the words were
     read after them): recalling others for the longer line re-read an exchange and every word during
     the speech (~0.8 s), and the reply then read 23 tokens instead of ~8."""
     spec, chat, model = pipeline.speculator, pipeline, pipeline.model
-    first, later = "do you remember the lake house we", "do you remember the lake house we rented and Gerald the plant"
-    spec.ready_memories()
-    spec.after_turn()
-    assert spec.wait_idle(120)
-    chat.on_partial(first)
-    assert spec.wait_idle(120)
-    recalled = list(spec.memories)
-    assert recalled and model.is_cached(chat.open_messages(recalled, "do you remember the lake house"))
-    chat.on_settled(first)  # the user pauses: a reply to these words starts, held back
+    recalled = _first_words_read(pipeline)
+    chat.on_settled(FIRST)  # the user pauses: a reply to these words starts, held back
     held = chat.preemptive
     assert held is not None and held.held
     deadline = time.perf_counter() + 30
     while not held.timeline.has("checked") and time.perf_counter() < deadline:  # it chose its exchanges
         time.sleep(0.01)
-    chat.on_partial(later)  # …and goes on: the early reply is dropped
+    chat.on_partial(LATER)  # …and goes on: the early reply is dropped
     assert chat.preemptive is None and held.finished(30)
     assert spec.wait_idle(120)
     assert spec.memories == recalled, (spec.memories, recalled)
@@ -270,15 +279,7 @@ def test_a_turn_starting_as_the_last_partial_is_picked_up_keeps_what_the_cache_h
     from voice_app.conversation import speculator as speculator_module
 
     spec, chat, model = pipeline.speculator, pipeline, pipeline.model
-    first, later = "do you remember the lake house we", "do you remember the lake house we rented and Gerald the plant"
-    spec.ready_memories()
-    spec.after_turn()
-    assert spec.wait_idle(120)
-    chat.on_partial(first)
-    assert spec.wait_idle(120)
-    recalled = list(spec.memories)
-    heard = chat.open_messages(recalled, "do you remember the lake house")
-    assert recalled and model.is_cached(heard)
+    recalled = _first_words_read(pipeline)
     picked_up, go_on = threading.Event(), threading.Event()
     real_check = speculator_module.check_turn
 
@@ -288,12 +289,13 @@ def test_a_turn_starting_as_the_last_partial_is_picked_up_keeps_what_the_cache_h
         return real_check(*args, **kwargs)
 
     monkeypatch.setattr(speculator_module, "check_turn", held_check)
-    chat.on_partial(later)
+    chat.on_partial(LATER)
     assert picked_up.wait(30)
     ready = spec.ready_memories()  # the turn starts
     go_on.set()
     assert spec.wait_idle(120)
     assert ready == recalled and spec.memories == recalled
+    heard = chat.open_messages(recalled, "do you remember the lake house")
     assert model.is_cached(heard), "the cache was cut back under the starting reply"
 
 
