@@ -157,6 +157,8 @@ def test_a_reply_gives_way_while_a_stage_takes_every_core_and_goes_on_unchanged(
     # The same greedy reply: the token stopped mid-computation left nothing behind in the cache.
     assert "".join(pieces) == plain
     assert model.last_prompt["gave_way"] == 1
+    # It stood aside about as long as the cores were held (counted from the give-way to going on).
+    assert held[1] - held[0] - 0.02 <= model.last_prompt["gave_way_s"] <= held[1] - held[0] + 0.5
     # Nothing was computed while the stage held the cores (a piece already computed may still arrive).
     assert sum(held[0] + 0.05 < t < held[1] for t in arrivals) <= 1, (held, arrivals)
     assert any(t > held[1] for t in arrivals)
@@ -187,7 +189,7 @@ def test_a_reply_waits_for_a_first_sound_only_so_long_and_a_late_give_way_stops_
     release.set()
     holder.join()
     assert still_held and len(pieces) > 4, pieces  # it went on while the stage still held the cores
-    assert model.last_prompt["gave_way"] == 1
+    assert model.last_prompt["gave_way"] == 1 and 0.3 <= model.last_prompt["gave_way_s"] < 5
     # A give-way asked once the reply is over stops nothing: the next prefill reads.
     model._give_way()
     assert not model._abort.is_set

@@ -163,11 +163,27 @@ def test_hands_free_ends_a_finished_question_early_and_waits_out_an_unfinished_o
     # (what is asserted is the rule, not the speed).
     source = ArraySource(clip, speed=0.25)
     hands_free = HandsFree(source, transcriber=tiny_en, end_silence_ms=600, short_silence_ms=250)
+    # What each silent window past the short pause saw, for the failure message: the answer, the
+    # transcript so far, where speech ended, where the last pass ended, and the passes so far.
+    asked: list[tuple[bool, str, int, int, int, bool]] = []
+
+    def sentence_done() -> bool:
+        stream = hands_free._stream
+        done = hands_free._sentence_done()
+        if stream is not None:
+            last, thread = stream._last_pass, stream._thread
+            alive = thread is not None and thread.is_alive()
+            asked.append(
+                (done, stream.partial, stream.last_voiced_end, last[1] if last else -1, len(stream.passes), alive)
+            )
+        return done
+
+    hands_free.endpointer.sentence_done = sentence_done
     with hands_free:
         assert source.done.wait(120)
     ends = [(u.audio, u.transcribe()) for u in hands_free.utterances]
     assert len(ends) == 2, [t for _, t in ends]
     segments = hands_free.endpointer.segments
     waits = [(s.endpoint - s.speech_end) / 16000 for s in segments]
-    assert waits[0] <= 0.45, waits  # "…back?" ended after ~250 ms of silence
+    assert waits[0] <= 0.45, (waits, asked)  # "…back?" ended after ~250 ms of silence
     assert waits[1] >= 0.55, waits  # "…that" waited out the full pause

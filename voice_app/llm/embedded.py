@@ -200,6 +200,8 @@ class EmbeddedChat:
         self._gave_way = False  # a stage took every core (`LOAD.alone`): the token in progress was stopped
         self._way = threading.Lock()  # a give-way never lands on the reply after the one it stopped
         self.gave_way = 0  # times the latest reply gave way
+        self.gave_way_s = 0.0  # …and the seconds it stood aside (from the give-way to going on)
+        self._gave_way_at = 0.0
         LOAD.on_alone(self._give_way)
 
     @property
@@ -473,6 +475,7 @@ class EmbeddedChat:
         with self._way:  # not after the reply ended: its abort flag would stop the next prefill at once
             if self._generating:
                 self._gave_way = True
+                self._gave_way_at = time.perf_counter()
                 self._abort.set()
 
     def _wait_to_go_on(self, cancel: CancelToken | None) -> None:
@@ -484,6 +487,7 @@ class EmbeddedChat:
                 return
         self._gave_way = False
         self.gave_way += 1
+        self.gave_way_s += time.perf_counter() - self._gave_way_at
         self._abort.clear()
         if cancel is not None and cancel.cancelled:
             self._abort.set()
@@ -521,6 +525,7 @@ class EmbeddedChat:
         if options.seed is not None:
             self._llm.set_seed(options.seed)
         self.contended_tokens = self.gave_way = 0
+        self.gave_way_s = 0.0
         self._fit_threads()
         logits_processor = self._word_bias(options.word_bias)
 
@@ -593,6 +598,7 @@ class EmbeddedChat:
                 generate_s=round(last_at - first_at, 4) if first_at else 0.0,
                 contended_tokens=self.contended_tokens,
                 gave_way=self.gave_way,
+                gave_way_s=round(self.gave_way_s, 4),  # inside generate_s: the voice's time, not the model's
                 ended_at=time.perf_counter(),  # the model stopped computing (a barge-in: within an operation)
             )
         held += decoder.decode(b"", final=True)
