@@ -16,6 +16,7 @@ from voice_app.conversation.conversation import Conversation
 from voice_app.conversation.importing import ensure_demo
 from voice_app.core import config
 from voice_app.llm.ollama_chat import OllamaChat
+from voice_app.persona import lexicon
 from voice_app.storage.store import Store
 
 CHAT_KEYS = {"reply", "backend", "model", "ttft_s", "total_s", "session", "care", "warm_up_s"}
@@ -118,7 +119,7 @@ def test_session_sends_history_and_a_byte_identical_prefix(isolated_home: Path) 
         assert store.history(session.session_id)[0] == ("do you remember the lake?", first.reply)
 
 
-def test_every_turn_nudges_the_personas_own_words_and_never_a_name(isolated_home: Path) -> None:
+def test_every_turn_nudges_the_personas_own_words_and_keeps_their_name_out(isolated_home: Path) -> None:
     """Typed and spoken turns alike go through `Turn`, which hands the model the persona's words."""
     from tests.persona.fakes import EchoModel
 
@@ -131,6 +132,8 @@ def test_every_turn_nudges_the_personas_own_words_and_never_a_name(isolated_home
         session.end()
         sent = model.options[-1]
         assert sent is not None and sent.word_bias == session.prompt.word_bias != ()
-        words = {word for word, _ in sent.word_bias}
-        assert not words & {"alex", "sam"}
-        assert words <= {word for word, _ in session.prompt.style.lexicon}  # type: ignore[union-attr]
+        nudged = {word for word, bias in sent.word_bias if bias > 0}
+        assert not nudged & {"alex", "sam"}
+        assert nudged <= {word for word, _ in session.prompt.style.lexicon}  # type: ignore[union-attr]
+        # and their own name kept out: the demo's Alex never writes "Alex" to Sam
+        assert [(w, b) for w, b in sent.word_bias if b < 0] == [("alex", lexicon.KEPT_OUT)]

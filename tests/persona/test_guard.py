@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -172,11 +173,16 @@ def test_their_own_name_said_to_the_user_is_kept_out_of_the_next_attempt_without
     text = "".join(in_character(model, MESSAGES, options, None, "Alex", replaced, me="Sam"))
     assert text == "i'm sorry Sam, I was wrong" and len(replaced) == 2
     (first, _), (second, kept_out), (third, noted) = model.requests
-    assert second == first == MESSAGES and kept_out.word_bias == (("haha", 1.5), ("Alex", KEPT_OUT))
+    assert second == first == MESSAGES and kept_out.word_bias == (("haha", 1.5), ("alex", KEPT_OUT))
     assert kept_out.seed == 2 and kept_out.temperature >= 0.7
     assert "never call Sam 'Alex'" in third[-1]["content"] and noted.word_bias == (("haha", 1.5),)
     # A model that does not apply word biases (a server) gets the note at once.
     model = Scripted("i'm sorry Alex, but", "i'm sorry Sam, I was wrong")
+    assert "".join(in_character(model, MESSAGES, options, None, "Alex", me="Sam")) == "i'm sorry Sam, I was wrong"
+    assert "never call Sam 'Alex'" in model.requests[1][0][-1]["content"]
+    # Kept out already (the persona's own biases) and said anyway (spelled in pieces): the note at once.
+    model = Embedded("i'm sorry Alex, but", "i'm sorry Sam, I was wrong")
+    options = GenerationOptions(seed=1, word_bias=(("Alex", KEPT_OUT),))
     assert "".join(in_character(model, MESSAGES, options, None, "Alex", me="Sam")) == "i'm sorry Sam, I was wrong"
     assert "never call Sam 'Alex'" in model.requests[1][0][-1]["content"]
 
@@ -189,13 +195,15 @@ def test_the_embedded_model_keeps_a_word_out_when_its_bias_says_so() -> None:
     try:
         messages: list[Message] = [
             {"role": "system", "content": "You repeat what you are told, exactly."},
-            {"role": "user", "content": "Say this: Alex, Alex, thank you Alex."},
+            {"role": "user", "content": "Say this: Alex, Alex, thank you alex."},
         ]
         greedy = GenerationOptions(temperature=0.0, max_tokens=16, seed=0)
-        assert "Alex" in "".join(model.stream(messages, greedy))
-        kept_out = GenerationOptions(temperature=0.0, max_tokens=16, seed=0, word_bias=(("Alex", KEPT_OUT),))
+        assert "alex" in "".join(model.stream(messages, greedy)).lower()
+        # the lower-case word keeps out both cases, with and without a space before
+        kept_out = GenerationOptions(temperature=0.0, max_tokens=16, seed=0, word_bias=(("alex", KEPT_OUT),))
         said = "".join(model.stream(messages, kept_out))
-        assert said.strip() and "Alex" not in said, said
+        # the word is out (the model may reach for another one, "Alexander": the role check reads that)
+        assert said.strip() and not re.search(r"\balex\b", said.lower()), said
         # the prompt was not read again: one token replayed for the retry's first logits
         assert model.last_prompt["read"] <= 1, model.last_prompt
     finally:

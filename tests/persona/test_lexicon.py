@@ -30,6 +30,18 @@ def test_nudges_are_capped_and_leave_names_out() -> None:
     assert 0 < bias["ya"] < lexicon.MAX_BIAS
 
 
+def test_their_own_name_is_kept_out_unless_they_write_it_or_the_user_shares_it() -> None:
+    theirs = ["hey you", "i miss the lake", "ok see you saturday"]
+    assert lexicon.own_name_kept_out("Alex Moreau", "Sam", theirs) == (("alex", lexicon.KEPT_OUT),)
+    # a name that is a word they use ("i will"), or how they sign, stays theirs to write
+    assert lexicon.own_name_kept_out("Will", "Sam", ["i will call you", "ok"]) == ()
+    assert lexicon.own_name_kept_out("Alex", "Sam", ["love, alex"]) == ()
+    assert lexicon.own_name_kept_out("Alex", "Alex", theirs) == ()  # two Alexes: a slip cannot be told
+    # a CJK name is several tokens: a bias would not keep it out whole
+    assert lexicon.own_name_kept_out("阿杰", "小雨", theirs) == ()
+    assert lexicon.own_name_kept_out("", "Sam", theirs) == ()
+
+
 def test_the_style_profile_keeps_their_words() -> None:
     lines = [(False, "haha how are you doing today"), (True, "lol im ok ya")] * 60
     profile = compute_style(bursts(messages(lines)))

@@ -19,6 +19,7 @@ from voice_app.core.cancel import CancelToken
 from voice_app.core.clauses import clause_cut
 from voice_app.llm.base import ChatModel, GenerationOptions, Message
 from voice_app.persona import roles
+from voice_app.persona.lexicon import KEPT_OUT
 
 log = logging.getLogger(__name__)
 # How assistant refusals and "as an AI" asides open, lowercased with straight apostrophes.
@@ -64,9 +65,6 @@ def refusal_state(text: str) -> bool | None:
     if any(opening.startswith(norm) for opening in OPENINGS):
         return None
     return False
-
-
-KEPT_OUT = -30.0  # a word's bias on a retry that keeps it out of the reply (whole-word tokens)
 
 
 def keeps_words_out(model: ChatModel) -> bool:
@@ -192,5 +190,8 @@ def in_character(
         kept_out = ()
         if slip is not None and slip.kind == roles.OWN_NAME and not name_kept_out and keeps_words_out(model):
             # Their own name said to the user ("i'm sorry Alex, but"): asked again with the name kept out
-            # of the reply, no note. Once: a name the model spells in pieces is not kept out by it.
-            kept_out, name_kept_out = ((slip.words, KEPT_OUT),), True
+            # of the reply, no note. Once, and not when it already was (the persona's own word biases):
+            # a name the model spells in pieces is not kept out by it.
+            name_kept_out = True
+            if not any(word.lower() == slip.words.lower() and bias <= KEPT_OUT for word, bias in options.word_bias):
+                kept_out = ((slip.words.lower(), KEPT_OUT),)  # "alex" and "Alex"

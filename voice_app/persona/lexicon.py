@@ -16,6 +16,7 @@ PRIOR = 500.0  # pseudo-counts of the shared distribution that shrink rare words
 BIAS_PER_Z = 0.25  # logits per standard error, chosen before measuring (a nudge, not a rewrite)
 MAX_BIAS = 1.0  # at most e¹ ≈ 2.7× as likely
 _LATIN = re.compile(r"[a-z]")
+KEPT_OUT = -30.0  # a word's bias that keeps it out of a reply (whole-word tokens; the embedded model)
 
 
 def distinctive_words(theirs: Iterable[str], mine: Iterable[str]) -> list[tuple[str, float]]:
@@ -52,6 +53,24 @@ def word_bias(lexicon: Sequence[tuple[str, float]], exclude: Iterable[str] = ())
     return tuple(
         (word, round(min(MAX_BIAS, BIAS_PER_Z * z), 3)) for word, z in lexicon if word not in names and z >= MIN_Z
     )
+
+
+def own_name_kept_out(them: str, me: str, their_messages: Iterable[str]) -> tuple[tuple[str, float], ...]:
+    """Their own first name, kept out of a reply: an ex hardly ever writes their own name to you, and a
+    model that does has mostly called the user by it ("i'm sorry Alex, but") or spoken of itself
+    ("alex knows"), slips the role check then asks again, ~0.4 s later. Not a name they wrote in their
+    own messages (a name that is also a word they use, "will", or how they sign), nor one the user
+    shares. Latin names only: a CJK name is several tokens, which a bias would not keep out whole."""
+    names = them.split()
+    first = names[0] if names else ""
+    if len(first) < 2 or not _LATIN.match(first.lower()) or not first.isalpha():
+        return ()
+    name = first.lower()
+    if name in {w.lower() for w in me.split()}:
+        return ()
+    if any(name in tx.tokens(message, bigrams=False) for message in their_messages):
+        return ()
+    return ((name, KEPT_OUT),)  # lower case: "alex" and "Alex", each with and without a space before it
 
 
 def _is_word(token: str) -> bool:

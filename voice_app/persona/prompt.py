@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from voice_app.core.records import Correction
 from voice_app.core.types import Memory
@@ -17,7 +18,7 @@ from voice_app.llm.base import Message
 from voice_app.persona import text as tx
 from voice_app.persona.adapt import StyleAdapter
 from voice_app.persona.card import PersonaCard
-from voice_app.persona.lexicon import word_bias
+from voice_app.persona.lexicon import own_name_kept_out, word_bias
 from voice_app.persona.memory import MEMORY_TOKENS, EmbedQuery, MemoryIndex, MemoryVectors
 from voice_app.persona.style import StyleProfile, compute_style, recent_part
 
@@ -62,10 +63,17 @@ class PersonaPrompt:
 
     @property
     def word_bias(self) -> tuple[tuple[str, float], ...]:
-        """Nudges toward the words they use more than the user does (`persona.lexicon`)."""
-        if self.style is None:
-            return ()
-        return word_bias(self.style.lexicon, exclude=(self.them, self.me))
+        """Nudges toward the words they use more than the user does, and their own name kept out
+        (`persona.lexicon`)."""
+        nudges = word_bias(self.style.lexicon, exclude=(self.them, self.me)) if self.style is not None else ()
+        return (*nudges, *self.own_name_kept_out)
+
+    @cached_property
+    def own_name_kept_out(self) -> tuple[tuple[str, float], ...]:
+        """Their first name with the bias that keeps it out of a reply, unless they write it themselves."""
+        exchanges = self.memory.exchanges if self.memory is not None else []
+        theirs = [them for _, them in self.examples] + [m for ex in exchanges for m in ex.them]
+        return own_name_kept_out(self.them, self.me, theirs)
 
     def recall(self, user_line: str) -> list[Memory]:
         if self.memory is None:
