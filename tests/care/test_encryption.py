@@ -72,6 +72,30 @@ def test_round_trip_encrypts_texts_and_audio_and_reads_them_back(isolated_home: 
     assert not any(p.read_bytes().startswith(FILE_MAGIC) for p in audio)
 
 
+def test_text_that_begins_like_ciphertext_is_kept_as_text_with_encryption_off_on_and_off_again(
+    isolated_home: Path,
+) -> None:
+    # What a user types or a chat holds may start with the store's own markers ("enc1:" was found by
+    # the hostile-input fuzz test: replay then failed on the user's own line).
+    lines = ["enc1:", "enc2: my notes", crypto.PLAIN_ESCAPE + "x", "plain"]
+    store = Store(isolated_home / "voice_app.sqlite3")
+    ensure_demo(store)
+    sid = store.start_session("demo", "text", "embedded", "qwen")
+    for line in lines:
+        turn = store.begin_turn(sid, line)
+        store.complete_turn(turn, reply_text=line)
+
+    def said() -> list[tuple[str, str]]:
+        return [(t["user_text"], t["reply_text"]) for t in store.turns(sid)]
+
+    assert said() == [(line, line) for line in lines]
+    encryption.enable(store, "correct horse")
+    assert said() == [(line, line) for line in lines]
+    encryption.disable(store, "correct horse")
+    assert said() == [(line, line) for line in lines]
+    store.close()
+
+
 def test_wrong_passphrase_is_clear_and_overwrites_nothing(isolated_home: Path) -> None:
     store, _, _ = populated(isolated_home)
     encryption.enable(store, "right one")

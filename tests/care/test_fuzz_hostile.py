@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from voice_app.cli import main
@@ -61,6 +61,7 @@ def export(folder: Path, sender: str, text: str) -> Path:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=hostile, sender=hostile, text=hostile)
+@example(name="[", sender="[", text="enc1:")  # a line that began like ciphertext failed to replay (CI, 2026-12-05)
 def test_hostile_names_and_texts_never_crash_the_cli(
     name: str, sender: str, text: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -199,6 +199,21 @@ class LegacyCipher:
             raise WrongPassphraseError("Encrypted data could not be opened with this key.") from None
 
 
+# Before a plain value that would read as ciphertext ("enc2: my notes", typed by the user) or as an
+# escaped one: a private-use character, which text from a chat or a keyboard does not start with.
+PLAIN_ESCAPE = "\ue000"
+
+
+def store_plain(text: str) -> str:
+    """`text` as stored unencrypted: escaped when it begins like ciphertext, so it reads back as text."""
+    return PLAIN_ESCAPE + text if text.startswith((TEXT_PREFIX, LEGACY_TEXT_PREFIX, PLAIN_ESCAPE)) else text
+
+
+def read_plain(value: str) -> str:
+    """A value `store_plain` wrote, back to the text."""
+    return value[len(PLAIN_ESCAPE) :] if value.startswith(PLAIN_ESCAPE) else value
+
+
 def is_encrypted_text(value: object) -> bool:
     return isinstance(value, str) and (value.startswith(TEXT_PREFIX) or value.startswith(LEGACY_TEXT_PREFIX))
 

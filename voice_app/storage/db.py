@@ -21,6 +21,8 @@ from voice_app.storage.crypto import (
     LegacyCipher,
     PassphraseRequiredError,
     TamperedDataError,
+    read_plain,
+    store_plain,
 )
 from voice_app.storage.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION, split_sql
 
@@ -77,7 +79,7 @@ class Database:
 
     def enc(self, text: str, where: str) -> str:
         """`text` for column `where` ("table.column:row"): ciphertext bound to it when unlocked."""
-        return self.cipher.encrypt_text(text, where) if self.cipher else text
+        return self.cipher.encrypt_text(text, where) if self.cipher else store_plain(text)
 
     def dec(self, value: str | None, where: str) -> str:
         """A stored value back to text; plaintext where ciphertext must be is refused (TamperedDataError)."""
@@ -95,7 +97,7 @@ class Database:
             raise TamperedDataError(f"The value of {where} uses an old key the store no longer has.")
         if self._state == "on":
             raise TamperedDataError(f"The value of {where} is not encrypted, though encryption is on.")
-        return value
+        return read_plain(value)
 
     def keyed(self, fingerprint: str) -> str:
         """A duplicate-detection fingerprint as stored: a keyed hash when encryption is on."""

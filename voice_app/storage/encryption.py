@@ -105,7 +105,7 @@ def _finish_on(store: Store, cipher: Cipher) -> None:
         cipher.encrypt_file(path, crypto.file_aad(path))
     store.legacy_cipher = None
     store.reencrypt(
-        read=lambda value, where: value,
+        read=lambda value, where: crypto.read_plain(value),
         write=cipher.encrypt_text,
         refingerprint=lambda pid, old, row: cipher.keyed_hash(old),
         rekey_source=cipher.keyed_hash,
@@ -129,7 +129,7 @@ def _finish_off(store: Store, cipher: Cipher) -> None:
 
     store.reencrypt(
         read=cipher.decrypt_text,
-        write=lambda text, where: text,
+        write=lambda text, where: crypto.store_plain(text),
         refingerprint=plain_fingerprint,
         rekey_source=lambda old: old,  # a keyed hash cannot be undone: a re-import of that exact file is
         final_state="off",  # then recognised by its messages' fingerprints instead
