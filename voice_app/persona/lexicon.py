@@ -68,7 +68,8 @@ def own_name_kept_out(them: str, me: str, their_messages: Iterable[str]) -> tupl
     name = first.lower()
     if name in {w.lower() for w in me.split()}:
         return ()
-    if any(name in tx.tokens(message, bigrams=False) for message in their_messages):
+    # Read on a reply's first turn: a substring test first, so a long history is not tokenized whole.
+    if any(name in message.lower() and name in tx.tokens(message, bigrams=False) for message in their_messages):
         return ()
     return ((name, KEPT_OUT),)  # lower case: "alex" and "Alex", each with and without a space before it
 

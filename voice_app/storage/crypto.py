@@ -206,7 +206,7 @@ PLAIN_ESCAPE = "\ue000"
 
 def store_plain(text: str) -> str:
     """`text` as stored unencrypted: escaped when it begins like ciphertext, so it reads back as text."""
-    return PLAIN_ESCAPE + text if text.startswith((TEXT_PREFIX, LEGACY_TEXT_PREFIX, PLAIN_ESCAPE)) else text
+    return PLAIN_ESCAPE + text if is_encrypted_text(text) or text.startswith(PLAIN_ESCAPE) else text
 
 
 def read_plain(value: str) -> str:
