@@ -191,3 +191,75 @@ def test_a_first_clause_of_a_few_words_takes_every_core_and_a_one_word_one_does_
     assert said[0] == ("yeah,", False), said
     assert [alone for _, alone in said] == [text == "it was such a" for text, _ in said], said
     assert ("it was such a", True) in said
+
+
+class PacedReply(ScriptedReplies):
+    """A scripted reply written a word every `pace` seconds, noting when it has all been written."""
+
+    def __init__(self, reply: str, pace: float) -> None:
+        super().__init__(reply)
+        self.pace = pace
+        self.finished_at: float | None = None
+
+    def stream(
+        self, messages: list[Message], options: GenerationOptions | None = None, cancel: CancelToken | None = None
+    ) -> Iterator[str]:
+        for i, word in enumerate(self.replies.pop(0).split(" ")):
+            time.sleep(self.pace)
+            yield word if i == 0 else " " + word
+        self.finished_at = time.perf_counter()
+
+
+class TimedVoice(WatchedVoice):
+    """The real Piper voice, noting when each clause's synthesis began and how much audio was queued then."""
+
+    def __init__(self, inner: Synthesizer, speaker: NullSpeaker) -> None:
+        super().__init__(inner)
+        self.speaker = speaker
+        self.began: list[tuple[str, float, float]] = []  # (clause, at, seconds of audio ahead)
+
+    def stream(self, text: str, cancel: CancelToken | None = None) -> Iterator[np.ndarray]:
+        self.began.append((text, time.perf_counter(), self.speaker.ahead_s()))
+        yield from self.inner.stream(text, cancel)
+
+
+@pytest.mark.parametrize("pace", [0.04, 0.12])  # s a word: faster than the voice needs, and close to it
+def test_a_later_clause_is_synthesized_when_the_voice_needs_it_not_beside_the_model(  # type: ignore[no-untyped-def]
+    tmp_path, synthesizer, tiny_en, pace
+) -> None:
+    # On two cores Piper beside the model slows the model's tokens: a later clause waits until the
+    # voice has less than SYNTHESIS_LEAD_S left to say, or until the model has finished, and the voice
+    # still never falls silent mid-reply.
+    from voice_app.conversation.turn import SYNTHESIS_LEAD_S
+
+    store = Store(tmp_path / "voice.sqlite3")
+    ensure_demo(store)
+    speaker = NullSpeaker(rate=synthesizer.sample_rate).open()
+    voice = TimedVoice(synthesizer, speaker)
+    model = PacedReply(
+        "it was such a good summer. we swam every morning. the water was so cold. and we talked all night.", pace
+    )
+    conversation = Conversation(
+        store, "demo", settings=config.Settings(), model=model, voice=Voice(tiny_en, voice, speaker)
+    )
+    slack = 2 * speaker.block / speaker.rate  # the speaker takes a block or two while a check runs
+    try:
+        queued = []  # (clause, when the turn handed it to the voice)
+        for event in conversation.start_turn("do you remember that summer?").events():
+            if isinstance(event, SpokenClause):
+                queued.append((event.text, time.perf_counter()))
+            if isinstance(event, TurnDone):
+                record = event.record
+    finally:
+        conversation.close()
+        store.close()
+    finished = model.finished_at
+    assert record.reply and not record.interrupted and finished is not None
+    assert len(voice.began) >= 3 and len(queued) == len(voice.began), (queued, voice.began)
+    assert queued[1][1] < finished, (queued, finished)  # the second clause came while the model wrote
+    # No later clause was synthesized beside the model before the voice needed it...
+    for _text, at, ahead in voice.began[1:]:
+        assert at >= finished or ahead <= SYNTHESIS_LEAD_S + slack, (voice.began, finished)
+    if pace > 0.1:  # ...and when the model writes little faster than the voice speaks, it was while it wrote
+        assert any(at < finished for _text, at, _ahead in voice.began[1:]), (voice.began, finished)
+    assert max(speaker.state.waits, default=0.0) < 0.2, speaker.state.waits

@@ -40,7 +40,7 @@ from voice_app.core.types import (
 from voice_app.llm.base import GenerationOptions
 from voice_app.persona.guard import in_character
 from voice_app.persona.prompt import in_their_words
-from voice_app.speech.audio import RATE, PlaybackState
+from voice_app.speech.audio import RATE, Playback, PlaybackState
 from voice_app.speech.recorder import Utterance
 from voice_app.speech.tts import ClauseSplitter, units
 
@@ -53,6 +53,13 @@ HELD_TIMEOUT_S = 20.0  # a reply started early that no utterance claims is dropp
 # while its sound is computed, still has the next clause ready when it ends; after a shorter one
 # ("yeah,", "bye.") the voice waited 0.28-0.48 s for the next (3 of 11 replies in one run).
 ALONE_MIN_UNITS = 3
+# A later clause is synthesized once the voice has less than this much audio left to say, or once the
+# model has finished writing: until then the model writes alone. On two cores, a token written beside
+# Piper took 41 ms against 29 ms, and 80 ms beside Piper and the reply check's encoder together
+# (`scripts/bench_contention.py`, 2-vCPU AMD EPYC). There Piper computed an eight-word clause (2.1 s of
+# speech) in 0.09 s alone, 0.09-0.13 s beside the model writing, and up to 0.2 s with another program
+# busy on a core as well: this leaves three times the worst of it.
+SYNTHESIS_LEAD_S = 0.6
 
 
 def same_words(a: str, b: str) -> bool:
@@ -127,6 +134,7 @@ class Turn:
         self._events: queue.SimpleQueue[TurnEvent] = queue.SimpleQueue()
         self._clause_queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._done = threading.Event()
+        self._writing_done = threading.Event()  # the model (or the care text) has finished the reply
         self._record: TurnRecord | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run_safely, name="turn", daemon=True)
@@ -418,6 +426,7 @@ class Turn:
             self.cancel.cancel()
         finally:
             self.timeline.mark("llm_stopped" if self.cancel.cancelled else "llm_done")
+            self._writing_done.set()
             self._clause_queue.put(None)
 
     def _generate(self, plan: TurnPlan, attempt: int) -> None:
@@ -493,6 +502,11 @@ class Turn:
         self._emit(SpokenClause(index, text))
         self._clause_queue.put(index)
 
+    def _wait_until_needed(self, speaker: Playback) -> None:
+        """Hold a later clause's synthesis while the model writes and the voice has enough left to say."""
+        while not (self._writing_done.is_set() or self.cancel.cancelled) and speaker.ahead_s() > SYNTHESIS_LEAD_S:
+            self._writing_done.wait(0.01)
+
     def _tts(self) -> None:
         assert self.voice is not None
         speaker, synthesizer = self.voice.speaker, self.voice.synthesizer
@@ -502,6 +516,10 @@ class Turn:
                 if index is None or self.cancel.cancelled:
                     return
                 clause = self.clauses[index]
+                if self.timeline.has("first_audio"):
+                    self._wait_until_needed(speaker)
+                    if self.cancel.cancelled:
+                        return
                 chunks = synthesizer.stream(clause.text, self.cancel)
                 # The reply's first sound is what the user waits for, and the model is a clause ahead of
                 # the voice: it stops while that chunk is computed on every core (a held reply's first

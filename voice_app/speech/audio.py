@@ -353,6 +353,10 @@ class Playback:
     def playing(self) -> bool:
         return not self._idle.is_set()
 
+    def ahead_s(self) -> float:
+        """Seconds of audio queued and not played yet (the device's own buffer aside)."""
+        return max(0, self._pending) / self.rate
+
     def _fill(self, out: np.ndarray) -> None:
         """Copy the next samples into `out` (zeros where nothing is queued)."""
         out.fill(0)
