@@ -124,6 +124,11 @@ class Conversation:
         self.recent_lines: list[str] = []
         self.current: Turn | None = None
         self.preemptive: Turn | None = None  # a reply started before the user finished (held back)
+        # `start_turn` (the caller's thread) and `on_settled` (the listener's) both touch `preemptive`:
+        # a held reply started while a turn is being started would be claimed by no one, and would hold
+        # the model and the voice for HELD_TIMEOUT_S (seen: a reply's first sound 19 s late).
+        self._turns_lock = threading.Lock()
+        self._starting = 0  # turns being started now: no held reply may start
         self._partial = ""
         # "They wouldn't say that": corrections made in this session ride with each new line (the
         # prefix, which holds the earlier ones, must not change within a session).
@@ -165,17 +170,25 @@ class Conversation:
         An utterance whose reply was started before the user finished (`on_settled`) gets that turn:
         it keeps what it computed when the final transcript is what it answered, else starts over.
         """
-        early, self.preemptive = self.preemptive, None
-        if self.current is not None and not self.current.done:
-            self.current.barge_in()
-            self.current.finished()
-        if early is not None:
-            if isinstance(said, Utterance) and options is None and early.resolve(said):
-                self.current = early
-                return early
-            early.discard()
-        self.current = Turn(self, said, options or self.options).start()
-        return self.current
+        with self._turns_lock:
+            early, self.preemptive = self.preemptive, None
+            running = self.current
+            self._starting += 1
+        try:
+            if running is not None and not running.done:
+                running.barge_in()
+                running.finished()
+            with self._turns_lock:
+                if early is not None:
+                    if isinstance(said, Utterance) and options is None and early.resolve(said):
+                        self.current = early
+                        return early
+                    early.discard()
+                self.current = Turn(self, said, options or self.options).start()
+                return self.current
+        finally:
+            with self._turns_lock:
+                self._starting -= 1
 
     def respond(self, said: Utterance | str, options: GenerationOptions | None = None) -> TurnRecord:
         """Answer and wait until the reply was shown (and played)."""
@@ -240,17 +253,21 @@ class Conversation:
         """
         if not self.settings.llm.preemptive or self.voice is None or not partial.strip() or care.is_stop_word(partial):
             return
-        if self.current is not None and not self.current.done:
-            return  # a reply is still being said: the model and the voice are busy
-        early = self.preemptive
-        if early is not None and same_words(early.transcript, partial):
-            return
-        self.drop_preemptive()
-        self.preemptive = Turn(self, partial, self.options, held=True).start()
+        with self._turns_lock:
+            if self._starting or (self.current is not None and not self.current.done):
+                return  # a turn is starting, or a reply is still being said: the model and the voice are busy
+            early = self.preemptive
+            if early is not None and same_words(early.transcript, partial):
+                return
+            self.preemptive = None
+            if early is not None:
+                early.discard()
+            self.preemptive = Turn(self, partial, self.options, held=True).start()
 
     def drop_preemptive(self) -> None:
         """Discard a reply started early (the user went on, or a new turn began)."""
-        early, self.preemptive = self.preemptive, None
+        with self._turns_lock:
+            early, self.preemptive = self.preemptive, None
         if early is not None:
             early.discard()
 

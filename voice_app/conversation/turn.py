@@ -306,6 +306,7 @@ class Turn:
         self.reply_full = self.shown = ""
         self.replaced = False
         self.errors = []
+        self._writing_done = threading.Event()
         self._clause_queue = queue.SimpleQueue()
         with self._lock:
             self._held_events = []

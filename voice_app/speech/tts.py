@@ -247,18 +247,20 @@ class Synthesizer:
         if not text:
             return
         syn = SynthesisConfig(length_scale=1.0 / self.speed)
+        # Inside `LOAD.alone()` (a reply's first sound) our model has stopped: every core is ours,
+        # unless another program (a local model server, say) keeps one busy.
+        alone = LOAD.holds_alone() and LOAD.machine.others_cores() < BUSY_CORES
         with self._lock:
-            # Inside `LOAD.alone()` (a reply's first sound) our model has stopped: every core is ours,
-            # unless another program (a local model server, say) keeps one busy.
-            alone = LOAD.holds_alone() and LOAD.machine.others_cores() < BUSY_CORES
             voice = self.all_cores_voice() if alone else self.voice
             chunks = iter(voice.synthesize(text, syn_config=syn))  # type: ignore[attr-defined]
-            while True:
-                with LOAD.busy("tts"):  # the language model gives up a core while a chunk is computed
-                    chunk = next(chunks, None)
-                if chunk is None or (cancel is not None and cancel.cancelled):
-                    return
-                yield np.asarray(chunk.audio_float_array, dtype=np.float32).reshape(-1)
+        while True:
+            # The lock is held while a chunk is computed, not between chunks: a held reply waits with
+            # its stream open until it is kept, and must not keep every other turn from being heard.
+            with self._lock, LOAD.busy("tts"):  # the language model gives up a core meanwhile
+                chunk = next(chunks, None)
+            if chunk is None or (cancel is not None and cancel.cancelled):
+                return
+            yield np.asarray(chunk.audio_float_array, dtype=np.float32).reshape(-1)
 
     def synthesize(self, text: str) -> np.ndarray:
         """The whole text as one array."""
