@@ -187,6 +187,17 @@ def test_their_own_name_said_to_the_user_is_kept_out_of_the_next_attempt_without
     assert "never call Sam 'Alex'" in model.requests[1][0][-1]["content"]
 
 
+def test_their_name_in_capitals_is_caught_when_it_is_kept_out() -> None:
+    # The persona's own biases keep "alex" out (no word they write): "ALEX", another token, is then
+    # their name too. A name they write ("will") stays a word in lower case.
+    model = Embedded("i miss you ALEX", "i miss you too, Sam")
+    options = GenerationOptions(seed=1, word_bias=(("alex", KEPT_OUT),))
+    assert "".join(in_character(model, MESSAGES, options, None, "Alex", me="Sam")) == "i miss you too, Sam"
+    model = Embedded("will you stop it", "unused")
+    options = GenerationOptions(seed=1)
+    assert "".join(in_character(model, MESSAGES, options, None, "Will", me="Sam")) == "will you stop it"
+
+
 @pytest.mark.slow
 def test_the_embedded_model_keeps_a_word_out_when_its_bias_says_so() -> None:
     from voice_app.llm.embedded import EmbeddedChat

@@ -93,6 +93,18 @@ def test_a_persona_named_like_a_word_is_not_caught_for_the_word() -> None:
     assert role_error("thanks Will, really", them="Will", me="Sam") is not None
 
 
+def test_their_name_in_any_case_is_caught_when_it_is_no_word_they_write() -> None:
+    # "ALEX" is another token than "Alex" and "alex", which the model is kept from writing: read in
+    # any case only when the name is no word of theirs (a persona named Will writes "will").
+    for reply in ("say my name, ALEX", "thanks alex, really", "i love you ALEX"):
+        assert role_error(reply, them="Alex", me="Sam") is None, reply
+        error = role_error(reply, them="Alex", me="Sam", name_any_case=True)
+        assert error is not None and error.kind == OWN_NAME, reply
+    assert role_error("I'M ALEX, remember?", them="Alex", me="Sam", name_any_case=True) is None
+    assert role_error("will you come tonight?", them="Will", me="Sam") is None
+    assert role_error("thanks ALEX", them="Alex", me="alex", name_any_case=True) is None  # the user shares it
+
+
 def test_chinese_names_are_matched_without_word_boundaries() -> None:
     error = role_error("小雨你真好", them="小雨", me="阿杰")
     assert error is not None and error.kind == OWN_NAME

@@ -124,6 +124,10 @@ def in_character(
     note = ""
     kept_out: tuple[tuple[str, float], ...] = ()  # words the next attempt may not write
     name_kept_out = False
+    # Their first name kept out from the first attempt (`lexicon.own_name_kept_out`): no word they
+    # write, so the role check reads it in any case ("ALEX" is another token, not kept out by it).
+    first_name = them.split()[0].lower() if them.split() else ""
+    any_case = any(word.lower() == first_name and bias <= KEPT_OUT for word, bias in options.word_bias)
     for attempt in range(retries + 1):
         if attempt:
             seed = None if options.seed is None else options.seed + attempt
@@ -159,9 +163,9 @@ def in_character(
                     if cut == len(held) and not held[-1].isspace():
                         break
                     clause, held = held[:cut], held[cut:]
-                    slip = roles.role_error(passed + clause, them=them, me=me, user_line=user_line) or repeated(
-                        passed + clause, avoid, final=False
-                    )
+                    slip = roles.role_error(
+                        passed + clause, them=them, me=me, user_line=user_line, name_any_case=any_case
+                    ) or repeated(passed + clause, avoid, final=False)
                     if slip is not None:
                         held = clause + held
                         break
@@ -171,7 +175,9 @@ def in_character(
                     break
             else:
                 if held:
-                    slip = roles.role_error(passed + held, them=them, me=me, user_line=user_line)
+                    slip = roles.role_error(
+                        passed + held, them=them, me=me, user_line=user_line, name_any_case=any_case
+                    )
                 if slip is None:
                     slip = repeated(passed + held, avoid, final=True)
                 if slip is None and held:

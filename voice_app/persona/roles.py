@@ -170,19 +170,22 @@ def _name_forms(name: str) -> list[str]:
     return sorted(forms, key=len, reverse=True)
 
 
-def _name_re(name: str) -> re.Pattern[str] | None:
+def _name_re(name: str, *, any_case: bool = False) -> re.Pattern[str] | None:
     forms = _name_forms(name)
     if not forms:
         return None
     alternatives = "|".join(re.escape(f) for f in forms)
     if any("\u4e00" <= ch <= "\u9fff" for ch in name):
         return re.compile(f"(?:{alternatives})")
-    return re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])")
+    return re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])", re.IGNORECASE if any_case else 0)
 
 
-def _own_name(text: str, them: str) -> str | None:
-    """Their own name used as if they were someone else (addressed, or spoken of), not "I'm Alex"."""
-    pattern = _name_re(them)
+def _own_name(text: str, them: str, *, any_case: bool = False) -> str | None:
+    """Their own name used as if they were someone else (addressed, or spoken of), not "I'm Alex".
+
+    `any_case`: "alex" and "ALEX" count too; only for a name that is no word they write (a persona
+    named Will writes "will")."""
+    pattern = _name_re(them, any_case=any_case)
     if pattern is None:
         return None
     for found in pattern.finditer(text):
@@ -234,8 +237,11 @@ def _user_in_third_person(text: str, me: str, them: str, context: str) -> str | 
     return None
 
 
-def role_error(reply: str, *, them: str, me: str, user_line: str = "") -> RoleError | None:
-    """The first way `reply` (said by `them` to `me`, answering `user_line`) confuses the roles, or None."""
+def role_error(reply: str, *, them: str, me: str, user_line: str = "", name_any_case: bool = False) -> RoleError | None:
+    """The first way `reply` (said by `them` to `me`, answering `user_line`) confuses the roles, or None.
+
+    `name_any_case`: their first name is no word they write (`lexicon.own_name_kept_out` kept it out),
+    so "alex" and "ALEX" are their name as much as "Alex" is."""
     text = _norm(reply)
     if not text:
         return None
@@ -253,7 +259,7 @@ def role_error(reply: str, *, them: str, me: str, user_line: str = "") -> RoleEr
         denial = _SAYS_NO.search(text)
     if denial:
         return RoleError(DENIAL, denial.group(0))
-    own = _own_name(text, them)
+    own = _own_name(text, them, any_case=name_any_case)
     if own is not None and own.lower() not in {f.lower() for f in _name_forms(me)}:
         return RoleError(OWN_NAME, own)
     third = _user_in_third_person(text, me, them, _norm(user_line))
