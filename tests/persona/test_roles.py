@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from voice_app.persona.roles import ASSISTANT, DENIAL, OWN_NAME, USER_THIRD_PERSON, retry_note, role_error
+from voice_app.persona.roles import (
+    ASSISTANT,
+    DENIAL,
+    OWN_NAME,
+    USER_NAME_AS_OWN,
+    USER_THIRD_PERSON,
+    retry_note,
+    role_error,
+)
 
 THEM, ME = "Alex", "Sam"
 
@@ -18,6 +26,8 @@ SLIPS = [
     # more of each kind
     ("Thanks Alex, that means a lot", "you were always kind", OWN_NAME),
     ("Alex, I miss you too", "I miss you", OWN_NAME),
+    ("my name is sam", "say my name", USER_NAME_AS_OWN),  # seen in bench_roles (eighth session, seed 0)
+    ("I'm Sam, remember? the one who left", "who are you to me?", USER_NAME_AS_OWN),
     ("honestly Sam was never there for me", "why did you leave?", USER_THIRD_PERSON),
     ("I broke up with Sam because of the fights", "why?", USER_THIRD_PERSON),
     ("she always wanted more than I could give", "what went wrong?", USER_THIRD_PERSON),
@@ -105,6 +115,15 @@ def test_their_name_in_any_case_is_caught_when_it_is_no_word_they_write() -> Non
     assert role_error("thanks ALEX", them="Alex", me="alex", name_any_case=True) is None  # the user shares it
 
 
+def test_the_users_name_is_not_theirs_but_may_be_said_to_them() -> None:
+    for reply in ("call me, Sam", "i'm so glad, Sam", "I'm Sam's biggest fan, you know that"):
+        error = role_error(reply, them="Alex", me="Sam", user_line="hey")
+        assert error is None or error.kind != USER_NAME_AS_OWN, (reply, error)
+    error = role_error("我是阿杰啊", them="小雨", me="阿杰")
+    assert error is not None and error.kind == USER_NAME_AS_OWN
+    assert role_error("I'm Sam", them="Sam", me="Sam") is None  # they share the name
+
+
 def test_chinese_names_are_matched_without_word_boundaries() -> None:
     error = role_error("小雨你真好", them="小雨", me="阿杰")
     assert error is not None and error.kind == OWN_NAME
@@ -112,7 +131,7 @@ def test_chinese_names_are_matched_without_word_boundaries() -> None:
 
 
 def test_each_kind_has_a_retry_note_naming_both_people() -> None:
-    for kind in (OWN_NAME, USER_THIRD_PERSON, ASSISTANT, DENIAL):
+    for kind in (OWN_NAME, USER_NAME_AS_OWN, USER_THIRD_PERSON, ASSISTANT, DENIAL):
         error = role_error(next(r for r, _, k in SLIPS if k == kind), them=THEM, me=ME, user_line="hey")
         assert error is not None
         note = retry_note(error, THEM, ME)

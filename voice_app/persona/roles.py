@@ -1,7 +1,8 @@
 """Who is speaking to whom: a reply that confuses the roles is caught before it is shown or spoken.
 
-A small model playing the ex slips out of its role in four ways, seen in real replies:
+A small model playing the ex slips out of its role in five ways, seen in real replies:
   - it names itself as the one it talks to ("you are amazing Alex", said by Alex);
+  - it takes the user's name as its own ("my name is sam", said by Alex to Sam);
   - it speaks of the user in the third person ("I think he was being selfish", to Sam about Sam);
   - it speaks as an assistant ("I'm glad you found it interesting! Reading is a wonderful way…");
   - it denies the shared history ("the messages were fake", "we never dated").
@@ -18,7 +19,8 @@ OWN_NAME = "own_name"
 USER_THIRD_PERSON = "user_third_person"
 ASSISTANT = "assistant"
 DENIAL = "denial"
-KINDS = (OWN_NAME, USER_THIRD_PERSON, ASSISTANT, DENIAL)
+USER_NAME_AS_OWN = "user_name_as_own"
+KINDS = (OWN_NAME, USER_NAME_AS_OWN, USER_THIRD_PERSON, ASSISTANT, DENIAL)
 CORRECTED = "corrected"  # a reply the user marked "they wouldn't say that", said again (persona.guard)
 
 
@@ -199,6 +201,19 @@ def _own_name(text: str, them: str, *, any_case: bool = False) -> str | None:
     return None
 
 
+def _user_name_as_own(text: str, me: str, them: str) -> str | None:
+    """The user's name claimed as their own: "my name is sam", "i'm Sam", "我是阿杰" (said by Alex)."""
+    me_forms = [f for f in _name_forms(me) if f.lower() not in {t.lower() for t in _name_forms(them)}]
+    if not me_forms:
+        return None
+    names = "|".join(re.escape(f) for f in me_forms)
+    if any("\u4e00" <= ch <= "\u9fff" for ch in me):
+        found = re.search(rf"我(?:就)?(?:是|叫)(?:{names})", text)
+    else:
+        found = re.search(rf"\b(?:my name(?:'s| is)|i'?m|i am|call me)\s+(?:{names})(?![\w'])", text, re.IGNORECASE)
+    return found.group(0) if found else None
+
+
 def _vocative(text: str, start: int, end: int) -> bool:
     """The name at text[start:end] addresses someone: "Sam, …", "…, Sam", "…you Sam!", at the end."""
     before = text[:start].rstrip()
@@ -262,6 +277,9 @@ def role_error(reply: str, *, them: str, me: str, user_line: str = "", name_any_
     own = _own_name(text, them, any_case=name_any_case)
     if own is not None and own.lower() not in {f.lower() for f in _name_forms(me)}:
         return RoleError(OWN_NAME, own)
+    claimed = _user_name_as_own(text, me, them)
+    if claimed is not None:
+        return RoleError(USER_NAME_AS_OWN, claimed)
     third = _user_in_third_person(text, me, them, _norm(user_line))
     if third is not None:
         return RoleError(USER_THIRD_PERSON, third)
@@ -273,6 +291,7 @@ def retry_note(error: RoleError, them: str, me: str) -> str:
     you = me or "the person you are talking to"
     notes = {
         OWN_NAME: f"You are {them}. You are talking to {you}: never call {you} '{them}'.",
+        USER_NAME_AS_OWN: f"You are {them}, not {you}: {you} is the one you are talking to.",
         USER_THIRD_PERSON: f"You are {them}. Talk to {you} directly, as 'you': {you} is the one reading this.",
         ASSISTANT: f"Answer {you} as {them} would in this chat, in their own words, never as an assistant.",
         DENIAL: f"The chat history between you ({them}) and {you} is real: you lived it. Never say it is fake.",
