@@ -55,7 +55,7 @@ HELD_TIMEOUT_S = 20.0  # a reply started early that no utterance claims is dropp
 ALONE_MIN_UNITS = 3
 # A later clause is synthesized once the voice has less than this much audio left to say, or once the
 # model has finished writing: until then the model writes alone. On two cores, a token written beside
-# Piper took 41 ms against 29 ms, and 80 ms beside Piper and the reply check's encoder together
+# Piper took 41 ms against 29 ms, and 80-120 ms beside Piper and the reply check's encoder together
 # (`scripts/bench_contention.py`, 2-vCPU AMD EPYC). There Piper computed an eight-word clause (2.1 s of
 # speech) in 0.09 s alone, 0.09-0.13 s beside the model writing, and up to 0.2 s with another program
 # busy on a core as well: this leaves three times the worst of it.
