@@ -19,7 +19,7 @@ from voice_app.core.cancel import CancelToken
 from voice_app.core.clauses import clause_cut
 from voice_app.llm.base import ChatModel, GenerationOptions, Message
 from voice_app.persona import roles
-from voice_app.persona.lexicon import KEPT_OUT
+from voice_app.persona.lexicon import KEPT_OUT, is_kept_out
 
 log = logging.getLogger(__name__)
 # How assistant refusals and "as an AI" asides open, lowercased with straight apostrophes.
@@ -126,8 +126,7 @@ def in_character(
     name_kept_out = False
     # Their first name kept out from the first attempt (`lexicon.own_name_kept_out`): no word they
     # write, so the role check reads it in any case ("ALEX" is another token, not kept out by it).
-    first_name = them.split()[0].lower() if them.split() else ""
-    any_case = any(word.lower() == first_name and bias <= KEPT_OUT for word, bias in options.word_bias)
+    any_case = bool(them.split()) and is_kept_out(them.split()[0], options.word_bias)
     for attempt in range(retries + 1):
         if attempt:
             seed = None if options.seed is None else options.seed + attempt
@@ -199,5 +198,5 @@ def in_character(
             # of the reply, no note. Once, and not when it already was (the persona's own word biases):
             # a name the model spells in pieces is not kept out by it.
             name_kept_out = True
-            if not any(word.lower() == slip.words.lower() and bias <= KEPT_OUT for word, bias in options.word_bias):
+            if not is_kept_out(slip.words, options.word_bias):
                 kept_out = ((slip.words.lower(), KEPT_OUT),)  # "alex" and "Alex"

@@ -55,6 +55,11 @@ def word_bias(lexicon: Sequence[tuple[str, float]], exclude: Iterable[str] = ())
     )
 
 
+def is_kept_out(word: str, word_bias: Iterable[tuple[str, float]]) -> bool:
+    """Whether `word_bias` keeps `word` out of a reply (in any case: the biases are lower case)."""
+    return any(biased.lower() == word.lower() and bias <= KEPT_OUT for biased, bias in word_bias)
+
+
 def own_name_kept_out(them: str, me: str, their_messages: Iterable[str]) -> tuple[tuple[str, float], ...]:
     """Their own first name, kept out of a reply: an ex hardly ever writes their own name to you, and a
     model that does has mostly called the user by it ("i'm sorry Alex, but") or spoken of itself
