@@ -134,7 +134,6 @@ class Turn:
         self._events: queue.SimpleQueue[TurnEvent] = queue.SimpleQueue()
         self._clause_queue: queue.SimpleQueue[int | None] = queue.SimpleQueue()
         self._done = threading.Event()
-        self._writing_done = threading.Event()  # the model (or the care text) has finished the reply
         self._record: TurnRecord | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run_safely, name="turn", daemon=True)
@@ -306,7 +305,6 @@ class Turn:
         self.reply_full = self.shown = ""
         self.replaced = False
         self.errors = []
-        self._writing_done = threading.Event()
         self._clause_queue = queue.SimpleQueue()
         with self._lock:
             self._held_events = []
@@ -427,7 +425,6 @@ class Turn:
             self.cancel.cancel()
         finally:
             self.timeline.mark("llm_stopped" if self.cancel.cancelled else "llm_done")
-            self._writing_done.set()
             self._clause_queue.put(None)
 
     def _generate(self, plan: TurnPlan, attempt: int) -> None:
@@ -505,8 +502,12 @@ class Turn:
 
     def _wait_until_needed(self, speaker: Playback) -> None:
         """Hold a later clause's synthesis while the model writes and the voice has enough left to say."""
-        while not (self._writing_done.is_set() or self.cancel.cancelled) and speaker.ahead_s() > SYNTHESIS_LEAD_S:
-            self._writing_done.wait(0.01)
+
+        def writing() -> bool:  # the model (or the care text) has not finished the reply
+            return not (self.timeline.has("llm_done") or self.timeline.has("llm_stopped") or self.cancel.cancelled)
+
+        while writing() and speaker.ahead_s() > SYNTHESIS_LEAD_S:
+            time.sleep(0.01)
 
     def _tts(self) -> None:
         assert self.voice is not None
