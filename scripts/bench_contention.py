@@ -46,6 +46,53 @@ def rate(tokens: int, seconds: float) -> float:
     return round(tokens / seconds, 1) if seconds > 0 else 0.0
 
 
+class TokenTrace:
+    """While installed, a stamp at each of the model's per-token thread checks and each heavy stage's
+    busy span (`LOAD.busy`); `clear()` before a reply, `tokens()` after it."""
+
+    def __init__(self) -> None:
+        self.stamps: list[float] = []
+        self.spans: list[tuple[str, float, float]] = []
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[TokenTrace]:
+        from voice_app.core.compute import LOAD
+        from voice_app.llm.embedded import EmbeddedChat
+
+        fit_threads, busy = EmbeddedChat._fit_threads, LOAD.busy
+
+        def stamped(model: EmbeddedChat) -> None:
+            self.stamps.append(time.perf_counter())
+            fit_threads(model)
+
+        @contextlib.contextmanager
+        def recorded(stage: str) -> Iterator[None]:
+            began = time.perf_counter()
+            with busy(stage):
+                yield
+            self.spans.append((stage, began, time.perf_counter()))
+
+        EmbeddedChat._fit_threads = stamped  # type: ignore[method-assign]
+        LOAD.busy = recorded  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            EmbeddedChat._fit_threads = fit_threads  # type: ignore[method-assign]
+            LOAD.busy = busy  # type: ignore[method-assign]
+
+    def clear(self) -> None:
+        self.stamps.clear()
+        self.spans.clear()
+
+    def tokens(self) -> list[tuple[float, list[str]]]:
+        """Each token's seconds and the stages that computed while it did (the first stamp precedes
+        the prompt read)."""
+        return [
+            (end - start, sorted({stage for stage, a, b in self.spans if a < end and b > start}))
+            for start, end in itertools.pairwise(self.stamps[1:])
+        ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="write the results here")
@@ -93,26 +140,7 @@ def main() -> int:
         print(f"model alone, {threads} thread(s): {statistics.median(rates)} tokens/s {rates}", file=sys.stderr)
     model.warm_up(prefix)
 
-    # Per-token stamps and the other stages' busy spans.
-    stamps: list[float] = []
-    spans: list[tuple[str, float, float]] = []
-    fit_threads = EmbeddedChat._fit_threads
-
-    def stamped(self: EmbeddedChat) -> None:
-        stamps.append(time.perf_counter())
-        fit_threads(self)
-
-    busy = LOAD.busy
-
-    @contextlib.contextmanager
-    def recorded(stage: str) -> Iterator[None]:
-        began = time.perf_counter()
-        with busy(stage):
-            yield
-        spans.append((stage, began, time.perf_counter()))
-
-    EmbeddedChat._fit_threads = stamped  # type: ignore[method-assign]
-    LOAD.busy = recorded  # type: ignore[method-assign]
+    trace = TokenTrace()  # per-token stamps and the other stages' busy spans
 
     def turns(conversation: Conversation, label: str) -> None:
         rates, tokens = [], defaultdict(list)
@@ -120,15 +148,13 @@ def main() -> int:
             assert conversation.speculator is not None
             conversation.speculator.wait_idle()
             time.sleep(0.3)
-            stamps.clear()
-            spans.clear()
+            trace.clear()
             conversation.respond(line)
             stats = conversation.model.last_prompt  # type: ignore[attr-defined]
             if stats["generated"] >= 3:
                 rates.append(rate(stats["generated"], stats["generate_s"]))
-            for start, end in itertools.pairwise(stamps[1:]):  # the first stamp precedes the prompt read
-                beside = sorted({stage for stage, a, b in spans if a < end and b > start})
-                tokens["+".join(beside) or "nothing"].append(round((end - start) * 1000, 1))
+            for seconds, beside in trace.tokens():
+                tokens["+".join(beside) or "nothing"].append(round(seconds * 1000, 1))
         results[f"{label}_tok_s"] = statistics.median(rates)
         results[f"{label}_tokens_ms"] = {
             k: {"tokens": len(v), "mean_ms": round(statistics.mean(v), 1), "median_ms": statistics.median(v)}
@@ -137,12 +163,14 @@ def main() -> int:
         print(f"{label}: {statistics.median(rates)} tokens/s {rates}", file=sys.stderr)
         print(json.dumps(results[f"{label}_tokens_ms"]), file=sys.stderr)
 
-    turns(text_only, "typed_no_voice")
-    text_only.close()
-    voice = Voice(Transcriber.from_settings(settings, language="en"), synth, NullSpeaker(rate=synth.sample_rate).open())
-    voiced = Conversation(store, "demo", settings=settings, options=options, voice=voice)
-    voiced.warm_up()
-    turns(voiced, "typed_with_voice")
+    with trace.installed():
+        turns(text_only, "typed_no_voice")
+        text_only.close()
+        speaker = NullSpeaker(rate=synth.sample_rate).open()
+        voice = Voice(Transcriber.from_settings(settings, language="en"), synth, speaker)
+        voiced = Conversation(store, "demo", settings=settings, options=options, voice=voice)
+        voiced.warm_up()
+        turns(voiced, "typed_with_voice")
     voiced.close()
     store.close()
 

@@ -14,18 +14,16 @@ Piper ran, and the voice's silences mid-reply.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bench_common import cpu_name, write_json  # scripts/ is on the path of a script run
-from bench_contention import LINES
+from bench_contention import LINES, TokenTrace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,9 +42,7 @@ def main() -> int:
     from voice_app.conversation.conversation import Conversation, Voice
     from voice_app.conversation.importing import ensure_demo
     from voice_app.core import config
-    from voice_app.core.compute import LOAD
     from voice_app.llm.base import GenerationOptions
-    from voice_app.llm.embedded import EmbeddedChat
     from voice_app.speech.audio import NullSpeaker
     from voice_app.speech.stt import Transcriber
     from voice_app.speech.tts import Synthesizer
@@ -63,56 +59,33 @@ def main() -> int:
     conversation.warm_up()
     app_lead = turn.SYNTHESIS_LEAD_S
 
-    stamps: list[float] = []  # one per token (the model's per-token thread check)
-    spans: list[tuple[float, float]] = []  # Piper's chunks
-    fit_threads = EmbeddedChat._fit_threads
-
-    def stamped(self: EmbeddedChat) -> None:
-        stamps.append(time.perf_counter())
-        fit_threads(self)
-
-    busy = LOAD.busy
-
-    @contextlib.contextmanager
-    def recorded(stage: str) -> Iterator[None]:
-        began = time.perf_counter()
-        with busy(stage):
-            yield
-        if stage == "tts":
-            spans.append((began, time.perf_counter()))
-
-    EmbeddedChat._fit_threads = stamped  # type: ignore[method-assign]
-    LOAD.busy = recorded  # type: ignore[method-assign]
-
     settings_tried = {"held": app_lead, "at_once": AT_ONCE_S}
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in settings_tried}
-    for round_, (i, line) in itertools.product(range(args.rounds), enumerate(LINES)):
-        order = list(settings_tried) if (i + round_) % 2 == 0 else list(reversed(settings_tried))
-        for name in order:
-            turn.SYNTHESIS_LEAD_S = settings_tried[name]  # type: ignore[misc]
-            assert conversation.speculator is not None
-            conversation.speculator.wait_idle()
-            speaker.wait(10)
-            time.sleep(0.3)
-            stamps.clear()
-            spans.clear()
-            options = GenerationOptions(max_tokens=40, temperature=0.7, seed=i + 10 * round_)
-            conversation.respond(line, options)
-            speaker.wait(10)
-            stats = conversation.model.last_prompt  # type: ignore[attr-defined]
-            beside = sum(
-                1 for start, end in itertools.pairwise(stamps[1:]) if any(a < end and b > start for a, b in spans)
-            )
-            rows[name].append(
-                {
-                    "line": line,
-                    "tokens": stats["generated"],
-                    "generate_s": stats["generate_s"],
-                    "gave_way_s": stats.get("gave_way_s", 0.0),
-                    "tokens_beside_piper": beside,
-                    "voice_waits_s": [round(w, 3) for w in speaker.state.waits],
-                }
-            )
+    trace = TokenTrace()
+    with trace.installed():
+        for round_, (i, line) in itertools.product(range(args.rounds), enumerate(LINES)):
+            order = list(settings_tried) if (i + round_) % 2 == 0 else list(reversed(settings_tried))
+            for name in order:
+                turn.SYNTHESIS_LEAD_S = settings_tried[name]  # type: ignore[misc]
+                assert conversation.speculator is not None
+                conversation.speculator.wait_idle()
+                speaker.wait(10)
+                time.sleep(0.3)
+                trace.clear()
+                options = GenerationOptions(max_tokens=40, temperature=0.7, seed=i + 10 * round_)
+                conversation.respond(line, options)
+                speaker.wait(10)
+                stats = conversation.model.last_prompt  # type: ignore[attr-defined]
+                rows[name].append(
+                    {
+                        "line": line,
+                        "tokens": stats["generated"],
+                        "generate_s": stats["generate_s"],
+                        "gave_way_s": stats.get("gave_way_s", 0.0),
+                        "tokens_beside_piper": sum(1 for _, beside in trace.tokens() if "tts" in beside),
+                        "voice_waits_s": [round(w, 3) for w in speaker.state.waits],
+                    }
+                )
     turn.SYNTHESIS_LEAD_S = app_lead  # type: ignore[misc]
     conversation.close()
     store.close()
