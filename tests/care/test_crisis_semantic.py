@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -120,6 +120,68 @@ def test_the_first_four_words_are_read_whole_with_what_follows_them() -> None:
         harmful.screen(iter(streamed("honestly you should just go ahead and end it tonight, nobody would care")))
     )
     assert passed == ["honestly you should just "] and harmful.harmful is not None
+
+
+def test_the_first_four_words_passed_on_alone_by_the_role_check_are_read_with_what_follows() -> None:
+    # The role check passes a reply on clause by clause: its first four words reach the screen alone,
+    # with nothing after them yet. They are still a fragment (cut at the word limit): were the semantic
+    # layer to read them alone, this ordinary reply would be replaced by the care text.
+    from tests.persona.test_guard import MESSAGES, Tokens
+    from voice_app.llm.base import GenerationOptions
+    from voice_app.persona.guard import in_character
+
+    reply = "The last night I talked to you was a very special one. We had some great conversations."
+    guarded = in_character(Tokens(reply), MESSAGES, GenerationOptions(seed=1), None, "Alex", me="Sam")
+    screen = ReplyScreen()
+    passed = list(screen.screen(guarded))
+    assert passed[0] == "The last night I " and "".join(passed) == reply and screen.harmful is None
+
+
+def test_a_reply_that_is_only_its_first_four_words_is_read_whole_when_it_ends() -> None:
+    # Passed on the patterns as they came (the voice starts on them); the reply ending there, the
+    # semantic layer reads them as the whole reply, and what it finds ends the reply (the care text).
+    screen = ReplyScreen()
+    assert list(screen.screen(iter(["The last night I "]))) == ["The last night I "]
+    assert screen.harmful is not None and screen.harmful.by == "model"
+    ordinary = ReplyScreen()
+    assert (
+        "".join(ordinary.screen(iter(["I remember that night, ", "it was cold"])))
+        == "I remember that night, it was cold"
+    )
+    assert ordinary.harmful is None
+
+
+def test_later_clauses_are_checked_as_they_fall_due_and_all_once_the_reply_ends() -> None:
+    # With a voice, a clause after the first is read when the voice runs short of words (`due`), so
+    # the encoders do not compute beside the model; those still waiting are read when the stream ends.
+    checked: list[str] = []
+    pulled_after: list[int] = []  # how many clauses had been checked when each piece was pulled
+
+    def check(text: str, context: Sequence[str]) -> CrisisVerdict:
+        checked.append(text)
+        return CrisisVerdict(False, None, 0.0)
+
+    clauses = ["we went there every summer. ", "the water was cold. ", "you laughed at me. ", "i miss it. "]
+
+    def pieces() -> Iterator[str]:
+        for clause in clauses:
+            pulled_after.append(len(checked))
+            yield clause
+
+    due = [False]
+    screen = ReplyScreen(check=check)
+    out = []
+    for clause in screen.screen(pieces(), due=lambda: due[0]):
+        out.append(clause)
+        if len(out) == 1:
+            assert checked == [clauses[0]]  # the first clause at once: the first sound waits for it
+    assert pulled_after == [0, 1, 1, 1] and out == clauses and checked == clauses
+    # Falling due while the reply is still written: the clauses waiting are read then.
+    checked.clear()
+    pulled_after.clear()
+    screen = ReplyScreen(check=check)
+    stream = screen.screen(pieces(), due=lambda: len(pulled_after) >= 3)
+    assert list(stream) == clauses and pulled_after == [0, 1, 1, 3]
 
 
 @pytest.mark.parametrize(("first", "second"), [("i want to", "die"), ("我不想", "活了")])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pytest
 
+from voice_app.care.crisis import CrisisVerdict
 from voice_app.conversation.conversation import Conversation, Voice
 from voice_app.conversation.importing import ensure_demo
 from voice_app.conversation.listening import hear_recording
@@ -225,18 +226,27 @@ class TimedVoice(WatchedVoice):
 
 @pytest.mark.timing  # the voice must not fall silent: CI runs it again beside a busy core
 @pytest.mark.parametrize("pace", [0.04, 0.12])  # s a word: faster than the voice needs, and close to it
-def test_a_later_clause_is_synthesized_when_the_voice_needs_it_not_beside_the_model(  # type: ignore[no-untyped-def]
-    tmp_path, synthesizer, tiny_en, pace
+def test_a_later_clause_is_checked_and_synthesized_when_the_voice_needs_it_not_beside_the_model(  # type: ignore[no-untyped-def]
+    tmp_path, synthesizer, tiny_en, pace, monkeypatch
 ) -> None:
-    # On two cores Piper beside the model slows the model's tokens: a later clause waits until the
-    # voice has less than SYNTHESIS_LEAD_S left to say, or until the model has finished, and the voice
-    # still never falls silent mid-reply.
+    # On two cores the reply check's encoders and Piper beside the model slow the model's tokens: a
+    # later clause is checked and synthesized once the voice has less than SYNTHESIS_LEAD_S left to
+    # say, or once the model has finished, and the voice still never falls silent mid-reply.
+    import voice_app.care.reply as reply_check
     from voice_app.conversation.turn import SYNTHESIS_LEAD_S
 
     store = Store(tmp_path / "voice.sqlite3")
     ensure_demo(store)
     speaker = NullSpeaker(rate=synthesizer.sample_rate).open()
     voice = TimedVoice(synthesizer, speaker)
+    checked: list[tuple[str, float, float]] = []  # the semantic checks: (clause, at, seconds of audio ahead)
+    real_check = reply_check.check_reply
+
+    def timed_check(text: str, context: Sequence[str]) -> CrisisVerdict:
+        checked.append((text, time.perf_counter(), speaker.ahead_s()))
+        return real_check(text, context)
+
+    monkeypatch.setattr(reply_check, "check_reply", timed_check)
     model = PacedReply(
         "it was such a good summer. we swam every morning. the water was so cold. and we talked all night.", pace
     )
@@ -257,10 +267,11 @@ def test_a_later_clause_is_synthesized_when_the_voice_needs_it_not_beside_the_mo
     finished = model.finished_at
     assert record.reply and not record.interrupted and finished is not None
     assert len(voice.began) >= 3 and len(queued) == len(voice.began), (queued, voice.began)
-    assert queued[1][1] < finished, (queued, finished)  # the second clause came while the model wrote
-    # No later clause was synthesized beside the model before the voice needed it...
-    for _text, at, ahead in voice.began[1:]:
-        assert at >= finished or ahead <= SYNTHESIS_LEAD_S + slack, (voice.began, finished)
+    assert len(checked) >= 3, checked  # every clause after the first words was read by the semantic layer
+    # Nothing of a later clause computed beside the model before the voice needed it...
+    for _text, at, ahead in [*checked, *voice.began[1:]]:
+        assert at >= finished or ahead <= SYNTHESIS_LEAD_S + slack, (checked, voice.began, finished)
     if pace > 0.1:  # ...and when the model writes little faster than the voice speaks, it was while it wrote
         assert any(at < finished for _text, at, _ahead in voice.began[1:]), (voice.began, finished)
+        assert any(at < finished for _text, at, _ahead in checked), (checked, finished)
     assert max(speaker.state.waits, default=0.0) < 0.2, speaker.state.waits

@@ -5,11 +5,11 @@ a line break, or enough words), checks that clause with the one before it (patte
 semantic layer, ~10 ms), and only then passes it on. The reply's first words, cut at four so the
 voice can start (`core.clauses`), are checked by the patterns alone when no mark ended them: the
 semantic layer, fit on whole lines, reads a fragment such as "the last night I" as a farewell
-(0.65). It reads them joined with the clause that follows, in that clause's check. At the first
-clause that encourages or describes self-harm it stops the model and records why; the turn then
-answers with the care text instead. A clause that passed is never taken back, so what was shown or
-spoken stays true.
-"""
+(0.65). It reads them joined with the clause that follows, in that clause's check, or alone as the
+whole reply when nothing follows. With a voice, clauses after the first are checked when the voice
+is about to need them (`due`), not beside the model writing. At the first clause that encourages or
+describes self-harm it stops the model and records why; the turn then answers with the care text
+instead. A clause that passed is never taken back, so what was shown or spoken stays true."""
 
 from __future__ import annotations
 
@@ -52,23 +52,52 @@ class ReplyScreen:
         self.passed: list[str] = []
         self._unread = ""  # a fragment the semantic layer has not read yet
 
-    def screen(self, pieces: Iterable[str], stopped: Callable[[], bool] | None = None) -> Iterator[str]:
+    def screen(
+        self,
+        pieces: Iterable[str],
+        stopped: Callable[[], bool] | None = None,
+        due: Callable[[], bool] | None = None,
+    ) -> Iterator[str]:
         """The clauses that passed; ends early once `stopped()` (a barge-in: nothing more is said,
-        so nothing more is checked, and the semantic check's ~10–50 ms is not spent)."""
+        so nothing more is checked, and the semantic check's ~10–50 ms is not spent).
+
+        `due()`, when given, says whether the next clause is wanted now (the voice is running short of
+        words). Until it is, later clauses are cut and kept unchecked while the stream goes on, so the
+        semantic check does not compute beside the model (on two cores a token written beside it took
+        ~3× as long); they are checked as they fall due, or all once the stream ends. The first
+        clause is always checked at once: the reply's first sound waits for it.
+        """
         held = ""
+        waiting: list[tuple[str, bool]] = []  # cut, not checked yet: (clause, a first-words fragment)
+        cut_any = False
         stream = iter(pieces)
+
+        def cleared(clause: str, fragment: bool) -> bool:
+            return not (stopped is not None and stopped()) and self._clear(clause, fragment=fragment)
+
         try:
             for piece in stream:
                 held += piece
-                while cut := clause_cut(held, first=not self.passed):
+                while cut := clause_cut(held, first=not cut_any):
                     clause, held = held[:cut], held[cut:]
-                    # first words cut at the word limit, with the reply going on after them
-                    fragment = not self.passed and not ends_at_mark(clause) and bool(held.strip())
-                    if (stopped is not None and stopped()) or not self._clear(clause, fragment=fragment):
+                    # The first words cut at the word limit: the reply goes on after them (the
+                    # stages before may pass them on alone, so what follows is not here yet).
+                    fragment = not cut_any and not ends_at_mark(clause)
+                    cut_any = cut_any or bool(clause.strip())
+                    waiting.append((clause, fragment))
+                while waiting and (due is None or not self.passed or due()):
+                    clause, fragment = waiting.pop(0)
+                    if not cleared(clause, fragment):
                         return
                     yield clause
-            if held and not (stopped is not None and stopped()) and self._clear(held):
+            for clause, fragment in waiting:
+                if not cleared(clause, fragment):
+                    return
+                yield clause
+            if held and cleared(held, False):
                 yield held
+            if self._unread and not (stopped is not None and stopped()):
+                self._read_alone()  # the reply was only its first words: read them whole now
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
@@ -93,6 +122,16 @@ class ReplyScreen:
         self._unread = clause if fragment else ""
         self.passed.append(clause)
         return True
+
+    def _read_alone(self) -> None:
+        """First words passed on the patterns with nothing after them: the semantic layer reads them as
+        the whole reply. They were passed on already, so a harm found here ends the reply with the care
+        text after them."""
+        text, self._unread = self._unread, ""
+        verdict = self.check(text, self.passed[:-1][-1:])
+        if verdict.flagged:
+            self.harmful = verdict
+            log.info("reply stopped by the %s (score %s): %r, the whole reply", verdict.by, verdict.score, text)
 
 
 def _is_cjk(text: str) -> bool:

@@ -53,12 +53,13 @@ HELD_TIMEOUT_S = 20.0  # a reply started early that no utterance claims is dropp
 # while its sound is computed, still has the next clause ready when it ends; after a shorter one
 # ("yeah,", "bye.") the voice waited 0.28-0.48 s for the next (3 of 11 replies in one run).
 ALONE_MIN_UNITS = 3
-# A later clause is synthesized once the voice has less than this much audio left to say, or once the
-# model has finished writing: until then the model writes alone. On two cores, a token written beside
-# Piper took 41 ms against 29 ms, and 80-120 ms beside Piper and the reply check's encoder together
-# (`scripts/bench_contention.py`, 2-vCPU AMD EPYC). There Piper computed an eight-word clause (2.1 s of
-# speech) in 0.09 s alone, 0.09-0.13 s beside the model writing, and up to 0.2 s with another program
-# busy on a core as well: this leaves three times the worst of it.
+# A later clause is checked (the reply check's encoders) and synthesized once the voice has less than
+# this much audio left to say, or once the model has finished writing: until then the model writes
+# alone. On two cores, a token written beside Piper took 41 ms against 29 ms, and 80-120 ms beside
+# Piper and the reply check's encoder together (`scripts/bench_contention.py`, 2-vCPU AMD EPYC). There
+# Piper computed an eight-word clause (2.1 s of speech) in 0.09 s alone, 0.09-0.13 s beside the model
+# writing, and up to 0.2 s with another program busy on a core as well: this leaves three times the
+# worst of it.
 SYNTHESIS_LEAD_S = 0.6
 
 
@@ -447,7 +448,11 @@ class Turn:
                 me=conv.prompt.me,
                 user_line=plan.user_line,
             )
-            pieces = screen.screen(in_their_words(self._started(written), conv.prompt), lambda: self.cancel.cancelled)
+            pieces = screen.screen(
+                in_their_words(self._started(written), conv.prompt),
+                lambda: self.cancel.cancelled,
+                due=self._voice_needs_words if self.voice is not None else None,
+            )
         try:
             for text in pieces:
                 if self.cancel.cancelled:
@@ -499,6 +504,12 @@ class Turn:
         self.timeline.mark("first_clause")
         self._emit(SpokenClause(index, text))
         self._clause_queue.put(index)
+
+    def _voice_needs_words(self) -> bool:
+        """Whether the voice wants the reply's next clause now: its first sound is out and it has less
+        than SYNTHESIS_LEAD_S left to say. Until then the reply check holds later clauses unchecked."""
+        assert self.voice is not None
+        return self.timeline.has("first_audio") and self.voice.speaker.ahead_s() <= SYNTHESIS_LEAD_S
 
     def _wait_until_needed(self, speaker: Playback) -> None:
         """Hold a later clause's synthesis while the model writes and the voice has enough left to say."""
