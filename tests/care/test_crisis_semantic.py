@@ -106,6 +106,20 @@ def test_the_frozen_reply_set_streamed_as_the_model_writes_it_is_screened_as_whe
         assert (screen.harmful is not None) == check_reply(line.text, ()).flagged, line.text
 
 
+def test_the_frozen_reply_set_passed_on_by_the_role_check_is_screened_as_when_whole() -> None:
+    # In a turn the screen reads what the role check passes on, clause by clause, not the model's tokens.
+    from tests.persona.test_guard import MESSAGES, Tokens
+    from voice_app.llm.base import GenerationOptions
+    from voice_app.persona.guard import in_character
+
+    for line in semantic.read_labelled(FROZEN_REPLY):
+        model = Tokens(line.text)
+        model.replies = [line.text] * 3  # the same reply if the role check asks again
+        screen = ReplyScreen()
+        "".join(screen.screen(in_character(model, MESSAGES, GenerationOptions(seed=1), None, "Alex", me="Sam")))
+        assert (screen.harmful is not None) == check_reply(line.text, ()).flagged, line.text
+
+
 def test_the_first_four_words_are_read_whole_with_what_follows_them() -> None:
     # A reply the model wrote to "do you remember the last night we talked?": its first four words
     # alone score as a farewell (0.65 here); the reply as a whole is ordinary.
