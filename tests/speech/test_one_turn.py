@@ -275,3 +275,43 @@ def test_a_later_clause_is_checked_and_synthesized_when_the_voice_needs_it_not_b
         assert any(at < finished for _text, at, _ahead in voice.began[1:]), (voice.began, finished)
         assert any(at < finished for _text, at, _ahead in checked), (checked, finished)
     assert max(speaker.state.waits, default=0.0) < 0.2, speaker.state.waits
+
+
+def test_a_held_reply_leaves_its_later_clauses_unchecked_while_the_model_writes(  # type: ignore[no-untyped-def]
+    tmp_path, synthesizer, tiny_en, monkeypatch
+) -> None:
+    # A reply started before the user is done is not played until it is kept: its voice needs no
+    # words yet, so the reply check's encoders do not compute beside the model writing it.
+    import voice_app.care.reply as reply_check
+
+    store = Store(tmp_path / "voice.sqlite3")
+    ensure_demo(store)
+    speaker = NullSpeaker(rate=synthesizer.sample_rate).open()
+    checked: list[str] = []
+    real_check = reply_check.check_reply
+
+    def counted_check(text: str, context: Sequence[str]) -> CrisisVerdict:
+        checked.append(text)
+        return real_check(text, context)
+
+    monkeypatch.setattr(reply_check, "check_reply", counted_check)
+    model = PacedReply("it was such a good summer. we swam every morning. the water was so cold.", 0.1)
+    conversation = Conversation(
+        store, "demo", settings=config.Settings(), model=model, voice=Voice(tiny_en, synthesizer, speaker)
+    )
+    try:
+        conversation.on_settled("do you remember that summer")
+        held = conversation.preemptive
+        assert held is not None and held.held
+        deadline = time.monotonic() + 10
+        while not held.timeline.has("first_audio") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)  # the model writes on: "good summer." and "we swam every morning." are cut
+        assert held.timeline.has("first_audio") and model.finished_at is None, "the model is still writing"
+        assert checked == [], checked
+        assert model.finished_at is None
+        held.discard()
+        assert held.finished(10)
+    finally:
+        conversation.close()
+        store.close()

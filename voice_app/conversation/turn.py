@@ -506,10 +506,15 @@ class Turn:
         self._clause_queue.put(index)
 
     def _voice_needs_words(self) -> bool:
-        """Whether the voice wants the reply's next clause now: its first sound is out and it has less
-        than SYNTHESIS_LEAD_S left to say. Until then the reply check holds later clauses unchecked."""
+        """Whether the voice wants the reply's next clause now: the reply may be played (a held one is
+        not, until it is kept), its first sound is out, and it has less than SYNTHESIS_LEAD_S left to
+        say. Until then the reply check holds later clauses unchecked."""
         assert self.voice is not None
-        return self.timeline.has("first_audio") and self.voice.speaker.ahead_s() <= SYNTHESIS_LEAD_S
+        return (
+            self._released.is_set()
+            and self.timeline.has("first_audio")
+            and self.voice.speaker.ahead_s() <= SYNTHESIS_LEAD_S
+        )
 
     def _wait_until_needed(self, speaker: Playback) -> None:
         """Hold a later clause's synthesis while the model writes and the voice has enough left to say."""
