@@ -104,3 +104,13 @@ def test_contention_figures() -> None:
     assert data["command"].removeprefix(".venv/bin/") in text
     assert f"{data['alone_2_threads_tok_s']} tokens/s on two threads and {data['alone_1_threads_tok_s']} on one" in text
     assert f"{data['typed_no_voice_tok_s']} tokens/s" in text and f"{data['typed_with_voice_tok_s']} (" in text
+
+
+def test_reply_screen_figures() -> None:
+    care = " ".join((ROOT / "docs" / "CARE.md").read_text(encoding="utf-8").split())
+    for name in ("bench_reply_screen.json", "bench_reply_screen_before.json"):
+        data = result(name)
+        assert f"**{data['stopped']} of {data['replies']}** were stopped" in care or (
+            f"**{data['stopped']} of {data['replies']}** ({data['stopped_rate'] * 100:.1f}%)" in care
+        ), name
+    assert result("bench_reply_screen.json")["command"].removeprefix(".venv/bin/") in care
