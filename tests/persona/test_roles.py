@@ -32,6 +32,7 @@ SLIPS = [
     ("I broke up with Sam because of the fights", "why?", USER_THIRD_PERSON),
     ("she always wanted more than I could give", "what went wrong?", USER_THIRD_PERSON),
     ("my ex never listened to me", "what was the worst part?", USER_THIRD_PERSON),
+    ("you know, my ex was the same", "you never listened to me", USER_THIRD_PERSON),
     ("Is there anything else you'd like to talk about?", "ok", ASSISTANT),
     ("As an AI, I don't have feelings", "do you love me?", ASSISTANT),
     ("I hope this helps!", "what should I do", ASSISTANT),
@@ -83,6 +84,10 @@ FINE = [
     ("no", "was any of it real for you?"),  # about feelings, not the messages: theirs to answer
     ("I don't think so", "do you think we could have made it?"),
     ("my mom's message was so weird today", "how is your family?"),  # a message, not a transcript label
+    # said to the user: "my ex" is what they are (asked again in the tenth session's latency run)
+    ("because you're my ex and we broke up", "why did you stop answering my messages?"),
+    ("you are just my ex now", "do you still love me?"),
+    ("你现在是我的前任了", "你还爱我吗"),
 ]
 
 

@@ -137,6 +137,12 @@ _SAYS_NO = re.compile(
     re.IGNORECASE,
 )
 _MY_EX = re.compile(r"\bmy ex\b|我(?:的)?前任|我前男友|我前女友", re.IGNORECASE)
+# "you're my ex" says it to the user: "my ex" is then what they are, not someone spoken of.
+_YOU_ARE_BEFORE = re.compile(
+    r"(?:\byou(?:'re|’re| are| were|'ll always be| will always be)(?: (?:just|only|still|now|officially))?"
+    r"|你(?:就|已经|现在|曾经|还)?是)\s*$",
+    re.IGNORECASE,
+)
 
 # Words that give "he"/"she" someone to refer to besides the user.
 _THIRD_PARTIES = (
@@ -234,9 +240,9 @@ def _user_in_third_person(text: str, me: str, them: str, context: str) -> str | 
         for found in pattern.finditer(text):
             if not _vocative(text, found.start(), found.end()):
                 return found.group(0)
-    found_ex = _MY_EX.search(text)
-    if found_ex:
-        return found_ex.group(0)
+    for found_ex in _MY_EX.finditer(text):
+        if not _YOU_ARE_BEFORE.search(text[: found_ex.start()]):
+            return found_ex.group(0)
     pronoun = _HE_SHE.search(text)
     if pronoun:
         earlier = context + " " + text[: pronoun.start()]
