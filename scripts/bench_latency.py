@@ -15,7 +15,9 @@ kept beside it, per turn.
 
 In the same run, before the conversation, the model alone: prompt reading and generation speeds
 and the first token after a cached prefix, nothing else computing (`raw_*`); then the same rates
-inside the pipeline (`pipeline_*`) and their ratio. The sequential baseline (transcribe all →
+inside the pipeline (`pipeline_*`) and their ratio. A turn reads only the last 7–15 prompt tokens,
+which batch worse than a long line: `raw_tail_prompt_tok_s` is the model alone reading a tail that
+short, and `tail_prompt_speed_ratio` the like-for-like ratio. The sequential baseline (transcribe all →
 whole reply → whole TTS) runs on the same models and cache state after each turn, timed inside
 the process.
 """
@@ -61,6 +63,9 @@ ESPEAK_LINES = [
 ]
 SPEECH_THRESHOLD = 0.02  # what the observer counts as sound (tests.virtual_audio.sound_regions)
 LONG_LINE = " ".join(["I keep thinking about the summer at the lake house and everything we said there."] * 12)
+# A turn reads only the last few prompt tokens (the rest was read while the user spoke): the model
+# alone reading a tail that short, the line and the template's end, is the like-for-like comparison.
+SHORT_LINE = "do you remember?"
 
 
 def espeak(text: str, path: Path) -> np.ndarray | None:
@@ -101,12 +106,17 @@ def raw_speeds(model: Any, prefix: list[dict[str, str]], repeats: int = 3) -> di
     """The model alone, nothing else computing: prompt tok/s, generation tok/s, first token after the prefix."""
     from voice_app.llm.base import GenerationOptions
 
-    read, generate, first = [], [], []
+    read, generate, first, tail, tail_tokens = [], [], [], [], []
     for i in range(repeats):
         model.warm_up(prefix)
         list(model.stream([*prefix, {"role": "user", "content": LONG_LINE}], GenerationOptions(max_tokens=1, seed=i)))
         stats = model.last_prompt
         read.append(stats["read"] / max(stats["first_token_s"], 1e-6))
+        model.warm_up(prefix)
+        list(model.stream([*prefix, {"role": "user", "content": SHORT_LINE}], GenerationOptions(max_tokens=1, seed=i)))
+        stats = model.last_prompt
+        tail.append(stats["read"] / max(stats["first_token_s"], 1e-6))
+        tail_tokens.append(stats["read"])
         model.warm_up(prefix)
         story = [*prefix, {"role": "user", "content": "tell me everything you remember about the lake, in detail"}]
         list(model.stream(story, GenerationOptions(max_tokens=64, temperature=0.7, seed=i)))
@@ -119,6 +129,8 @@ def raw_speeds(model: Any, prefix: list[dict[str, str]], repeats: int = 3) -> di
         "raw_prompt_tok_s": round(float(np.median(read)), 1),
         "raw_gen_tok_s": round(float(np.median(generate)), 1) if generate else 0.0,
         "raw_first_token_s": round(float(np.median(first)), 3),
+        "raw_tail_prompt_tok_s": round(float(np.median(tail)), 1),  # reading a turn's last few tokens
+        "raw_tail_read_tokens": int(np.median(tail_tokens)),
     }
 
 
@@ -370,6 +382,9 @@ def main() -> int:
         "prompt_speed_ratio": round(pipeline["pipeline_prompt_tok_s"] / raw["raw_prompt_tok_s"], 2)
         if pipeline["pipeline_prompt_tok_s"]
         else None,
+        "tail_prompt_speed_ratio": round(pipeline["pipeline_prompt_tok_s"] / raw["raw_tail_prompt_tok_s"], 2)
+        if pipeline["pipeline_prompt_tok_s"] and raw["raw_tail_prompt_tok_s"]
+        else None,
         "gen_speed_ratio": round(pipeline["pipeline_gen_tok_s"] / raw["raw_gen_tok_s"], 2)
         if pipeline["pipeline_gen_tok_s"] and raw["raw_gen_tok_s"]
         else None,
@@ -423,6 +438,10 @@ def main() -> int:
         f" {raw['raw_gen_tok_s']} tok/s; in the pipeline: {pipeline['pipeline_prompt_tok_s']} /"
         f" {pipeline['pipeline_gen_tok_s']} tok/s ({pipeline['pipeline_gen_running_tok_s']} less the pauses for"
         f" a first sound); n={len(rows)}"
+    )
+    print(
+        f"prompt tail: the model alone reads {raw['raw_tail_read_tokens']} tokens at {raw['raw_tail_prompt_tok_s']}"
+        f" tok/s; the pipeline's tails at {pipeline['pipeline_prompt_tok_s']} ({results['tail_prompt_speed_ratio']}×)"
     )
     print(f"voice waits mid-reply: {results['voice_waits']}")
     if results["lines_split"]:
