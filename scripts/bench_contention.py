@@ -18,14 +18,13 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench_common import cpu_name, write_json  # scripts/ is on the path of a script run
+from bench_common import cpu_name, demo_with_voice, write_json  # scripts/ is on the path of a script run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -97,24 +96,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
-    os.environ["VOICE_APP_HOME"] = tempfile.mkdtemp(prefix="bench-contention-")
+    settings, store, synth = demo_with_voice("bench-contention-")
 
     from voice_app.conversation.conversation import Conversation, Voice
-    from voice_app.conversation.importing import ensure_demo
-    from voice_app.core import config
     from voice_app.core.compute import LOAD
     from voice_app.llm.base import GenerationOptions
     from voice_app.llm.embedded import EmbeddedChat
     from voice_app.speech.audio import NullSpeaker
     from voice_app.speech.stt import Transcriber
-    from voice_app.speech.tts import Synthesizer
-    from voice_app.storage.store import Store
 
-    settings = config.Settings()
-    settings.llm.backend = "embedded"
-    store = Store(Path(os.environ["VOICE_APP_HOME"]) / "bench.sqlite3")
-    ensure_demo(store)
-    synth = Synthesizer.from_settings(settings)
     options = GenerationOptions(max_tokens=40, temperature=0.7, seed=1)
     results: dict[str, Any] = {}
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import platform
 import queue
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_common import cpu_name, pct  # scripts/ is on the path of a script run
+from bench_common import LogLines, cpu_name, pct  # scripts/ is on the path of a script run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -82,18 +81,6 @@ def to_speech_end(audio: np.ndarray) -> np.ndarray:
     released as the speech ends, not after the quiet tail a silence trimmer keeps."""
     loud = np.flatnonzero(np.abs(audio) > SPEECH_THRESHOLD)
     return audio[: int(loud[-1]) + 1 + RATE // 100] if len(loud) else audio
-
-
-class ChecksLog(logging.Handler):
-    """Collects what the reply checks did: the guard's "asked again" (why the role check replaced a
-    reply's first words) and the reply screen's stops (a clause read as harmful: the care text said)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
 
 
 def gap(line: dict[str, float], start: str, end: str) -> float | None:
@@ -225,11 +212,8 @@ def main() -> int:
         time.sleep(0.5)
         history = list(pipe.history)
         calls = pipe.model.stream_calls  # replies asked for from here on (an early one included)
-        checks_log = ChecksLog()
-        check_logs = [logging.getLogger(name) for name in ("voice_app.persona.guard", "voice_app.care.reply")]
-        for check_log in check_logs:
-            check_log.setLevel(logging.INFO)
-            check_log.addHandler(checks_log)
+        # what the role check asked again for, and what the reply check stopped, with why
+        checks_log = LogLines("voice_app.persona.guard", "voice_app.care.reply").attach()
         if recorder is not None:
             recorder.start()  # the key goes down as the user starts speaking
             pulse.play_into_mic(wav)
@@ -251,8 +235,7 @@ def main() -> int:
         line = record.timeline
         stats = dict(pipe.model.last_prompt)
         asked = pipe.model.stream_calls - calls
-        for check_log in check_logs:
-            check_log.removeHandler(checks_log)
+        checks_log.detach()
 
         # The sequential baseline from the same cache state: transcribe all → whole reply → whole TTS.
         pipe.speculator.wait_idle()

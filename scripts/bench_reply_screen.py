@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench_common import cpu_name, write_json  # scripts/ is on the path of a script run
+from bench_common import LogLines, cpu_name, write_json  # scripts/ is on the path of a script run
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,24 +39,13 @@ class Replies:
             yield word if i == 0 else " " + word
 
 
-class Stops(logging.Handler):
-    """The reply check's log lines: which clause it stopped, after what, and the score."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--roles", nargs="+", default=ROLES, help="bench_roles.py result files")
     parser.add_argument("--json", type=Path, help="write the result here")
     args = parser.parse_args()
 
-    from voice_app.care.reply import ReplyScreen, log
+    from voice_app.care.reply import ReplyScreen
     from voice_app.llm.base import GenerationOptions
     from voice_app.persona.guard import in_character
 
@@ -70,9 +58,7 @@ def main() -> int:
             for key in ("raw", "shown"):
                 if row.get(key, "").strip():
                     replies.append((row["line"], row[key]))
-    stops = Stops()
-    log.addHandler(stops)
-    log.setLevel(logging.INFO)
+    stops = LogLines("voice_app.care.reply").attach()  # which clause it stopped, after what, the score
     stopped = []
     started = time.perf_counter()
     for line, reply in replies:

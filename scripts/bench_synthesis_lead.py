@@ -17,12 +17,11 @@ import argparse
 import itertools
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench_common import cpu_name, write_json  # scripts/ is on the path of a script run
+from bench_common import cpu_name, demo_with_voice, write_json  # scripts/ is on the path of a script run
 from bench_contention import LINES, TokenTrace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,23 +35,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="times each line is answered with each setting")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
-    os.environ["VOICE_APP_HOME"] = tempfile.mkdtemp(prefix="bench-synthesis-lead-")
+    settings, store, synth = demo_with_voice("bench-synthesis-lead-")
 
     from voice_app.conversation import turn
     from voice_app.conversation.conversation import Conversation, Voice
-    from voice_app.conversation.importing import ensure_demo
-    from voice_app.core import config
     from voice_app.llm.base import GenerationOptions
     from voice_app.speech.audio import NullSpeaker
     from voice_app.speech.stt import Transcriber
-    from voice_app.speech.tts import Synthesizer
-    from voice_app.storage.store import Store
 
-    settings = config.Settings()
-    settings.llm.backend = "embedded"
-    store = Store(Path(os.environ["VOICE_APP_HOME"]) / "bench.sqlite3")
-    ensure_demo(store)
-    synth = Synthesizer.from_settings(settings)
     speaker = NullSpeaker(rate=synth.sample_rate).open()
     voice = Voice(Transcriber.from_settings(settings, language="en"), synth, speaker)
     conversation = Conversation(store, "demo", settings=settings, voice=voice)
