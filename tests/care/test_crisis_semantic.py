@@ -182,10 +182,9 @@ def test_later_clauses_are_checked_as_they_fall_due_and_all_once_the_reply_ends(
             pulled_after.append(len(checked))
             yield clause
 
-    due = [False]
     screen = ReplyScreen(check=check)
     out = []
-    for clause in screen.screen(pieces(), due=lambda: due[0]):
+    for clause in screen.screen(pieces(), due=lambda: False):
         out.append(clause)
         if len(out) == 1:
             assert checked == [clauses[0]]  # the first clause at once: the first sound waits for it

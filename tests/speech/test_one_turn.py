@@ -224,6 +224,21 @@ class TimedVoice(WatchedVoice):
         yield from self.inner.stream(text, cancel)
 
 
+def record_reply_checks(monkeypatch: pytest.MonkeyPatch, speaker: NullSpeaker) -> list[tuple[str, float, float]]:
+    """Each clause the reply check's semantic layer reads from now on: (clause, when, seconds of audio ahead)."""
+    import voice_app.care.reply as reply_check
+
+    checked: list[tuple[str, float, float]] = []
+    real_check = reply_check.check_reply
+
+    def timed_check(text: str, context: Sequence[str]) -> CrisisVerdict:
+        checked.append((text, time.perf_counter(), speaker.ahead_s()))
+        return real_check(text, context)
+
+    monkeypatch.setattr(reply_check, "check_reply", timed_check)
+    return checked
+
+
 @pytest.mark.timing  # the voice must not fall silent: CI runs it again beside a busy core
 @pytest.mark.parametrize("pace", [0.04, 0.12])  # s a word: faster than the voice needs, and close to it
 def test_a_later_clause_is_checked_and_synthesized_when_the_voice_needs_it_not_beside_the_model(  # type: ignore[no-untyped-def]
@@ -232,21 +247,13 @@ def test_a_later_clause_is_checked_and_synthesized_when_the_voice_needs_it_not_b
     # On two cores the reply check's encoders and Piper beside the model slow the model's tokens: a
     # later clause is checked and synthesized once the voice has less than SYNTHESIS_LEAD_S left to
     # say, or once the model has finished, and the voice still never falls silent mid-reply.
-    import voice_app.care.reply as reply_check
     from voice_app.conversation.turn import SYNTHESIS_LEAD_S
 
     store = Store(tmp_path / "voice.sqlite3")
     ensure_demo(store)
     speaker = NullSpeaker(rate=synthesizer.sample_rate).open()
     voice = TimedVoice(synthesizer, speaker)
-    checked: list[tuple[str, float, float]] = []  # the semantic checks: (clause, at, seconds of audio ahead)
-    real_check = reply_check.check_reply
-
-    def timed_check(text: str, context: Sequence[str]) -> CrisisVerdict:
-        checked.append((text, time.perf_counter(), speaker.ahead_s()))
-        return real_check(text, context)
-
-    monkeypatch.setattr(reply_check, "check_reply", timed_check)
+    checked = record_reply_checks(monkeypatch, speaker)
     model = PacedReply(
         "it was such a good summer. we swam every morning. the water was so cold. and we talked all night.", pace
     )
@@ -282,19 +289,10 @@ def test_a_held_reply_leaves_its_later_clauses_unchecked_while_the_model_writes(
 ) -> None:
     # A reply started before the user is done is not played until it is kept: its voice needs no
     # words yet, so the reply check's encoders do not compute beside the model writing it.
-    import voice_app.care.reply as reply_check
-
     store = Store(tmp_path / "voice.sqlite3")
     ensure_demo(store)
     speaker = NullSpeaker(rate=synthesizer.sample_rate).open()
-    checked: list[str] = []
-    real_check = reply_check.check_reply
-
-    def counted_check(text: str, context: Sequence[str]) -> CrisisVerdict:
-        checked.append(text)
-        return real_check(text, context)
-
-    monkeypatch.setattr(reply_check, "check_reply", counted_check)
+    checked = record_reply_checks(monkeypatch, speaker)
     model = PacedReply(  # ~3.5 s of writing: still going after the first sound, even on a busy machine
         "it was such a good summer. we swam every morning. the water was so cold. and we talked all night."
         " you laughed at everything I said. I miss those days more than I can say.",

@@ -72,8 +72,11 @@ class ReplyScreen:
         cut_any = False
         stream = iter(pieces)
 
+        def halted() -> bool:
+            return stopped is not None and stopped()
+
         def cleared(clause: str, fragment: bool) -> bool:
-            return not (stopped is not None and stopped()) and self._clear(clause, fragment=fragment)
+            return not halted() and self._clear(clause, fragment=fragment)
 
         try:
             for piece in stream:
@@ -96,7 +99,7 @@ class ReplyScreen:
                 yield clause
             if held and cleared(held, False):
                 yield held
-            if self._unread and not (stopped is not None and stopped()):
+            if self._unread and not halted():
                 self._read_alone()  # the reply was only its first words: read them whole now
         finally:
             close = getattr(stream, "close", None)
